@@ -1,0 +1,113 @@
+"""Where credentials come from, and how they stay secret.
+
+Bento authenticates with HTTP Basic: the publishable key is the user name and the secret
+key the password. Both keys are treated as secrets: they never appear in a repr, a log
+line, an exception message or a report.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from bento_ui.errors import ConfigError
+
+DEFAULT_BASE_URL = "https://app.bentonow.com/api/v1"
+
+ENV_SITE_UUID = "BENTO_SITE_UUID"
+ENV_PUBLISHABLE_KEY = "BENTO_PUBLISHABLE_KEY"
+ENV_SECRET_KEY = "BENTO_SECRET_KEY"
+ENV_API_URL = "BENTO_API_URL"
+
+_MASK = "********"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """A Bento site and the keys to write to it.
+
+    `repr()` and `str()` show the site and the base URL, never the keys.
+    """
+
+    site_uuid: str
+    publishable_key: str = field(repr=False)
+    secret_key: str = field(repr=False)
+    base_url: str = DEFAULT_BASE_URL
+
+    def __post_init__(self) -> None:
+        missing = [
+            name
+            for name, value in (
+                ("site UUID", self.site_uuid),
+                ("publishable key", self.publishable_key),
+                ("secret key", self.secret_key),
+            )
+            if not str(value).strip()
+        ]
+        if missing:
+            raise ConfigError(f"The Bento {' and '.join(missing)} cannot be empty.")
+        object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
+
+    def __repr__(self) -> str:
+        return (
+            f"Credentials(site_uuid={self.site_uuid!r}, publishable_key={_MASK!r}, "
+            f"secret_key={_MASK!r}, base_url={self.base_url!r})"
+        )
+
+    __str__ = __repr__
+
+    @property
+    def is_bento(self) -> bool:
+        """True when these credentials point at Bento itself rather than a local server."""
+        return self.base_url.startswith("https://") and "bentonow.com" in self.base_url
+
+    @property
+    def events_url(self) -> str:
+        return f"{self.base_url}/batch/events"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Credentials | None:
+        """Credentials from BENTO_SITE_UUID, BENTO_PUBLISHABLE_KEY and BENTO_SECRET_KEY.
+
+        Returns None when none of the three is set (the caller then uses the sandbox), and
+        raises ConfigError naming what is missing when only some are.
+        """
+        env = os.environ if environ is None else environ
+        return cls.from_values(
+            site_uuid=env.get(ENV_SITE_UUID, ""),
+            publishable_key=env.get(ENV_PUBLISHABLE_KEY, ""),
+            secret_key=env.get(ENV_SECRET_KEY, ""),
+            base_url=env.get(ENV_API_URL, "") or DEFAULT_BASE_URL,
+        )
+
+    @classmethod
+    def from_values(
+        cls,
+        site_uuid: str = "",
+        publishable_key: str = "",
+        secret_key: str = "",
+        base_url: str = DEFAULT_BASE_URL,
+    ) -> Credentials | None:
+        """Credentials from three values, None when all three are empty."""
+        values = {
+            ENV_SITE_UUID: site_uuid.strip(),
+            ENV_PUBLISHABLE_KEY: publishable_key.strip(),
+            ENV_SECRET_KEY: secret_key.strip(),
+        }
+        given = [name for name, value in values.items() if value]
+        if not given:
+            return None
+        missing = [name for name, value in values.items() if not value]
+        if missing:
+            raise ConfigError(
+                f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} set but "
+                f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not: "
+                "set all three to send to Bento, or none to use the local sandbox."
+            )
+        return cls(
+            site_uuid=values[ENV_SITE_UUID],
+            publishable_key=values[ENV_PUBLISHABLE_KEY],
+            secret_key=values[ENV_SECRET_KEY],
+            base_url=(base_url or DEFAULT_BASE_URL).strip(),
+        )

@@ -1,0 +1,35 @@
+"""The exceptions bento_ui raises.
+
+Every message says what is wrong and what to do about it, so a caller can show it to a
+person as it is. None of them ever contains a key.
+
+    BentoUIError            anything this library raises on purpose
+    ├── ReadError           a file that cannot be read as a table
+    ├── MappingError        a column mapping that cannot be applied
+    ├── ConfigError         credentials or options that are incomplete or wrong
+    └── EmulatorError       the local Bento emulator could not start
+
+Problems in the data itself are not exceptions: `validate` returns them as a table.
+Outcomes of sending (rejected, failed, unknown batches) are not exceptions either: they
+are states in the send report.
+"""
+
+
+class BentoUIError(Exception):
+    """Base class: catch this to handle every error bento_ui raises on purpose."""
+
+
+class ReadError(BentoUIError):
+    """The file cannot be read as a table (wrong format, empty, encrypted, ...)."""
+
+
+class MappingError(BentoUIError):
+    """The column mapping cannot be applied (two columns for email, unknown column, ...)."""
+
+
+class ConfigError(BentoUIError):
+    """Credentials or options are incomplete or invalid."""
+
+
+class EmulatorError(BentoUIError):
+    """The local Bento emulator could not start."""

@@ -1,0 +1,55 @@
+"""Compose, check and send events to Bento's Create Events API.
+
+The steps, each one call, each returning a DataFrame or an object that displays as one:
+
+    sheet = read_table("attendees.csv")                     # cells as text, index = row
+    mapping = suggest_mapping(sheet.columns, default_type="webinar_attended")
+    table = apply_mapping(sheet, mapping)                   # the event table
+    result = validate(table)                                # .valid, .problems, .summary
+    events = build_events(result.valid)                     # exactly what Bento receives
+    report = send(result.valid, credentials)                # .table, .totals
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("bento-ui")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0"
+
+from bento_ui.batching import Batch, plan_batches
+from bento_ui.client import BentoClient
+from bento_ui.config import Credentials
+from bento_ui.emulator import Emulator, sandbox
+from bento_ui.errors import BentoUIError, ConfigError, MappingError, ReadError
+from bento_ui.mapping import ColumnMapping, apply_mapping, suggest_mapping
+from bento_ui.payloads import build_events
+from bento_ui.sending import BatchResult, SendReport, send, send_batches
+from bento_ui.spreadsheet import list_sheets, read_table
+from bento_ui.validation import Validation, validate
+
+__all__ = [
+    "Batch",
+    "BatchResult",
+    "BentoClient",
+    "BentoUIError",
+    "ColumnMapping",
+    "ConfigError",
+    "Credentials",
+    "Emulator",
+    "MappingError",
+    "ReadError",
+    "SendReport",
+    "Validation",
+    "__version__",
+    "apply_mapping",
+    "build_events",
+    "list_sheets",
+    "plan_batches",
+    "read_table",
+    "sandbox",
+    "send",
+    "send_batches",
+    "suggest_mapping",
+    "validate",
+]

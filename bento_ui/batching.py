@@ -1,0 +1,61 @@
+"""Split events into batches that remember which spreadsheet rows they came from."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bento_ui.payloads import Event
+
+# Bento's Create Events API takes 1 to 1000 events per request. It documents no byte
+# limit; at a few hundred bytes an event, 1000 events stay well under common proxy caps.
+MAX_BATCH_SIZE = 1000
+
+
+@dataclass(frozen=True)
+class Batch:
+    number: int  # 1-based, in sending order
+    rows: tuple[int, ...]  # spreadsheet row of each event
+    events: tuple[Event, ...]
+
+    @property
+    def size(self) -> int:
+        return len(self.events)
+
+    @property
+    def row_ranges(self) -> str:
+        return describe_rows(self.rows)
+
+
+def plan_batches(
+    events: Sequence[Event], rows: Sequence[int] | None = None, size: int = MAX_BATCH_SIZE
+) -> list[Batch]:
+    """Consecutive batches of at most `size` events (1-1000)."""
+    if not 1 <= size <= MAX_BATCH_SIZE:
+        raise ValueError(f"batch size must be between 1 and {MAX_BATCH_SIZE}, not {size}")
+    if rows is None:
+        rows = range(2, len(events) + 2)
+    if len(rows) != len(events):
+        raise ValueError(f"{len(events)} events but {len(rows)} row numbers")
+    return [
+        Batch(
+            number=i // size + 1, rows=tuple(rows[i : i + size]), events=tuple(events[i : i + size])
+        )
+        for i in range(0, len(events), size)
+    ]
+
+
+def describe_rows(rows: Sequence[int]) -> str:
+    """Row numbers as a person reads them: `2-1001, 1003, 1005-1010`."""
+    parts: list[str] = []
+    start = prev = None
+    for row in rows:
+        if prev is not None and row == prev + 1:
+            prev = row
+            continue
+        if start is not None:
+            parts.append(str(start) if start == prev else f"{start}-{prev}")
+        start = prev = row
+    if start is not None:
+        parts.append(str(start) if start == prev else f"{start}-{prev}")
+    return ", ".join(parts)

@@ -1,0 +1,222 @@
+"""Map a spreadsheet's headers onto the event table.
+
+`suggest_mapping` recognises common headers (`Email Address` -> email, `Event Name` ->
+type, `Created At` -> date) and keeps every other column as `fields.<snake_case>`;
+`apply_mapping` turns a sheet into an event table with that mapping, filling one type
+for every row that has none. Every choice can be overridden: a mapping is a plain dict
+from header to target, and the person's word always wins over a suggestion.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import pandas as pd
+
+from bento_ui import events as ev
+from bento_ui.errors import MappingError
+
+IGNORE = "ignore"
+
+# Header spellings, compared after lower-casing and dropping everything but letters and
+# digits, so "E-mail", "Email Address" and "email_address" all match.
+_EMAIL_HEADERS = {
+    "email", "emailaddress", "mail", "emails", "emailid", "subscriberemail",
+    "customeremail", "useremail", "contactemail", "attendeeemail",
+}  # fmt: skip
+_TYPE_HEADERS = {"type", "event", "eventname", "eventtype", "eventkind", "action"}
+_DATE_HEADERS = {
+    "date", "timestamp", "createdat", "created", "datetime", "time", "eventdate",
+    "eventtime", "occurredat", "happenedat", "orderdate", "purchasedat", "registeredat",
+}  # fmt: skip
+
+
+def _squash(header: str) -> str:
+    return re.sub(r"[^0-9a-z]", "", header.lower())
+
+
+def snake_case(header: str) -> str:
+    """`First Name` -> `first_name`; `Order #` -> `order`; never empty."""
+    text = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", header.strip())
+    text = re.sub(r"[^0-9A-Za-z]+", "_", text).strip("_").lower()
+    return text or "column"
+
+
+@dataclass
+class ColumnMapping:
+    """Where each spreadsheet column goes, and the type for rows that have none.
+
+    `columns` maps a header to one of: `email`, `type`, `date`, `details` (a JSON object),
+    `fields.<name>`, `details.<path.to.key>`, or `ignore`.
+    """
+
+    columns: dict[str, str] = field(default_factory=dict)
+    default_type: str = ""
+
+    def target_of(self, target: str) -> str | None:
+        """The header mapped to `target`, if any."""
+        return next((h for h, t in self.columns.items() if t == target), None)
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame({"column": list(self.columns), "goes to": list(self.columns.values())})
+
+    def _repr_html_(self) -> str:
+        return str(self.to_frame().to_html(index=False))
+
+    def to_json(self) -> str:
+        return json.dumps({"columns": self.columns, "default_type": self.default_type})
+
+    @classmethod
+    def from_json(cls, text: str) -> ColumnMapping:
+        data = json.loads(text)
+        return cls(columns=dict(data["columns"]), default_type=data.get("default_type", ""))
+
+
+def suggest_mapping(
+    headers: Iterable[Any],
+    *,
+    default_type: str = "",
+    others: Literal["fields", "details", "ignore"] = "fields",
+) -> ColumnMapping:
+    """Guess where each header goes; columns nobody recognises go to `others`."""
+    columns: dict[str, str] = {}
+    taken: set[str] = set()
+    for raw in headers:
+        header = str(raw)
+        target = _recognise(header, taken) or _other_target(header, others, taken)
+        columns[header] = target
+        taken.add(target)
+    return ColumnMapping(columns=columns, default_type=default_type)
+
+
+def _recognise(header: str, taken: set[str]) -> str | None:
+    stripped = header.strip()
+    if ev.is_event_column(stripped) and stripped not in taken:
+        return stripped
+    squashed = _squash(header)
+    for target, spellings in (
+        (ev.EMAIL, _EMAIL_HEADERS),
+        (ev.TYPE, _TYPE_HEADERS),
+        (ev.DATE, _DATE_HEADERS),
+    ):
+        if squashed in spellings and target not in taken:
+            return target
+    return None
+
+
+def _other_target(header: str, others: str, taken: set[str]) -> str:
+    if others == IGNORE:
+        return IGNORE
+    prefix = ev.FIELDS_PREFIX if others == "fields" else ev.DETAILS_PREFIX
+    base = prefix + snake_case(header)
+    target, n = base, 2
+    while target in taken:
+        target, n = f"{base}_{n}", n + 1
+    return target
+
+
+def check_mapping(headers: Iterable[Any], mapping: ColumnMapping) -> list[str]:
+    """Everything that stops `mapping` from being applied, as messages; [] when fine."""
+    header_set = {str(h) for h in headers}
+    problems: list[str] = []
+    unknown = [h for h in mapping.columns if h not in header_set]
+    if unknown:
+        problems.append(
+            f"The mapping names columns the sheet does not have: {', '.join(unknown)}. "
+            "Map the columns of this sheet."
+        )
+    used = {h: t for h, t in mapping.columns.items() if t != IGNORE and h in header_set}
+    for header, target in used.items():
+        if not ev.is_event_column(target):
+            problems.append(
+                f"Column '{header}' goes to '{target}', which is not a place in an event: "
+                "choose email, type, date, details, fields.<name>, details.<path> or ignore."
+            )
+        elif ev.is_fields_column(target) and "." in target[len(ev.FIELDS_PREFIX) :]:
+            problems.append(
+                f"Column '{header}' goes to '{target}', but fields are flat: "
+                f"use fields.{snake_case(target[len(ev.FIELDS_PREFIX) :])} or a details path."
+            )
+    by_target: dict[str, list[str]] = {}
+    for header, target in used.items():
+        by_target.setdefault(target, []).append(header)
+    for target, sources in by_target.items():
+        if len(sources) > 1:
+            problems.append(
+                f"Columns {', '.join(repr(s) for s in sources)} all go to {target}: "
+                "choose one of them and ignore or rename the others."
+            )
+    paths = {t for t in by_target if ev.is_details_column(t)}
+    for longer in sorted(paths):
+        parts = longer.split(".")
+        for shorter in (".".join(parts[:i]) for i in range(2, len(parts))):
+            if shorter in paths:
+                problems.append(
+                    f"{shorter} and {longer} cannot both be filled: {shorter} would have to "
+                    "be a value and an object at once. Rename one of them."
+                )
+    if ev.EMAIL not in by_target:
+        problems.append("No column goes to email: choose the column that holds the addresses.")
+    if ev.TYPE not in by_target and not mapping.default_type.strip():
+        problems.append(
+            "No column goes to type and no type is given for every row: choose the column "
+            "that holds the event name, or give one type for all rows."
+        )
+    return problems
+
+
+def apply_mapping(
+    sheet: pd.DataFrame,
+    mapping: ColumnMapping | Mapping[str, str],
+    *,
+    default_type: str | None = None,
+) -> pd.DataFrame:
+    """The event table for `sheet`: one row per sheet row, same index (row numbers).
+
+    Rows with no type get `default_type` (a type in the sheet wins); rows whose mapped
+    cells are all blank stay blank, so validation can count and skip them.
+    Raises MappingError when the mapping cannot be applied.
+    """
+    if not isinstance(mapping, ColumnMapping):
+        mapping = ColumnMapping(columns=dict(mapping))
+    if default_type is not None:
+        mapping = ColumnMapping(columns=mapping.columns, default_type=default_type)
+    problems = check_mapping(sheet.columns, mapping)
+    if problems:
+        raise MappingError(" ".join(problems))
+
+    used = {h: t for h, t in mapping.columns.items() if t != IGNORE}
+    table = pd.DataFrame(index=sheet.index)
+    for target in _column_order(used.values()):
+        header = next(h for h, t in used.items() if t == target)
+        table[target] = sheet[header].astype("str")
+    for core in ev.CORE_COLUMNS:
+        if core not in table:
+            table[core] = ""
+    table = table[[*ev.CORE_COLUMNS, *(c for c in table.columns if c not in ev.CORE_COLUMNS)]]
+
+    default = mapping.default_type.strip()
+    if default:
+        has_type = table[ev.TYPE].str.strip() != ""
+        has_anything = (table != "").any(axis=1) if len(table.columns) else has_type
+        table.loc[~has_type & has_anything, ev.TYPE] = default
+    return table
+
+
+def _column_order(targets: Iterable[str]) -> list[str]:
+    """type, email, date first; then fields; then details paths; then the details JSON."""
+
+    def rank(target: str) -> tuple[int, str]:
+        if target in ev.CORE_COLUMNS:
+            return (0, str(ev.CORE_COLUMNS.index(target)))
+        if ev.is_fields_column(target):
+            return (1, "")
+        if ev.is_details_column(target):
+            return (2, "")
+        return (3, "")
+
+    return sorted(targets, key=rank)

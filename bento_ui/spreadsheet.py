@@ -1,0 +1,726 @@
+"""Read a CSV, TSV, XLSX, XLS, ODS or JSON lines file into a table of text.
+
+    read_table(source, sheet=None, name=None) -> DataFrame
+    list_sheets(source, name=None)            -> sheet names ([] for CSV, TSV, JSON lines)
+
+`source` is a path, raw bytes or a binary file-like object (Streamlit's UploadedFile, an
+open file, BytesIO); `name` is the file name when the source has none. The format comes
+from the file's first bytes, and from the extension only where the bytes cannot tell
+(CSV against TSV against JSON lines): a workbook renamed to `.csv` is still read as a
+workbook.
+
+What comes back is what the person sees in their spreadsheet, as text:
+
+- every cell is a `str`; an empty cell is `""`, never NaN, and `NA`, `null`, `007`,
+  `12345678901234567890` or `+44 20 7946 0000` stay exactly as typed;
+- the index, named `row`, is the spreadsheet row number: the header is row 1 and the
+  first data row is row 2, counting the blank rows above the header that are skipped
+  (for JSON lines it is the line number); blank rows inside the data are kept, so the
+  numbers never shift, and only blank rows after the last data row are dropped;
+- column names are the stripped header text; a blank header is named after its column
+  letter (`Column C`) and a repeated one is numbered (`Email`, `Email (2)`), never
+  pandas' `Email.1`, because a dot means a nested path in this project; a column with
+  neither a header nor any value is dropped;
+- workbook cells read as Excel shows them in General format: `42`, `0.1`,
+  `12345678901234567`, `TRUE`, dates as `2024-01-05` or `2024-01-05T13:45:00`,
+  formulas as their last calculated value.
+
+A file that cannot be read raises `ReadError` with a message saying what to do.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import io
+import itertools
+import json
+import os
+import re
+import zipfile
+from collections.abc import Callable, Sequence
+from typing import Any, BinaryIO, Literal
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import python_calamine
+
+from bento_ui.errors import ReadError
+
+__all__ = ["Format", "detect_format", "list_sheets", "read_table"]
+
+Source = str | os.PathLike[str] | bytes | BinaryIO
+Format = Literal["csv", "tsv", "jsonl", "xlsx", "xls", "ods"]
+
+ROW = "row"
+_SUPPORTED = "upload a CSV, TSV, XLSX, XLS, ODS or JSON lines file"
+_EMPTY = "The file is empty: export it again with a header row and at least one event."
+_DAMAGED = "The workbook is damaged or incomplete: open it in Excel and save it again."
+
+_CFB_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # OLE2 compound file: .xls, encrypted .xlsx
+# Excel saves a password-protected workbook as a compound file whose data sits in a
+# stream named "EncryptedPackage"; directory entry names are UTF-16-LE.
+_ENCRYPTED_STREAM = "EncryptedPackage".encode("utf-16-le")
+_ODS_MIMETYPE = b"application/vnd.oasis.opendocument.spreadsheet"
+_BINARY_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"%PDF", b"\x1f\x8b", b"Rar!", b"7z\xbc\xaf")
+_DELIMITERS = (",", "\t", ";", "|")
+_SNIFF_BYTES = 64 * 1024
+_BLANK_LINE_CHARS = b' \t\r\n",;|'
+_TEXT_CHAR = re.compile(rb"[^\s\x00\xef\xbb\xbf\xff\xfe]")  # not blank, NUL or a BOM byte
+_TEXT_CONTROL = frozenset(range(32)) - {9, 10, 12, 13}
+
+
+def _latin1_fallback(error: UnicodeError) -> tuple[str, int]:
+    # cp1252 leaves five bytes (0x81, 0x8D, 0x8F, 0x90, 0x9D) undefined; read them as
+    # latin-1 so a stray byte never makes the whole file unreadable.
+    if not isinstance(error, UnicodeDecodeError):
+        raise error
+    return bytes(error.object[error.start : error.end]).decode("latin-1"), error.end
+
+
+codecs.register_error("bento_ui.latin1", _latin1_fallback)
+
+
+# --- public API -----------------------------------------------------------------------
+
+
+def read_table(
+    source: Source, *, sheet: str | int | None = None, name: str | None = None
+) -> pd.DataFrame:
+    """Read a spreadsheet, CSV, TSV or JSON lines file as a table of text.
+
+    `sheet` picks a workbook sheet by name or 0-based position (see `list_sheets`); by
+    default the first visible sheet. It is ignored for CSV, TSV and JSON lines.
+    """
+    data, name = _load(source, name)
+    fmt = detect_format(data, name)
+    label = f"'{name}'" if name else "The file"
+    if fmt in ("csv", "tsv"):
+        return _read_csv(data, label, tab=fmt == "tsv")
+    if fmt == "jsonl":
+        return _read_jsonl(data, label)
+    return _read_workbook(data, fmt, sheet, label)
+
+
+def list_sheets(source: Source, *, name: str | None = None) -> list[str]:
+    """The worksheet names of a workbook, in workbook order; [] for CSV, TSV, JSON lines."""
+    data, name = _load(source, name)
+    fmt = detect_format(data, name)
+    if fmt in ("csv", "tsv", "jsonl"):
+        return []
+    label = f"'{name}'" if name else "The file"
+    with _open_workbook(data, label) as workbook:
+        return _worksheet_names(workbook)
+
+
+def detect_format(data: bytes, name: str | None = None) -> Format:
+    """The format of a file from its first bytes, and its name where the bytes can't tell.
+
+    Raises ReadError for an empty file, a password-protected workbook, a zip archive
+    that is not a spreadsheet, a web page saved as .xls, and any other binary file.
+    """
+    label = f"'{name}'" if name else "The file"
+    ext = os.path.splitext(name or "")[1].lower()
+    head = data[:8192]
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        return _zip_format(data, ext, label)
+    if head.startswith(_CFB_MAGIC):
+        if _ENCRYPTED_STREAM in data:
+            raise ReadError(
+                f"{label} is protected with a password: open it, remove the password "
+                "(File > Info > Protect Workbook), save and upload again."
+            )
+        return "xls"
+    if not _TEXT_CHAR.search(data):
+        raise ReadError(_EMPTY)
+    if head.startswith(_BINARY_MAGIC) or _looks_binary(head):
+        raise ReadError(f"{label} doesn't look like a CSV or spreadsheet: {_SUPPORTED}.")
+    start = _decode_sample(head).lstrip("\ufeff \t\r\n")[:2048].lower()
+    if start.startswith("<") and ("<html" in start or "<table" in start or "<?xml" in start):
+        raise ReadError(
+            f"{label} is a web page or XML file saved with a spreadsheet name, not a real "
+            "workbook: open it in Excel, save it as XLSX or CSV, and upload that file."
+        )
+    if ext in (".tsv", ".tab"):
+        return "tsv"
+    if ext in (".jsonl", ".ndjson", ".json") or (ext != ".csv" and start.startswith("{")):
+        return "jsonl"
+    return "csv"
+
+
+# --- loading and format detection -----------------------------------------------------
+
+
+def _load(source: Source, name: str | None) -> tuple[bytes, str | None]:
+    if isinstance(source, bytes | bytearray | memoryview):
+        return bytes(source), name
+    if isinstance(source, str | os.PathLike):
+        path = os.fspath(source)
+        try:
+            with open(path, "rb") as file:
+                data = file.read()
+        except OSError as error:
+            raise ReadError(
+                f"Cannot open '{path}': {error.strerror or error}. Check the path and try again."
+            ) from error
+        return data, name or os.path.basename(path)
+    getvalue = getattr(source, "getvalue", None)
+    raw: Any = getvalue() if callable(getvalue) else source.read()
+    if isinstance(raw, str):
+        raw = raw.encode("utf-8")
+    if not isinstance(raw, bytes | bytearray | memoryview):
+        raise ReadError(f"Cannot read {type(source).__name__}: pass a path, bytes or a file.")
+    if name is None:
+        source_name = getattr(source, "name", None)
+        if isinstance(source_name, str):
+            name = os.path.basename(source_name)
+    return bytes(raw), name
+
+
+def _zip_format(data: bytes, ext: str, label: str) -> Format:
+    if _ODS_MIMETYPE in data[:200]:  # an ODS file starts with its uncompressed mimetype
+        return "ods"
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            names = archive.namelist()
+            mimetype = archive.read("mimetype") if "mimetype" in names else b""
+    except (zipfile.BadZipFile, OSError, KeyError, ValueError, EOFError):
+        # A cut-off download: let the workbook reader report it as damaged.
+        return "ods" if ext == ".ods" else "xlsx"
+    if mimetype.strip() == _ODS_MIMETYPE:
+        return "ods"
+    if any(entry.startswith("xl/") for entry in names):
+        return "xlsx"
+    raise ReadError(
+        f"{label} is a zip archive, not a spreadsheet: if it holds a CSV or workbook, unzip "
+        f"it and upload that file ({_SUPPORTED})."
+    )
+
+
+def _utf16_codec(head: bytes) -> str | None:
+    """utf-16 when the bytes start with its BOM or are mostly NUL-interleaved text."""
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    sample = head[:4096]
+    pairs = len(sample) // 2
+    if pairs < 2:
+        return None
+    even_nul = sample[0::2].count(0)
+    odd_nul = sample[1::2].count(0)
+    if odd_nul >= 0.4 * pairs and even_nul <= 0.05 * pairs:
+        return "utf-16-le"
+    if even_nul >= 0.4 * pairs and odd_nul <= 0.05 * pairs:
+        return "utf-16-be"
+    return None
+
+
+def _looks_binary(head: bytes) -> bool:
+    if _utf16_codec(head):
+        return False
+    if b"\x00" in head:
+        return True
+    controls = sum(1 for byte in head if byte in _TEXT_CONTROL)
+    return controls > 0.02 * len(head)
+
+
+def _decode_sample(head: bytes) -> str:
+    codec = _utf16_codec(head)
+    if codec:
+        return head[: len(head) // 2 * 2].decode(codec, errors="replace")
+    return head.decode("utf-8", errors="replace")
+
+
+# --- CSV and TSV ----------------------------------------------------------------------
+
+
+class _NotUtf8(Exception):
+    """The bytes assumed to be UTF-8 are not."""
+
+
+def _to_utf8(data: bytes) -> tuple[bytes, int, str]:
+    """UTF-8 bytes of the text, the offset where the text starts, and the encoding read."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data, 3, "utf-8-sig"
+    codec = _utf16_codec(data[:4096])
+    if codec:
+        text = data[: len(data) // 2 * 2].decode(codec, errors="replace").lstrip("\ufeff")
+        return text.encode("utf-8"), 0, codec
+    # Decide on the first 64 KB; a later invalid byte is caught while parsing.
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        decoder.decode(data[:_SNIFF_BYTES], final=len(data) <= _SNIFF_BYTES)
+    except UnicodeDecodeError:
+        return _cp1252_to_utf8(data), 0, "cp1252"
+    return data, 0, "utf-8"
+
+
+def _cp1252_to_utf8(data: bytes) -> bytes:
+    return data.decode("cp1252", errors="bento_ui.latin1").encode("utf-8")
+
+
+def _read_csv(data: bytes, label: str, *, tab: bool) -> pd.DataFrame:
+    text, start, encoding = _to_utf8(data)
+    try:
+        return _read_utf8_csv(text, start, label, tab=tab)
+    except _NotUtf8:
+        if encoding != "utf-8":
+            raise ReadError(
+                f"{label} could not be decoded as text: save it as CSV UTF-8 and upload again."
+            ) from None
+        return _read_utf8_csv(_cp1252_to_utf8(data), 0, label, tab=tab)
+
+
+def _read_utf8_csv(data: bytes, start: int, label: str, *, tab: bool) -> pd.DataFrame:
+    if b"\n" not in data and b"\r" in data:  # old Mac line endings
+        data = data.replace(b"\r", b"\n")
+    end = len(data)
+    while end > start and data[end - 1] in b"\r\n":
+        end -= 1
+    if not _TEXT_CHAR.search(data, start, end):
+        raise ReadError(_EMPTY)
+
+    # Skip the blank rows above the header, counting them.
+    blank_rows = 0
+    delimiter = "\t" if tab else None
+    while True:
+        newline = data.find(b"\n", start, end)
+        line_end = end if newline == -1 else newline
+        line = data[start:line_end]
+        hint = re.fullmatch(rb"\"?sep=(.)\"?,*\r?", line)
+        if hint and delimiter is None:
+            # Excel's "sep=;" first line names the delimiter and is not shown as a row.
+            delimiter = hint.group(1).decode("latin-1")
+        elif line.strip(_BLANK_LINE_CHARS):
+            break
+        else:
+            blank_rows += 1
+        if newline == -1:
+            raise ReadError(
+                f"{label} has no header row: every row is blank. Put the column names "
+                "(Email, Event, ...) in the first row and upload again."
+            )
+        start = newline + 1
+
+    sample = data[start : min(end, start + _SNIFF_BYTES)].decode("utf-8", errors="replace")
+    if start + _SNIFF_BYTES < end and "\n" in sample:
+        sample = sample[: sample.rindex("\n")]  # drop the row cut off by the sample
+    if delimiter is None:
+        delimiter = _sniff_delimiter(sample)
+    width = _widest_row(sample, delimiter, rows=1)
+
+    header_row = blank_rows + 1
+    try:
+        frame = _parse_with_arrow(data, start, end, delimiter, width)
+    except _FallBack:
+        frame = _parse_with_c(data[start:end], delimiter, width, label, header_row)
+    header = ["" if value is None else str(value) for value in frame.iloc[0]]
+    frame = frame.iloc[1:]
+    frame.columns = pd.Index(_column_names(header))
+    frame.index = pd.RangeIndex(header_row + 1, header_row + 1 + len(frame), name=ROW)
+    return _tidy(frame, header)
+
+
+class _FallBack(Exception):
+    """The fast reader cannot read this file exactly: use pandas' C parser."""
+
+
+def _parse_with_arrow(
+    data: bytes, start: int, end: int, delimiter: str, width: int
+) -> pd.DataFrame:
+    """Parse with pyarrow's multithreaded reader; the header comes back as row 0."""
+    quoted = data.find(b'"', start, end) != -1
+    names = [f"c{i}" for i in range(width)]
+    try:
+        table = pa_csv.read_csv(
+            pa.BufferReader(pa.py_buffer(data).slice(start, end - start)),
+            read_options=pa_csv.ReadOptions(column_names=names),
+            parse_options=pa_csv.ParseOptions(
+                delimiter=delimiter,
+                quote_char='"',
+                double_quote=True,
+                escape_char=False,
+                newlines_in_values=quoted,
+                ignore_empty_lines=False,
+            ),
+            convert_options=pa_csv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.large_string()),
+                null_values=[],
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except pa.ArrowInvalid as error:
+        # Rows with more or fewer cells than the header (ragged rows), which pyarrow
+        # rejects; anything else is for the C parser to judge and report.
+        if "invalid UTF8" in str(error):
+            raise _NotUtf8 from error
+        raise _FallBack from error
+    if quoted and table.num_rows:
+        # pyarrow reads an unclosed quote as one cell running to the end of the file;
+        # the C parser reports it instead of hiding the rows it swallowed.
+        last = table.slice(table.num_rows - 1).to_pylist()[0].values()
+        if any("\n" in value or "\r" in value for value in last):
+            raise _FallBack
+    frame: pd.DataFrame = table.to_pandas()
+    return frame
+
+
+def _parse_with_c(
+    data: bytes, delimiter: str, width: int, label: str, header_row: int
+) -> pd.DataFrame:
+    """The slower reader that keeps blank lines and pads or widens ragged rows."""
+    for attempt in range(2):
+        try:
+            return pd.read_csv(
+                io.BytesIO(data),
+                sep=delimiter,
+                header=None,
+                names=list(range(width)),
+                index_col=False,
+                dtype=str,
+                keep_default_na=False,
+                na_filter=False,
+                skip_blank_lines=False,
+                quotechar='"',
+                doublequote=True,
+                encoding="utf-8",
+                engine="c",
+                low_memory=False,
+            )
+        except UnicodeDecodeError as error:
+            raise _NotUtf8 from error
+        except (pd.errors.ParserError, ValueError) as error:
+            message = str(error)
+            unclosed = re.search(r"EOF inside string starting at row (\d+)", message)
+            if unclosed:
+                row = header_row + int(unclosed.group(1))
+                raise ReadError(
+                    f'{label} has a quote (") that is never closed, starting in row {row}: '
+                    'fix that row (a quote inside a value is written twice: "") and upload '
+                    "again."
+                ) from error
+            if attempt == 0 and "Expected" in message:
+                # Some rows are longer than the header: keep their extra cells.
+                width = max(width, _widest_row(data.decode("utf-8", errors="replace"), delimiter))
+                continue
+            raise ReadError(
+                f"{label} could not be read as CSV ({message.strip()}): open it in a "
+                "spreadsheet, save it as CSV UTF-8 and upload again."
+            ) from error
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _widest_row(text: str, delimiter: str, rows: int | None = None) -> int:
+    """The most cells in one of the first `rows` rows (all rows by default)."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        return max(map(len, itertools.islice(reader, rows)), default=1)
+    except csv.Error:  # a cell longer than the csv module accepts: count per line
+        lines = itertools.islice(text.splitlines(), rows)
+        return max((line.count(delimiter) + 1 for line in lines), default=1)
+
+
+def _sniff_delimiter(sample: str) -> str:
+    """The candidate that splits the first rows into the same number of cells, most often."""
+    best, best_score = ",", (0.0, 1)
+    for delimiter in _DELIMITERS:
+        reader = csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter)
+        try:
+            counts = [len(row) for row, _ in zip(reader, range(50), strict=False) if any(row)]
+        except csv.Error:
+            continue
+        if not counts:
+            continue
+        mode = max(set(counts), key=lambda n: (counts.count(n), n))
+        if mode < 2:
+            continue
+        score = (counts.count(mode) / len(counts), mode)
+        if score > best_score:
+            best, best_score = delimiter, score
+    return best
+
+
+# --- JSON lines -----------------------------------------------------------------------
+
+
+def _read_jsonl(data: bytes, label: str) -> pd.DataFrame:
+    utf8, start, _ = _to_utf8(data)
+    try:
+        text = utf8[start:].decode("utf-8")
+    except UnicodeDecodeError:
+        text = _cp1252_to_utf8(utf8[start:]).decode("utf-8")
+    records: list[dict[str, str]] = []
+    line_numbers: list[int] = []
+    columns: dict[str, None] = {}
+    for number, line in enumerate(text.split("\n"), start=1):
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as error:
+            hint = (
+                " (a JSON array: write one object per line instead)"
+                if number == 1 and line.startswith("[")
+                else ""
+            )
+            raise ReadError(
+                f"Line {number} of {label} is not valid JSON{hint}: {error.msg} at column "
+                f"{error.colno}. Each line must hold one complete JSON object; fix or "
+                "remove that line and upload again."
+            ) from error
+        if not isinstance(value, dict):
+            raise ReadError(
+                f"Line {number} of {label} is not a JSON object: each line must look like "
+                '{"email": "jane@example.com", "type": "signup"}.'
+            )
+        record = _flatten_json_record(value, number, label)
+        columns.update(dict.fromkeys(record))
+        records.append(record)
+        line_numbers.append(number)
+    if not records:
+        raise ReadError(_EMPTY)
+    header = list(columns)
+    names = _column_names(header)
+    frame = pd.DataFrame(
+        {
+            name: [record.get(key, "") for record in records]
+            for name, key in zip(names, header, strict=True)
+        },
+        dtype=str,
+    )
+    frame.index = pd.Index(line_numbers, name=ROW)
+    return frame
+
+
+def _flatten_json_record(value: dict[str, Any], number: int, label: str) -> dict[str, str]:
+    record: dict[str, str] = {}
+    for key, item in value.items():
+        pairs = (
+            [(f"fields.{k}", v) for k, v in item.items()]
+            if key == "fields" and isinstance(item, dict)
+            else [(key, item)]
+        )
+        for column, cell in pairs:
+            if column in record:
+                raise ReadError(
+                    f"Line {number} of {label} gives '{column}' twice (as a key and inside "
+                    '"fields"): keep one of them and upload again.'
+                )
+            record[column] = _json_text(cell)
+    return record
+
+
+def _json_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+# --- workbooks --------------------------------------------------------------------------
+
+
+def _open_workbook(data: bytes, label: str) -> python_calamine.CalamineWorkbook:
+    try:
+        return python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
+    except python_calamine.PasswordError as error:
+        raise ReadError(
+            f"{label} is protected with a password: open it, remove the password "
+            "(File > Info > Protect Workbook), save and upload again."
+        ) from error
+    except Exception as error:  # calamine raises several unrelated types on bad input
+        raise ReadError(_DAMAGED) from error
+
+
+def _worksheet_names(workbook: python_calamine.CalamineWorkbook) -> list[str]:
+    return [
+        sheet.name
+        for sheet in workbook.sheets_metadata
+        if sheet.typ == python_calamine.SheetTypeEnum.WorkSheet
+    ]
+
+
+def _pick_sheet(workbook: python_calamine.CalamineWorkbook, sheet: str | int | None) -> str:
+    names = _worksheet_names(workbook)
+    if not names:
+        raise ReadError("The workbook has no worksheets: add one with a header row and events.")
+    if sheet is None:
+        visible = [
+            meta.name
+            for meta in workbook.sheets_metadata
+            if meta.name in names and meta.visible == python_calamine.SheetVisibleEnum.Visible
+        ]
+        return (visible or names)[0]
+    if isinstance(sheet, int) and not isinstance(sheet, bool):
+        if 0 <= sheet < len(names):
+            return names[sheet]
+    elif isinstance(sheet, str):
+        if sheet in names:
+            return sheet
+        loose = [n for n in names if n.strip().casefold() == sheet.strip().casefold()]
+        if len(loose) == 1:
+            return loose[0]
+    listed = ", ".join(f"'{n}'" for n in names)
+    raise ReadError(f"There is no sheet {sheet!r} in this workbook: pick one of {listed}.")
+
+
+def _read_workbook(data: bytes, fmt: Format, sheet: str | int | None, label: str) -> pd.DataFrame:
+    with _open_workbook(data, label) as workbook:
+        sheet_name = _pick_sheet(workbook, sheet)
+        try:
+            grid: list[list[Any]] = workbook.get_sheet_by_name(sheet_name).to_python(
+                skip_empty_area=False
+            )
+        except Exception as error:  # calamine parses sheets lazily
+            grid = _openpyxl_grid(data, sheet_name, error) if fmt == "xlsx" else []
+            if not grid:
+                raise ReadError(_DAMAGED) from error
+    if fmt == "xlsx" and _has_rounded_integers(grid):
+        # calamine reads every number as a float: an id longer than 15 digits, stored
+        # exactly in the file, would come back rounded. openpyxl keeps it as an int.
+        grid = _openpyxl_grid(data, sheet_name, None) or grid
+    return _grid_to_frame(grid, label, sheet_name)
+
+
+def _has_rounded_integers(grid: list[list[Any]]) -> bool:
+    limit = 2.0**53
+    return any(type(v) is float and abs(v) >= limit for row in grid for v in row)
+
+
+def _openpyxl_grid(data: bytes, sheet_name: str, error: Exception | None) -> list[list[Any]]:
+    """The sheet's cells from A1 read by openpyxl, or [] when it can't read them either."""
+    import openpyxl  # only needed for the rare files calamine cannot read exactly
+
+    try:
+        workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception:
+        return []
+    try:
+        worksheet = workbook[sheet_name]
+        return [list(row) for row in worksheet.iter_rows(min_row=1, min_col=1, values_only=True)]
+    except Exception:
+        return []
+    finally:
+        workbook.close()
+
+
+def _is_blank(value: Any) -> bool:
+    return value is None or (type(value) is str and not value.strip())
+
+
+def _grid_to_frame(grid: list[list[Any]], label: str, sheet_name: str) -> pd.DataFrame:
+    """Cells from A1 (rows may be ragged) to the text table; the header is the first row
+    that is not blank."""
+    top = next((i for i, row in enumerate(grid) if not all(map(_is_blank, row))), None)
+    if top is None:
+        raise ReadError(
+            f"The sheet '{sheet_name}' in {label} is empty or has no header row: put the "
+            "column names (Email, Event, ...) in its first row, or pick another sheet."
+        )
+    rows = grid[top:]
+    width = max(map(len, rows))
+    columns = [[_cell_text(row[i]) if i < len(row) else "" for row in rows] for i in range(width)]
+    header = [column[0] for column in columns]
+    frame = pd.DataFrame(
+        dict(zip(_column_names(header), (column[1:] for column in columns), strict=True)),
+        dtype=str,
+    )
+    frame.index = pd.RangeIndex(top + 2, top + 2 + len(frame), name=ROW)
+    return _tidy(frame, header)
+
+
+def _number_text(value: float) -> str:
+    if value.is_integer():
+        return str(int(value))  # also turns -0.0 into "0"
+    return str(np.format_float_positional(value, trim="-"))
+
+
+def _duration_text(value: dt.timedelta) -> str:
+    seconds = round(value.total_seconds())
+    sign = "-" if seconds < 0 else ""
+    hours, rest = divmod(abs(seconds), 3600)
+    return f"{sign}{hours}:{rest // 60:02d}:{rest % 60:02d}"
+
+
+def _datetime_text(value: dt.datetime) -> str:
+    if value.microsecond:
+        value = value.replace(microsecond=round(value.microsecond, -3) % 1_000_000)
+    if value.time() == dt.time(0):
+        return value.date().isoformat()
+    return value.isoformat(timespec="milliseconds" if value.microsecond else "seconds")
+
+
+def _cell_text(value: Any) -> str:
+    """A workbook cell as Excel shows it in General format."""
+    kind = type(value)
+    if kind is str:
+        return str(value)
+    if value is None:
+        return ""
+    if kind is bool:
+        return "TRUE" if value else "FALSE"
+    if kind is int:
+        return str(value)
+    if kind is float:
+        return _number_text(value)
+    if isinstance(value, dt.datetime):
+        return _datetime_text(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, dt.time):
+        return value.isoformat(timespec="seconds")
+    if isinstance(value, dt.timedelta):
+        return _duration_text(value)
+    return str(value)
+
+
+# --- shared -----------------------------------------------------------------------------
+
+
+def _column_letter(index: int) -> str:
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+def _column_names(header: Sequence[str]) -> list[str]:
+    """Stripped header text; blanks named by column letter; repeats numbered "X (2)"."""
+    base = [text.strip() or f"Column {_column_letter(i)}" for i, text in enumerate(header)]
+    taken = set(base)
+    seen: set[str] = set()
+    names = []
+    for name in base:
+        unique, n = name, 1
+        # A generated "Email (2)" must not take the name of a header further right.
+        while unique in seen or (n > 1 and unique in taken):
+            n += 1
+            unique = f"{name} ({n})"
+        seen.add(unique)
+        names.append(unique)
+    return names
+
+
+def _tidy(frame: pd.DataFrame, header: Sequence[str]) -> pd.DataFrame:
+    """Drop columns with neither header nor value, and the blank rows after the data."""
+    empty_columns = [
+        name
+        for name, text in zip(frame.columns, header, strict=True)
+        if not text.strip() and not frame[name].str.strip().astype(bool).any()
+    ]
+    if empty_columns:
+        frame = frame.drop(columns=empty_columns)
+    last = len(frame)
+    is_blank: Callable[[Any], bool] = _is_blank
+    while last and all(map(is_blank, frame.iloc[last - 1])):
+        last -= 1
+    if last < len(frame):
+        frame = frame.iloc[:last]
+    return frame

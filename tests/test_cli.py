@@ -1,0 +1,164 @@
+"""The CLI end to end: a real process, real files, the emulator over a socket."""
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bento_ui import Emulator
+
+HEADER = ["Email Address", "Event", "First Name"]
+
+
+def write_csv(path: Path, rows: list[list[str]], header: list[str] = HEADER) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows([header, *rows])
+    return path
+
+
+def run(*args: str, emulator: Emulator | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BENTO_")}
+    if emulator is not None:
+        c = emulator.credentials
+        env |= {
+            "BENTO_API_URL": c.base_url,
+            "BENTO_SITE_UUID": c.site_uuid,
+            "BENTO_PUBLISHABLE_KEY": c.publishable_key,
+            "BENTO_SECRET_KEY": c.secret_key,
+        }
+    return subprocess.run(
+        [sys.executable, "-m", "bento_ui", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def good_csv(tmp_path: Path) -> Path:
+    rows = [[f"user{i}@example.com", "webinar_attended", f"User {i}"] for i in range(25)]
+    return write_csv(tmp_path / "attendees.csv", rows)
+
+
+@pytest.fixture
+def bad_csv(tmp_path: Path) -> Path:
+    rows = [
+        ["jane@example.com", "webinar_attended", "Jane"],
+        ["jane@", "webinar_attended", "Broken"],
+        ["", "", ""],
+        ["bob@example.com", "", "Bob"],
+    ]
+    return write_csv(tmp_path / "mixed.csv", rows)
+
+
+def test_validate_a_clean_file(good_csv: Path) -> None:
+    done = run("validate", str(good_csv))
+    assert done.returncode == 0, done.stderr
+    assert "Email Address -> email, Event -> type, First Name -> fields.first_name" in done.stdout
+    assert (
+        "attendees.csv: 25 rows: 25 valid, 0 with errors, 0 with warnings, 0 empty skipped"
+        in done.stdout
+    )
+
+
+def test_validate_lists_problems_with_row_numbers(bad_csv: Path, tmp_path: Path) -> None:
+    out = tmp_path / "problems.csv"
+    done = run("validate", str(bad_csv), "--problems", str(out))
+    assert done.returncode == 1
+    assert "4 rows: 1 valid, 2 with errors, 0 with warnings, 1 empty skipped" in done.stdout
+    assert "row 3" in done.stdout and "email 'jane@' has no domain" in done.stdout
+    assert "row 5" in done.stdout and "type is missing" in done.stdout
+    with out.open(encoding="utf-8") as f:
+        written = list(csv.DictReader(f))
+    assert [(p["row"], p["column"]) for p in written] == [("3", "email"), ("5", "type")]
+
+
+def test_type_option_fills_rows_without_a_type(bad_csv: Path) -> None:
+    done = run("validate", str(bad_csv), "--type", "signup")
+    assert "1 with errors" in done.stdout  # row 5 got the type, row 3 still has a bad email
+
+
+def test_unreadable_file_exits_2_with_a_message(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    done = run("validate", str(empty))
+    assert done.returncode == 2
+    assert "empty" in done.stderr.lower()
+    assert "Traceback" not in done.stderr
+
+
+def test_bad_options_exit_2(good_csv: Path) -> None:
+    assert run("send", str(good_csv), "--batch-size", "0").returncode == 2
+    done = run("validate", str(good_csv), "--map", "Nope=email")
+    assert done.returncode == 2 and "--map" in done.stderr
+
+
+def test_send_to_the_sandbox_by_default(good_csv: Path) -> None:
+    done = run("send", str(good_csv), "--batch-size", "10")
+    assert done.returncode == 0, done.stdout + done.stderr
+    first_line = done.stdout.splitlines()[0]
+    assert (
+        first_line.startswith("Sending to the sandbox")
+        and "nothing leaves this machine" in first_line
+    )
+    assert "batch 1/3  rows 2-11  10 events  results 10, failed 0  accepted" in done.stdout
+    assert "batch 3/3  rows 22-26  5 events  results 5, failed 0  accepted" in done.stdout
+    assert "Total: 25 events: 25 recorded by the sandbox" in done.stdout
+
+
+def test_send_refuses_rows_with_errors_unless_told(bad_csv: Path, emulator: Emulator) -> None:
+    refused = run("send", str(bad_csv), emulator=emulator)
+    assert refused.returncode == 1
+    assert "Nothing sent: 2 rows have errors" in refused.stdout
+    assert emulator.events() == []
+
+    sent = run("send", str(bad_csv), "--skip-invalid", emulator=emulator)
+    assert sent.returncode == 0, sent.stdout
+    assert [e["email"] for e in emulator.events()] == ["jane@example.com"]
+    assert emulator.events()[0]["fields"] == {"first_name": "Jane"}
+
+
+def test_dry_run_sends_nothing(good_csv: Path, emulator: Emulator) -> None:
+    done = run("send", str(good_csv), "--dry-run", emulator=emulator)
+    assert done.returncode == 0
+    assert "skipped" in done.stdout
+    assert emulator.request_count == 0
+
+
+def test_rejected_keys_stop_the_run_with_a_plain_message(
+    good_csv: Path, emulator: Emulator, tmp_path: Path
+) -> None:
+    emulator.add_faults([{"status": 401}])
+    report = tmp_path / "report.csv"
+    done = run(
+        "send", str(good_csv), "--batch-size", "10", "--report", str(report), emulator=emulator
+    )
+    assert done.returncode == 1
+    assert "Bento rejected the keys" in done.stdout
+    assert "0 recorded" in done.stdout and "25 not sent" in done.stdout
+    assert emulator.request_count == 1  # nothing after the 401 was sent
+    with report.open(encoding="utf-8") as f:
+        states = [r["state"] for r in csv.DictReader(f)]
+    assert states == ["rejected", "skipped", "skipped"]
+    assert emulator.credentials.secret_key not in done.stdout + done.stderr
+    assert emulator.credentials.secret_key not in report.read_text(encoding="utf-8")
+
+
+def test_emulator_command_prints_where_to_send(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bento_ui", "emulator", "--port", "0", "--site-uuid", "site-1"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        assert first.startswith("Bento emulator listening at http://127.0.0.1:")
+        assert "BENTO_SITE_UUID=site-1" in proc.stdout.readline() + proc.stdout.readline()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -1,0 +1,212 @@
+import pandas as pd
+import pytest
+
+from bento_ui import build_events, validate
+from bento_ui.validation import PROBLEM_COLUMNS
+
+NOW = pd.Timestamp("2026-11-26T12:00:00Z")
+
+
+def table(rows: list[dict[str, str]], start: int = 2) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, dtype="str").fillna("")
+    for column in ("type", "email", "date"):
+        if column not in frame:
+            frame[column] = ""
+    frame.index = pd.RangeIndex(start, start + len(frame), name="row")
+    return frame
+
+
+def problems_of(result, row: int) -> list[tuple[str, str, str]]:  # type: ignore[no-untyped-def]
+    p = result.problems[result.problems["row"] == row]
+    return list(zip(p["column"], p["severity"], p["message"], strict=True))
+
+
+def test_a_clean_table_has_no_problems() -> None:
+    result = validate(table([{"type": "signup", "email": "jane@example.com"}]), now=NOW)
+    assert result.problems.empty
+    assert list(result.problems.columns) == PROBLEM_COLUMNS
+    assert result.summary == {
+        "rows": 1,
+        "valid": 1,
+        "with errors": 0,
+        "with warnings": 0,
+        "empty skipped": 0,
+    }
+
+
+@pytest.mark.parametrize(
+    ("email", "message"),
+    [
+        ("jane@", "email 'jane@' has no domain: use name@example.com"),
+        ("jane.example.com", "has no @"),
+        ("a..b@example.com", "two dots in a row"),
+        ("jane@example", "domain without a dot"),
+        ("jane@example.c", "not a top-level domain"),
+        ("", "email is missing"),
+    ],
+)
+def test_bad_emails_are_errors_that_say_how_to_fix_them(email: str, message: str) -> None:
+    result = validate(table([{"type": "signup", "email": email}], start=7), now=NOW)
+    [(column, severity, text)] = problems_of(result, 7)
+    assert (column, severity) == ("email", "error")
+    assert message in text
+    assert result.valid.empty
+
+
+@pytest.mark.parametrize(
+    "email", ["jörg@bücher.de", "user+tag@mail.example.co.uk", "a@xn--bcher-kva.de"]
+)
+def test_unicode_plus_and_idn_addresses_are_valid(email: str) -> None:
+    assert validate(table([{"type": "t", "email": email}]), now=NOW).problems.empty
+
+
+def test_surrounding_whitespace_is_trimmed_with_a_warning() -> None:
+    result = validate(table([{"type": " signup ", "email": "  jane@example.com "}]), now=NOW)
+    assert [s for _, s, _ in problems_of(result, 2)] == ["warning", "warning"]
+    assert result.valid.loc[2, "email"] == "jane@example.com"
+    assert result.valid.loc[2, "type"] == "signup"
+
+
+def test_empty_rows_are_skipped_and_counted_and_row_numbers_stay() -> None:
+    rows = [
+        {"type": "t", "email": "a@x.com"},
+        {"type": " ", "email": ""},
+        {"type": "t", "email": "bad"},
+    ]
+    result = validate(table(rows), now=NOW)
+    assert result.empty_rows == [3]
+    assert result.error_rows == [4]
+    assert result.summary["empty skipped"] == 1
+    assert result.summary["valid"] == 1
+
+
+def test_missing_type_is_an_error_and_mistyped_kinds_are_warnings() -> None:
+    rows = [
+        {"type": "", "email": "a@x.com"},
+        {"type": "purchase", "email": "b@x.com"},
+        {"type": "$purchse", "email": "c@x.com"},
+        {"type": "$Tag", "email": "d@x.com"},
+        {"type": "purchase_completed", "email": "e@x.com"},
+    ]
+    result = validate(table(rows), now=NOW)
+    assert problems_of(result, 2)[0][:2] == ("type", "error")
+    assert "looks like Bento's $purchase" in problems_of(result, 3)[0][2]
+    assert "misspelling of Bento's $purchase" in problems_of(result, 4)[0][2]
+    assert "looks like Bento's $tag" in problems_of(result, 5)[0][2]
+    assert problems_of(result, 6) == []
+
+
+def test_purchase_needs_key_integer_cents_and_currency() -> None:
+    rows = [
+        {
+            "type": "$purchase",
+            "email": "a@x.com",
+            "details.unique.key": "A1",
+            "details.value.amount": "4999",
+            "details.value.currency": "USD",
+        },
+        {
+            "type": "$purchase",
+            "email": "b@x.com",
+            "details.unique.key": "",
+            "details.value.amount": "49.99",
+            "details.value.currency": "usd",
+        },
+    ]
+    result = validate(table(rows), now=NOW)
+    assert problems_of(result, 2) == []
+    messages = " | ".join(m for _, _, m in problems_of(result, 3))
+    assert "needs details.unique.key" in messages
+    assert "amount '49.99' is not a whole number of cents" in messages
+    assert "currency 'usd' is not a 3-letter currency code in capitals" in messages
+    assert build_events(result.valid)[0]["details"] == {
+        "unique": {"key": "A1"},
+        "value": {"amount": 4999, "currency": "USD"},
+    }
+
+
+def test_purchase_details_can_come_from_the_json_column() -> None:
+    details = '{"unique": {"key": "A2"}, "value": {"amount": 1500, "currency": "EUR"}}'
+    result = validate(
+        table([{"type": "$purchase", "email": "a@x.com", "details": details}]), now=NOW
+    )
+    assert result.problems.empty
+    assert build_events(result.valid)[0]["details"]["value"]["amount"] == 1500
+
+
+def test_tag_needs_a_tag() -> None:
+    rows = [
+        {"type": "$tag", "email": "a@x.com", "details.tag": ""},
+        {"type": "$remove_tag", "email": "a@x.com", "details.tag": "vip"},
+    ]
+    result = validate(table(rows), now=NOW)
+    assert problems_of(result, 2)[0][:2] == ("details.tag", "error")
+    assert problems_of(result, 3) == []
+
+
+def test_details_json_must_be_a_valid_object() -> None:
+    rows = [
+        {"type": "t", "email": "a@x.com", "details": "{not json"},
+        {"type": "t", "email": "a@x.com", "details": "[1, 2]"},
+        {"type": "t", "email": "a@x.com", "details": '{"plan": {"tier": "pro"}}'},
+    ]
+    result = validate(table(rows), now=NOW)
+    assert "details is not valid JSON" in problems_of(result, 2)[0][2]
+    assert "details must be a JSON object, not list" in problems_of(result, 3)[0][2]
+    assert problems_of(result, 4) == []
+
+
+def test_fields_must_be_flat() -> None:
+    rows = [
+        {"type": "t", "email": "a@x.com", "fields.tags": '["a", "b"]'},
+        {"type": "t", "email": "b@x.com", "fields.tags": "[VIP]"},
+    ]
+    result = validate(table(rows), now=NOW)
+    assert "fields must be flat" in problems_of(result, 2)[0][2]
+    assert problems_of(result, 3) == []  # text that merely starts with [ is fine
+
+
+def test_a_detail_set_in_two_places_is_an_error() -> None:
+    rows = [{"type": "t", "email": "a@x.com", "details.plan": "pro", "details": '{"plan": "free"}'}]
+    result = validate(table(rows), now=NOW)
+    assert "set both here and in the details JSON" in problems_of(result, 2)[0][2]
+
+
+def test_dates_become_utc_iso_and_bad_ones_are_errors() -> None:
+    rows = [
+        {"type": "t", "email": "a@x.com", "date": "2024-01-05 13:45"},
+        {"type": "t", "email": "b@x.com", "date": "yesterday-ish"},
+        {"type": "t", "email": "c@x.com", "date": "2030-01-01"},
+    ]
+    result = validate(table(rows), timezone="America/New_York", now=NOW)
+    assert result.valid.loc[2, "date"] == "2024-01-05T18:45:00Z"
+    assert problems_of(result, 3)[0][:2] == ("date", "error")
+    assert problems_of(result, 4)[0][1] == "warning"
+    assert "in the future" in problems_of(result, 4)[0][2]
+
+
+def test_ambiguous_date_columns_are_flagged_until_the_order_is_chosen() -> None:
+    rows = [{"type": "t", "email": "a@x.com", "date": "05/01/2024"}]
+    result = validate(table(rows), now=NOW)
+    assert result.dates_ambiguous
+    assert "could be day-first or month-first" in problems_of(result, 2)[0][2]
+    chosen = validate(table(rows), date_order="day-first", now=NOW)
+    assert chosen.valid.loc[2, "date"] == "2024-01-05T00:00:00Z"
+
+
+def test_exact_duplicate_rows_are_warned_about_with_the_first_row() -> None:
+    rows = [
+        {"type": "t", "email": "a@x.com"},
+        {"type": "t", "email": "b@x.com"},
+        {"type": "t", "email": "a@x.com"},
+    ]
+    result = validate(table(rows), now=NOW)
+    [(_, severity, message)] = problems_of(result, 4)
+    assert severity == "warning"
+    assert "the same event as row 2" in message
+    assert len(result.valid) == 3  # a warning never blocks a row
+
+
+def test_long_values_are_shortened_in_the_problems_table() -> None:
+    result = validate(table([{"type": "t", "email": "x" * 10_000}]), now=NOW)
+    assert len(result.problems.loc[0, "value"]) < 300

@@ -266,11 +266,11 @@ def _emulator_command(args: argparse.Namespace) -> int:
     emulator.start()
     c = emulator.credentials
     # The emulator's own keys are shown on purpose: they are what a client must send to it.
-    print(f"Bento emulator listening at {c.base_url}")
-    print(f"  BENTO_API_URL={c.base_url}")
-    print(f"  BENTO_SITE_UUID={c.site_uuid}")
-    print(f"  BENTO_PUBLISHABLE_KEY={c.publishable_key}")
-    print(f"  BENTO_SECRET_KEY={c.secret_key}")
+    print(f"Bento emulator listening at {c.base_url}. To send to it from a shell:")
+    print(f"  export BENTO_API_URL={c.base_url}")
+    print(f"  export BENTO_SITE_UUID={c.site_uuid}")
+    print(f"  export BENTO_PUBLISHABLE_KEY={c.publishable_key}")
+    print(f"  export BENTO_SECRET_KEY={c.secret_key}")
     print(
         f"Recorded events: GET {emulator.url}/_emulator/events. Press Ctrl+C to stop.", flush=True
     )

@@ -77,7 +77,7 @@ class BatchResult:
         )
         return (
             f"batch {self.number}/{self.of}  rows {self.batch.row_ranges}  "
-            f"{self.events} events  {counts}  {self.state}"
+            f"{self.events} event{'s' if self.events != 1 else ''}  {counts}  {self.state}"
             + (f": {self.message}" if self.message and self.state != ACCEPTED else "")
         )
 

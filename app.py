@@ -1,2 +1,38 @@
+"""Bento Event Composer: the Streamlit entry point.
+
+Sets the page, draws the connection sidebar (where events go) on every page, and runs
+the page chosen in the navigation. The pages are in `app_pages/` (not `pages/`:
+Streamlit treats a `pages/` folder as the old multipage layout and would run a page
+without this file on a first visit to its URL), the shared layout in
+`ui/`, and everything that is not layout in the `bento_ui` library.
+"""
+
+import logging
+
 import streamlit as st
-st.title('Bento Event Composer')
+
+from ui.connection import sidebar
+
+st.set_page_config(
+    page_title="Bento Event Composer",
+    page_icon=":material/send:",
+    layout="wide",
+    initial_sidebar_state="expanded",
+)
+
+compose = st.Page("app_pages/compose.py", title="Compose", icon=":material/edit_note:",
+                  default=True)
+upload = st.Page("app_pages/upload.py", title="Upload a spreadsheet",
+                 icon=":material/upload_file:")
+inbox = st.Page("app_pages/sandbox_inbox.py", title="Sandbox inbox", icon=":material/inbox:")
+page = st.navigation({"Bento Event Composer": [compose, upload, inbox]})
+
+try:
+    sidebar(inbox_page=inbox)
+    page.run()
+except Exception:  # the last net: people see a sentence, the log keeps the details
+    logging.getLogger("bento_ui.app").exception("Unexpected error on %s", page.title)
+    st.error(
+        "Something unexpected went wrong on this page. Your data is still here: try "
+        "again, and if it happens again, the details are in the app's log."
+    )

@@ -1,0 +1,338 @@
+"""Upload a spreadsheet: map its columns, see every problem, fix rows, send the valid ones.
+
+Session keys (all `upload_`): `upload_file` (the uploader), `upload_sheet`,
+`upload_loaded` (the sheet read last: source, table, sheet names), `upload_mappings`
+(header tuple -> ColumnMapping, so a file with the same headers maps the same way),
+`upload_mapping_for` / `upload_mapping_base` / `upload_mapping_version` and the editor
+`upload_mapping_<n>` (its key is in `upload_mapping_key`), `upload_default_type`,
+`upload_tz`, `upload_date_order`, `upload_memo` (the last validation), `upload_edits`
+(source -> {row: {header: fixed value}}; the original sheet is never changed), the fix
+editor `upload_fix_<n>` (key in `upload_fix_key`), `upload_fix_page`,
+`upload_fix_warnings`, `upload_errors_only`, `upload_problems_page`, `upload_choice`,
+and the send panel's `upload_*` keys (see ui/send.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from bento_ui import BentoUIError, apply_mapping, list_sheets, read_table, suggest_mapping, validate
+from bento_ui import events as ev
+from bento_ui.mapping import IGNORE, ColumnMapping, check_mapping
+from bento_ui.templates import template_csv, template_xlsx
+from bento_ui.ui_state import (
+    GOES_TO,
+    GOES_TO_HELP,
+    apply_edits,
+    csv_bytes,
+    fix_frame,
+    headers_key,
+    mapping_editor_frame,
+    mapping_from_editor,
+    merge_edits,
+    problems_view,
+    rows_to_fix,
+    time_zones,
+)
+from ui.send import job_for, send_panel
+from ui.widgets import paged
+
+FILE_TYPES = ["csv", "tsv", "txt", "xlsx", "xls", "ods", "jsonl", "ndjson"]
+FIX_PAGE_SIZE = 50
+DATE_ORDERS = {"day-first": "Day first (31/12/2024)", "month-first": "Month first (12/31/2024)"}
+
+
+def templates() -> None:
+    st.caption(
+        "One example row each for a custom event, a `$purchase` and a `$tag`. Fill it in, "
+        "keep the headers, and upload it here."
+    )
+    left, right, _ = st.columns([1, 1, 3])
+    left.download_button("Template (CSV)", template_csv(), file_name="bento-events-template.csv",
+                         mime="text/csv", key="upload_template_csv", on_click="ignore")
+    right.download_button(
+        "Template (Excel)", template_xlsx(), file_name="bento-events-template.xlsx",
+        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        key="upload_template_xlsx", on_click="ignore",
+    )
+
+
+def load(data: bytes, name: str, fingerprint: str) -> tuple[pd.DataFrame, str, list[str]]:
+    """The chosen sheet of the uploaded file, read once and kept for the next reruns."""
+    sheets_key = ("upload_sheets", fingerprint)
+    if st.session_state.get("upload_sheets_for") != sheets_key:
+        st.session_state["upload_sheet_names"] = list_sheets(io.BytesIO(data), name=name)
+        st.session_state["upload_sheets_for"] = sheets_key
+        st.session_state.pop("upload_sheet", None)
+    sheets: list[str] = st.session_state["upload_sheet_names"]
+    sheet = None
+    if len(sheets) > 1:
+        sheet = st.selectbox("Sheet", sheets, key="upload_sheet",
+                             help="This workbook has several sheets: choose the one to send.")
+    elif sheets:
+        sheet = sheets[0]
+    source = f"{fingerprint}:{sheet or ''}"
+    loaded = st.session_state.get("upload_loaded")
+    if loaded is None or loaded[0] != source:
+        frame = read_table(io.BytesIO(data), sheet=sheet, name=name)
+        st.session_state["upload_loaded"] = loaded = (source, frame)
+    return loaded[1], source, sheets
+
+
+def reset_mapping(headers: tuple[str, ...], mapping: ColumnMapping, sheet: pd.DataFrame) -> None:
+    st.session_state["upload_mapping_base"] = mapping_editor_frame(mapping, sheet)
+    version = st.session_state.get("upload_mapping_version", 0)
+    st.session_state["upload_mapping_version"] = version + 1
+    st.session_state["upload_default_type"] = mapping.default_type
+    st.session_state.setdefault("upload_mappings", {})[headers] = mapping
+
+
+def use_suggestion(headers: tuple[str, ...], sheet: pd.DataFrame) -> None:
+    reset_mapping(headers, suggest_mapping(headers), sheet)
+    st.session_state["upload_mapping_remembered"] = False
+
+
+def mapping_section(sheet: pd.DataFrame, source: str) -> ColumnMapping:
+    headers = headers_key(sheet.columns)
+    memory: dict[tuple[str, ...], ColumnMapping] = st.session_state.setdefault(
+        "upload_mappings", {})
+    if st.session_state.get("upload_mapping_for") != source:
+        remembered = memory.get(headers)
+        reset_mapping(headers, remembered or suggest_mapping(headers), sheet)
+        st.session_state["upload_mapping_for"] = source
+        st.session_state["upload_mapping_remembered"] = remembered is not None
+        # A new file starts with its own choices: nothing carried over by accident.
+        for key in ("upload_choice", "upload_date_order", "upload_problems_page",
+                    "upload_fix_page"):
+            st.session_state.pop(key, None)
+
+    st.subheader("1. Where each column goes")
+    if st.session_state.get("upload_mapping_remembered"):
+        st.info("These are the choices you made for a file with the same columns earlier in "
+                "this session. Change any of them below.", icon=":material/history:")
+    else:
+        st.caption("Suggested from the headers. Change any choice in the 'goes to' and "
+                   "'name' columns; your choices are remembered for the next file with the "
+                   "same columns (in this session).")
+    key = f"upload_mapping_{st.session_state['upload_mapping_version']}"
+    st.session_state["upload_mapping_key"] = key
+    edited = st.data_editor(
+        st.session_state["upload_mapping_base"], key=key, num_rows="fixed", hide_index=True,
+        width="stretch", disabled=["column", "example"],
+        column_config={
+            "column": st.column_config.TextColumn("column in your file"),
+            "example": st.column_config.TextColumn("example value"),
+            "goes to": st.column_config.SelectboxColumn("goes to", options=list(GOES_TO),
+                                                        required=True, help=GOES_TO_HELP),
+            "name": st.column_config.TextColumn(
+                "name", help="For a field: its name (first_name). For a detail: its path; "
+                "dots nest (value.amount becomes {\"value\": {\"amount\": ...}})."),
+        },
+    )
+    has_type_column = (edited["goes to"] == "type").any()
+    type_col, reset_col = st.columns([3, 1], vertical_alignment="bottom")
+    default_type = type_col.text_input(
+        "Event type for rows whose type cell is empty" if has_type_column
+        else "Event type for every row",
+        key="upload_default_type", placeholder="webinar_attended",
+        help="Your own name (webinar_attended) or one of Bento's: "
+        + ", ".join(ev.BENTO_KINDS) + ". A type in the file wins.",
+    )
+    reset_col.button("Use the suggested mapping", key="upload_mapping_reset",
+                     on_click=use_suggestion, args=(headers, sheet))
+    mapping = mapping_from_editor(edited, default_type)
+    memory[headers] = mapping
+    return mapping
+
+
+def check_and_validate(
+    sheet: pd.DataFrame, mapping: ColumnMapping, source: str, tz: str, order: str | None
+) -> tuple[Any, pd.DataFrame]:
+    """(Validation, sheet with fixes) for the current choices; recomputed only on change."""
+    edits = st.session_state.setdefault("upload_edits", {}).get(source, {})
+    memo_key = (source, mapping.to_json(), json.dumps(edits, sort_keys=True), tz, order)
+    memo = st.session_state.get("upload_memo")
+    if memo is not None and memo[0] == memo_key:
+        return memo[1], memo[2]
+    fixed = apply_edits(sheet, edits)
+    table = apply_mapping(fixed, mapping)
+    validation = validate(table, timezone=tz, date_order=order)  # type: ignore[arg-type]
+    st.session_state["upload_memo"] = (memo_key, validation, fixed)
+    return validation, fixed
+
+
+def summary(validation: Any) -> None:
+    st.subheader("2. What was found")
+    labels = {"rows": "Rows", "valid": "Ready to send", "with errors": "With errors",
+              "with warnings": "With warnings", "empty skipped": "Empty, skipped"}
+    for column, (key, value) in zip(st.columns(5), validation.summary.items(), strict=True):
+        column.metric(labels[key], f"{value:,}")
+
+
+def problems_section(validation: Any) -> None:
+    problems = validation.problems
+    if problems.empty:
+        st.success("No problems: every row can be sent.")
+        return
+    errors_only = st.toggle("Errors only", key="upload_errors_only",
+                            help="Rows with errors are not sent; warnings do not block a row.")
+    view = problems_view(problems, errors_only=errors_only)
+    st.dataframe(
+        paged(view, "upload_problems_page", noun="problems"), hide_index=True, width="stretch",
+        column_config={
+            "row": st.column_config.NumberColumn("row", help="Row number in your spreadsheet",
+                                                 format="%d"),
+            "message": st.column_config.TextColumn("message", width="large"),
+        },
+    )
+    st.download_button("Download the problems (CSV)", lambda: csv_bytes(problems),
+                       file_name="problems.csv", mime="text/csv", key="upload_problems_csv",
+                       on_click="ignore")
+
+
+def fix_section(validation: Any, sheet: pd.DataFrame, fixed: pd.DataFrame,
+                mapping: ColumnMapping, source: str) -> None:
+    all_edits: dict[str, dict[int, dict[str, str]]] = st.session_state.setdefault(
+        "upload_edits", {})
+    edits = all_edits.get(source, {})
+    changed = st.session_state.pop("upload_fix_changed", None)
+    if changed:
+        still = sorted(set(changed) & set(validation.error_rows))
+        if still:
+            st.warning(f"Saved. Row {', '.join(map(str, still))} still has errors: see below.")
+        else:
+            st.success(f"Saved. Row {', '.join(map(str, changed))} has no errors now.")
+    include_warnings = st.toggle("Also show rows that only have warnings",
+                                 key="upload_fix_warnings")
+    rows = rows_to_fix(validation, include_warnings=include_warnings)
+    if not rows:
+        st.caption("No rows to fix.")
+    else:
+        st.caption("Type over a cell to fix it; the row is checked again at once. Your file "
+                   "is not changed: the fixes are kept in this session.")
+        page_rows = paged(pd.DataFrame(index=pd.Index(rows)), "upload_fix_page",
+                          size=FIX_PAGE_SIZE, noun="rows to fix").index.tolist()
+        columns = [h for h, t in mapping.columns.items() if t != IGNORE]
+        shown = fix_frame(fixed, page_rows, validation.problems, columns)
+        key = f"upload_fix_{st.session_state.setdefault('upload_fix_version', 0)}"
+        st.session_state["upload_fix_key"] = key
+        st.data_editor(
+            shown, key=key, num_rows="fixed", disabled=["problems"], width="stretch",
+            column_config={
+                "_index": st.column_config.NumberColumn("row", disabled=True),
+                "problems": st.column_config.TextColumn("problems", width="large"),
+            },
+        )
+        state = st.session_state.get(key) or {}
+        if state.get("edited_rows"):
+            all_edits[source] = merge_edits(edits, shown, state["edited_rows"], sheet)
+            st.session_state["upload_fix_changed"] = sorted(
+                int(shown.index[int(p)]) for p in state["edited_rows"] if int(p) < len(shown))
+            st.session_state["upload_fix_version"] += 1
+            st.rerun()
+    if edits:
+        cells = sum(len(c) for c in edits.values())
+        left, right = st.columns([3, 1], vertical_alignment="center")
+        left.caption(f"{cells:,} cell{'s' if cells != 1 else ''} fixed in {len(edits):,} "
+                     f"row{'s' if len(edits) != 1 else ''}. The original file is unchanged.")
+        if right.button("Undo all fixes", key="upload_undo_fixes"):
+            all_edits.pop(source, None)
+            st.session_state["upload_fix_version"] += 1
+            st.rerun()
+
+
+st.title("Upload a spreadsheet")
+st.caption(
+    "Send many events from a CSV, Excel, OpenDocument or JSON lines file: say where each "
+    "column goes, see every problem, fix what you can, then send the rows that are ready."
+)
+
+uploaded = st.file_uploader(
+    "Your file", type=FILE_TYPES, key="upload_file",
+    help="CSV, TSV, TXT, XLSX, XLS, ODS, JSONL or NDJSON. The first row holds the headers.",
+)
+with st.expander("Templates: start from an example file", expanded=uploaded is None):
+    templates()
+if uploaded is None:
+    st.info("Upload a file to start. Not sure how to lay it out? Download a template above.",
+            icon=":material/upload_file:")
+    st.stop()
+
+data = uploaded.getvalue()
+known = st.session_state.get("upload_fingerprint")
+if known is None or known[0] != uploaded.file_id:  # hash each upload once, not each rerun
+    known = (uploaded.file_id, hashlib.sha1(data).hexdigest()[:16])
+    st.session_state["upload_fingerprint"] = known
+fingerprint = known[1]
+try:
+    sheet, source, _ = load(data, uploaded.name, fingerprint)
+except BentoUIError as exc:
+    st.error(str(exc))
+    st.stop()
+if sheet.empty:
+    st.warning("This sheet has headers but no rows. Choose another sheet or file.")
+    st.stop()
+st.caption(f"**{uploaded.name}**: {len(sheet):,} rows, {len(sheet.columns)} columns.")
+
+mapping = mapping_section(sheet, source)
+mapping_problems = check_mapping(sheet.columns, mapping)
+for message in mapping_problems:
+    st.error(message)
+if mapping_problems:
+    st.info("Fix the choices above to see what is in the rows.")
+    st.stop()
+
+dates_box = st.container()
+has_date = mapping.target_of(ev.DATE) is not None
+tz = "UTC"
+if has_date:
+    with dates_box:
+        tz = st.selectbox("Time zone of dates written without one", time_zones(), key="upload_tz",
+                          help="Dates like 2024-11-20 14:00 are read in this zone and sent "
+                          "to Bento in UTC.")
+order = st.session_state.get("upload_date_order") if has_date else None
+try:
+    validation, fixed = check_and_validate(sheet, mapping, source, tz, order)
+except BentoUIError as exc:
+    st.error(str(exc))
+    st.stop()
+if has_date and (validation.dates_ambiguous or order):
+    with dates_box:
+        st.radio(
+            "Dates like 05/01/2024 could be read two ways. How does your file write them?",
+            list(DATE_ORDERS), format_func=DATE_ORDERS.get, index=None, key="upload_date_order",
+            horizontal=True,
+        )
+
+summary(validation)
+problems_section(validation)
+
+if not validation.problems.empty:
+    st.subheader("3. Fix rows in place")
+    fix_section(validation, sheet, fixed, mapping, source)
+
+st.subheader("4. Send")
+valid = validation.valid
+errors = len(validation.error_rows)
+if job_for("upload", source) is None and errors:
+    choice = st.radio(
+        f"{errors:,} row{'s' if errors != 1 else ''} with errors will never be sent. "
+        "What would you like to do?",
+        ["send_valid", "fix_first"], index=None, key="upload_choice",
+        format_func=lambda c: f"Send only the {len(valid):,} valid rows now"
+        if c == "send_valid" else "Fix the rows first",
+    )
+    if choice != "send_valid":
+        if choice == "fix_first":
+            st.info("Fix the rows above, or fix your file and upload it again.")
+        st.stop()
+if valid.empty:
+    st.warning("No row can be sent yet: fix the rows with errors first.")
+    st.stop()
+send_panel("upload", valid, source=source, rows_label="spreadsheet rows")

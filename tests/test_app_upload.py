@@ -1,0 +1,261 @@
+"""The Upload page: reading, mapping, problems, fixing in place and sending valid rows.
+
+Files go through AppTest's own file_uploader support, as a browser would send them.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+
+import pytest
+from openpyxl import Workbook
+from streamlit.testing.v1 import AppTest
+from test_app_helpers import (
+    edit_data_editor,
+    isolated,
+    metrics,
+    no_errors_on_screen,
+    open_app,
+    texts,
+    upload,
+)
+
+from bento_ui import sandbox
+
+ATTENDEES = (
+    b"Email Address,Event,Date,First Name,Plan\n"
+    b"jane@example.com,webinar_attended,2024-11-20 14:00,Jane,pro\n"  # row 2
+    b"bob@example.com,webinar_attended,2024-11-20 14:05,Bob,free\n"  # row 3
+    b"carol@example,webinar_attended,2024-11-20 14:07,Carol,pro\n"  # row 4: bad email
+    b"dave@example.com,,2024-11-20 14:10,Dave,free\n"  # row 5: no type
+    b",,,,\n"  # row 6: empty
+    b"erin@example.com,webinar_attended,not a date,Erin,pro\n"  # row 7: bad date
+    b"frank@example.com,webinar_attended,2024-11-20 14:30,Frank,team\n"  # row 8
+)
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    yield from isolated(monkeypatch)
+
+
+def attendees() -> AppTest:
+    return upload(open_app("upload"), "attendees.csv", ATTENDEES)
+
+
+def problems_table(at: AppTest):  # type: ignore[no-untyped-def]
+    return next(d.value for d in at.dataframe if "severity" in d.value.columns)
+
+
+def mapping_key(at: AppTest) -> str:
+    return str(at.session_state["upload_mapping_key"])
+
+
+def send_valid(at: AppTest, batch_size: int | None = None) -> AppTest:
+    if "upload_choice" in [r.key for r in at.radio]:
+        at.radio(key="upload_choice").set_value("send_valid").run()
+    if batch_size is not None:
+        at.number_input(key="upload_batch_size").set_value(batch_size).run()
+    at.checkbox(key="upload_confirm").check().run()
+    at.button(key="upload_send").click().run()
+    no_errors_on_screen(at)
+    return at
+
+
+def test_empty_state_offers_templates() -> None:
+    at = open_app("upload")
+    assert "Upload a file to start" in " ".join(texts(at.info))
+    labels = [b.label for b in at.download_button]
+    assert labels == ["Template (CSV)", "Template (Excel)"]
+    assert at.file_uploader(key="upload_file").allowed_type == [
+        ".csv", ".tsv", ".txt", ".xlsx", ".xls", ".ods", ".jsonl", ".ndjson"]
+
+
+def test_a_file_with_errors_is_summarised_and_listed() -> None:
+    at = attendees()
+    assert metrics(at) == {"Rows": "7", "Ready to send": "3", "With errors": "3",
+                           "With warnings": "0", "Empty, skipped": "1"}
+    problems = problems_table(at)
+    assert problems["row"].tolist() == [4, 5, 7]
+    assert problems["column"].tolist() == ["email", "type", "date"]
+    assert problems["value"].tolist() == ["carol@example", "", "not a date"]
+    assert set(problems["severity"]) == {"error"}
+    assert "use name@example.com" in problems["message"][0]
+    assert "Download the problems (CSV)" in [b.label for b in at.download_button]
+    # The suggested mapping, shown for editing.
+    mapping = next(d.value for d in at.data_editor if "goes to" in d.value.columns)
+    assert mapping["goes to"].tolist() == ["email", "type", "date", "field", "field"]
+    assert mapping["name"].tolist() == ["", "", "", "first_name", "plan"]
+
+
+def test_one_type_for_rows_without_one() -> None:
+    at = attendees()
+    at.text_input(key="upload_default_type").input("webinar_attended").run()
+    assert metrics(at)["Ready to send"] == "4"
+    assert metrics(at)["With errors"] == "2"
+
+
+def test_errors_only_filter() -> None:
+    data = ATTENDEES + b"jane@example.com,webinar_attended,2024-11-20 14:00,Jane,pro\n"
+    at = upload(open_app("upload"), "attendees.csv", data)
+    assert "warning" in set(problems_table(at)["severity"])  # row 9 repeats row 2
+    at.toggle(key="upload_errors_only").set_value(True).run()
+    assert set(problems_table(at)["severity"]) == {"error"}
+
+
+def test_mapping_problems_stop_before_validation() -> None:
+    at = attendees()
+    edit_data_editor(at, mapping_key(at), {3: {"goes to": "email"}})
+    assert any("all go to email" in e for e in texts(at.error))
+    assert not at.metric
+
+
+def test_mapping_choices_change_the_events_and_are_remembered() -> None:
+    at = attendees()
+    edit_data_editor(at, mapping_key(at), {4: {"goes to": "detail", "name": "plan.name"}})
+    at.text_input(key="upload_default_type").input("signed_up").run()
+    # Another file with the same headers gets the same choices.
+    other = ATTENDEES.replace(b"jane@", b"jane.doe@")
+    at = upload(at, "attendees-2.csv", other)
+    assert any("same columns earlier in this session" in i for i in texts(at.info))
+    mapping = next(d.value for d in at.data_editor if "goes to" in d.value.columns)
+    assert mapping["goes to"].tolist()[4] == "detail"
+    assert mapping["name"].tolist()[4] == "plan.name"
+    assert at.text_input(key="upload_default_type").value == "signed_up"
+    at = send_valid(at)
+    plans = [e.get("details") for e in sandbox().events()]
+    assert {"plan": {"name": "pro"}} in plans
+    assert all("plan" not in e.get("fields", {}) for e in sandbox().events())
+
+
+def test_ambiguous_dates_ask_for_the_order() -> None:
+    data = b"email,date\na@example.com,05/01/2024\nb@example.com,06/02/2024\n"
+    at = upload(open_app("upload"), "dates.csv", data)
+    at.text_input(key="upload_default_type").input("visited").run()
+    assert metrics(at)["With errors"] == "2"
+    assert at.radio(key="upload_date_order").value is None  # never guessed
+    at.radio(key="upload_date_order").set_value("day-first").run()
+    assert metrics(at)["Ready to send"] == "2"
+    assert at.selectbox(key="upload_tz").value == "UTC"
+    send_valid(at)
+    assert [e["date"] for e in sandbox().events()] == ["2024-01-05T00:00:00Z",
+                                                       "2024-02-06T00:00:00Z"]
+
+
+def test_fix_rows_in_place_keeps_the_original() -> None:
+    at = attendees()
+    fix_key = str(at.session_state["upload_fix_key"])
+    fix_table = next(d.value for d in at.data_editor if "problems" in d.value.columns)
+    assert fix_table.index.tolist() == [4, 5, 7]
+    assert "ERROR: email 'carol@example'" in fix_table["problems"][4]
+    edit_data_editor(at, fix_key, {0: {"Email Address": "carol@example.com"}})
+    assert "Saved. Row 4 has no errors now." in texts(at.success)
+    assert metrics(at)["Ready to send"] == "4"
+    original = at.session_state["upload_loaded"][1]
+    assert original.loc[4, "Email Address"] == "carol@example"
+    fix_table = next(d.value for d in at.data_editor if "problems" in d.value.columns)
+    assert fix_table.index.tolist() == [5, 7]
+    at.button(key="upload_undo_fixes").click().run()
+    assert metrics(at)["Ready to send"] == "3"
+
+
+def test_send_only_valid_rows_to_the_sandbox_in_batches() -> None:
+    at = attendees()
+    at.radio(key="upload_choice").set_value("fix_first").run()
+    assert "upload_send" not in [b.key for b in at.button]
+    at = send_valid(at, batch_size=2)
+    assert "All 3 events were recorded by the sandbox." in texts(at.success)
+    report = next(d.value for d in at.dataframe if "batch" in d.value.columns)
+    assert report["rows"].tolist() == ["2-3", "8"]
+    assert report["events"].tolist() == [2, 1]
+    assert report["results"].tolist() == [2, 1]
+    assert report["failed"].tolist() == [0, 0]
+    assert metrics(at)["Recorded"] == "3"
+    emails = [e["email"] for e in sandbox().events()]
+    assert emails == ["jane@example.com", "bob@example.com", "frank@example.com"]
+    assert "Download the per-batch report (CSV)" in [b.label for b in at.download_button]
+
+
+def test_rows_fixed_after_a_send_go_on_their_own() -> None:
+    at = send_valid(attendees())
+    assert len(sandbox().events()) == 3
+    edit_data_editor(at, str(at.session_state["upload_fix_key"]),
+                     {0: {"Email Address": "carol@example.com"}})
+    assert "Rows not sent yet" in [s.value for s in at.subheader]
+    at.checkbox(key="upload_confirm").check().run()
+    at.button(key="upload_send").click().run()
+    emails = [e["email"] for e in sandbox().events()]
+    assert emails.count("jane@example.com") == 1
+    assert emails[-1] == "carol@example.com"
+    assert len(emails) == 4
+
+
+def test_a_failing_target_and_an_unknown_batch() -> None:
+    at = attendees()
+    sandbox().add_faults([{"status": 401}])
+    at = send_valid(at, batch_size=2)
+    assert any("rejected the keys" in e for e in texts(at.error))
+    report = next(d.value for d in at.dataframe if "batch" in d.value.columns)
+    assert report["state"].tolist() == ["rejected", "skipped"]
+    assert metrics(at)["Not sent"] == "3"
+
+    sandbox().add_faults([{"drop": "after_body"}])
+    at.button(key="upload_retry").click().run()
+    report = next(d.value for d in at.dataframe if "batch" in d.value.columns)
+    assert report["state"].tolist() == ["unknown", "accepted"]
+    assert any("may have recorded them" in w for w in texts(at.warning))
+    assert at.button(key="upload_retry_unknown").disabled
+    at.checkbox(key="upload_confirm_unknown").check().run()
+    at.button(key="upload_retry_unknown").click().run()
+    report = next(d.value for d in at.dataframe if "batch" in d.value.columns)
+    assert report["state"].tolist() == ["accepted", "accepted"]
+    # The emulator recorded the dropped batch too: resending it was the person's call.
+    assert len(sandbox().events()) == 5
+
+
+def test_workbook_sheets_can_be_chosen() -> None:
+    workbook = Workbook()
+    first = workbook.active
+    first.title = "notes"
+    first.append(["email", "type"])
+    first.append(["a@example.com", "first_sheet"])
+    second = workbook.create_sheet("events")
+    second.append(["email", "type"])
+    second.append(["b@example.com", "second_sheet"])
+    second.append(["c@example.com", "second_sheet"])
+    out = io.BytesIO()
+    workbook.save(out)
+    at = upload(open_app("upload"), "book.xlsx", out.getvalue(),
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    assert at.selectbox(key="upload_sheet").options == ["notes", "events"]
+    assert metrics(at)["Rows"] == "1"
+    at.selectbox(key="upload_sheet").set_value("events").run()
+    assert metrics(at)["Rows"] == "2"
+
+
+def test_an_unreadable_file_is_a_sentence_not_a_traceback() -> None:
+    at = upload(open_app("upload"), "photo.csv", b"\x89PNG\r\n\x1a\n" + b"0" * 100)
+    assert any("doesn't look like a CSV or spreadsheet" in e for e in texts(at.error))
+    no_errors_on_screen(at)
+
+
+def test_long_problem_lists_are_paged() -> None:
+    rows = b"".join(b"user%d@,signed_up\n" % i for i in range(1200))
+    at = upload(open_app("upload"), "big.csv", b"email,type\n" + rows)
+    assert metrics(at)["With errors"] == "1,200"
+    assert len(problems_table(at)) == 500
+    at.number_input(key="upload_problems_page").set_value(3).run()
+    assert len(problems_table(at)) == 200
+    assert problems_table(at)["row"].iloc[0] == 1002
+    fix_table = next(d.value for d in at.data_editor if "problems" in d.value.columns)
+    assert len(fix_table) == 50
+
+
+def test_a_new_file_does_not_inherit_the_choice_to_send() -> None:
+    at = attendees()
+    at.radio(key="upload_choice").set_value("send_valid").run()
+    assert "upload_send" in [b.key for b in at.button]
+    at = upload(at, "other.csv", ATTENDEES.replace(b"bob@", b"robert@"))
+    assert at.radio(key="upload_choice").value is None
+    assert "upload_send" not in [b.key for b in at.button]

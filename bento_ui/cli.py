@@ -1,5 +1,9 @@
 """`bento-ui`: validate and send event spreadsheets, run the emulator, start the app.
 
+Every send is recorded in the send ledger (`bento_ui.ledger`): `bento-ui history` lists
+the runs, `bento-ui send --resume RUN_ID` finishes one that did not, and sending a file
+again skips the events the site already accepted (`--send-again` sends them anyway).
+
 Exit codes: 0 all good; 1 problems in the data or batches not accepted; 2 a file that
 cannot be read or options that make no sense.
 """
@@ -7,18 +11,30 @@ cannot be read or options that make no sense.
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from bento_ui import __version__
-from bento_ui.batching import MAX_BATCH_SIZE
+from bento_ui.batching import MAX_BATCH_SIZE, describe_rows, plan_batches
 from bento_ui.config import Credentials
 from bento_ui.errors import BentoUIError, ReadError
+from bento_ui.export import write_safe_csv
+from bento_ui.ledger import SENT_BEFORE, HeldBack, Ledger, RunRecord, file_hash
 from bento_ui.mapping import ColumnMapping, apply_mapping, suggest_mapping
+from bento_ui.payloads import build_events
 from bento_ui.progress import ProgressBar
-from bento_ui.sending import BatchResult, send
+from bento_ui.resume import check_target, plan_resume, read_source, source_options
+from bento_ui.sending import (
+    ACCEPTED,
+    PARTIAL,
+    UNKNOWN,
+    BatchResult,
+    SendReport,
+    send_batches,
+)
 from bento_ui.spreadsheet import read_table
 from bento_ui.validation import Validation, validate
 
@@ -31,7 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.run(args)
     except ReadError as exc:
-        print(f"Cannot read {args.file}: {exc}", file=sys.stderr)
+        print(f"Cannot read {getattr(args, 'file', None) or 'the file'}: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except BentoUIError as exc:
         print(str(exc), file=sys.stderr)
@@ -57,8 +73,13 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--problems", metavar="OUT.csv", help="write every problem to a CSV file")
     check.set_defaults(run=_validate_command)
 
-    send_cmd = commands.add_parser("send", help="check a spreadsheet and send its events")
-    _add_input_options(send_cmd)
+    send_cmd = commands.add_parser(
+        "send",
+        help="check a spreadsheet and send its events",
+        description="Check a spreadsheet and send its events. Every send is recorded in the "
+        "send ledger; events this site already accepted are skipped.",
+    )
+    _add_input_options(send_cmd, file_required=False)
     send_cmd.add_argument(
         "--batch-size",
         type=_batch_size,
@@ -75,7 +96,39 @@ def _parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="check and plan the batches, send nothing"
     )
     send_cmd.add_argument("--report", metavar="OUT.csv", help="write the per-batch report")
+    send_cmd.add_argument(
+        "--resume",
+        metavar="RUN_ID",
+        help="finish an earlier run: send only its batches Bento did not record "
+        "(the run's own file and options are used)",
+    )
+    send_cmd.add_argument(
+        "--resend-unknown",
+        action="store_true",
+        help="also send events whose earlier batch ended unknown or partial "
+        "(Bento may have recorded them: check Bento first)",
+    )
+    send_cmd.add_argument(
+        "--send-again",
+        action="store_true",
+        help="send events even when the ledger shows this site already received them",
+    )
     send_cmd.set_defaults(run=_send_command)
+
+    history = commands.add_parser("history", help="list past sends and what happened to each batch")
+    history.add_argument("run_id", nargs="?", metavar="RUN_ID", help="show one run's batches")
+    history.add_argument(
+        "--json", action="store_true", help="print the runs as a JSON array, newest first"
+    )
+    history.add_argument(
+        "--limit", type=int, metavar="N", help="show the N newest runs (default 20; 0 for all)"
+    )
+    history.add_argument(
+        "--csv",
+        metavar="OUT.csv",
+        help="write the runs (or RUN_ID's batches) to a CSV file",
+    )
+    history.set_defaults(run=_history_command)
 
     emulator = commands.add_parser("emulator", help="run a local Bento emulator")
     emulator.add_argument("--host", default="127.0.0.1")
@@ -93,8 +146,15 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_input_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", help="CSV, TSV, XLSX, XLS, ODS or JSON lines")
+def _add_input_options(parser: argparse.ArgumentParser, file_required: bool = True) -> None:
+    if file_required:
+        parser.add_argument("file", help="CSV, TSV, XLSX, XLS, ODS or JSON lines")
+    else:
+        parser.add_argument(
+            "file",
+            nargs="?",
+            help="CSV, TSV, XLSX, XLS, ODS or JSON lines (optional with --resume)",
+        )
     parser.add_argument(
         "--type",
         metavar="T",
@@ -130,12 +190,17 @@ def _batch_size(text: str) -> int:
     return size
 
 
-def _prepare(args: argparse.Namespace) -> Validation:
-    """Read, map and validate the file; print what was understood."""
+def _sheet_arg(args: argparse.Namespace) -> str | int | None:
     sheet_arg: str | int | None = args.sheet
     if isinstance(sheet_arg, str) and sheet_arg.isdigit():
         sheet_arg = int(sheet_arg)
-    sheet = read_table(args.file, sheet=sheet_arg)
+    return sheet_arg
+
+
+def _prepare(args: argparse.Namespace, data: bytes | None = None) -> Validation:
+    """Read, map and validate the file; print what was understood."""
+    source: str | bytes = args.file if data is None else data
+    sheet = read_table(source, sheet=_sheet_arg(args), name=Path(args.file).name)
     mapping = suggest_mapping(sheet.columns, default_type=args.type)
     mapping = _override(mapping, args.map)
     print(
@@ -143,6 +208,7 @@ def _prepare(args: argparse.Namespace) -> Validation:
         + ", ".join(f"{header} -> {target}" for header, target in mapping.columns.items())
         + (f"; type for rows without one: {mapping.default_type}" if mapping.default_type else "")
     )
+    args.mapping = mapping  # stored with the run, so that a resume maps it the same way
     table = apply_mapping(sheet, mapping)
     result = validate(table, timezone=args.timezone, date_order=args.date_order)
     s = result.summary
@@ -151,7 +217,17 @@ def _prepare(args: argparse.Namespace) -> Validation:
         f"{s['with errors']:,} with errors, {s['with warnings']:,} with warnings, "
         f"{s['empty skipped']:,} empty skipped"
     )
+    if _no_data_rows(result):
+        print(
+            f"{Path(args.file).name} has no data rows: add at least one event below the "
+            "header."
+        )
     return result
+
+
+def _no_data_rows(result: Validation) -> bool:
+    """Only a header, or only blank rows below it: nothing to check or send."""
+    return result.rows == len(result.empty_rows)
 
 
 def _override(mapping: ColumnMapping, pairs: list[str]) -> ColumnMapping:
@@ -186,28 +262,26 @@ def _validate_command(args: argparse.Namespace) -> int:
     result = _prepare(args)
     _print_problems(result)
     if args.problems:
-        result.problems.to_csv(args.problems, index=False)
+        write_safe_csv(result.problems, args.problems)
         print(f"Wrote {len(result.problems):,} problems to {args.problems}")
-    return EXIT_PROBLEMS if result.error_rows else EXIT_OK
+    return EXIT_PROBLEMS if result.error_rows or _no_data_rows(result) else EXIT_OK
 
 
 def _send_command(args: argparse.Namespace) -> int:
-    credentials = Credentials.from_env()
-    sandbox = credentials is None
-    if sandbox:
-        from bento_ui.emulator import sandbox as start_sandbox
+    if not args.resume and not args.file:
+        raise BentoUIError("bento-ui send: give a FILE to send, or --resume RUN_ID.")
+    credentials, sandbox = _credentials()
+    if args.resume:
+        return _resume_command(args, credentials, sandbox)
 
-        credentials = start_sandbox().credentials
-        print(
-            f"Sending to the sandbox, a local Bento emulator at {credentials.base_url}: "
-            "nothing leaves this machine. Set BENTO_SITE_UUID, BENTO_PUBLISHABLE_KEY and "
-            "BENTO_SECRET_KEY to send to Bento."
-        )
-    else:
-        assert credentials is not None
-        print(f"Sending to Bento site {credentials.site_uuid} at {credentials.base_url}.")
-
-    result = _prepare(args)
+    path = Path(args.file)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ReadError(
+            f"Cannot open '{args.file}': {exc.strerror or exc}. Check the path and try again."
+        ) from exc
+    result = _prepare(args, data)
     _print_problems(result)
     if result.error_rows and not args.skip_invalid:
         print(
@@ -217,9 +291,93 @@ def _send_command(args: argparse.Namespace) -> int:
         return EXIT_PROBLEMS
     if result.valid.empty:
         print("Nothing to send: no valid rows.")
-        return EXIT_PROBLEMS if result.error_rows else EXIT_OK
+        return EXIT_PROBLEMS if result.error_rows or _no_data_rows(result) else EXIT_OK
 
-    total = len(result.valid)
+    with Ledger() as ledger:
+        events = build_events(result.valid)
+        rows = [int(r) for r in result.valid.index]
+        check = ledger.already_accepted(credentials.site_uuid, events)
+        held = check.held_back(rows, send_again=args.send_again, resend_unknown=args.resend_unknown)
+        if check.found:
+            keep = check.keep(send_again=args.send_again, resend_unknown=args.resend_unknown)
+            events = [e for e, k in zip(events, keep, strict=True) if k]
+            rows = [r for r, k in zip(rows, keep, strict=True) if k]
+        for group in held:
+            print(_held_message(group))
+        if check.found and args.send_again:
+            print(
+                f"{len(check.accepted) + len(check.uncertain):,} of these events were sent "
+                "to this site before: sending them again, as asked (--send-again)."
+            )
+        elif check.uncertain and args.resend_unknown:
+            print(
+                f"{len(check.uncertain):,} of these events were in earlier batches whose "
+                "outcome is unknown or partial: sending them again, as asked (--resend-unknown)."
+            )
+        batches = plan_batches(events, rows, args.batch_size)
+        if not batches:
+            print("Nothing to send: every event was held back.")
+        run_id = None
+        if batches and not args.dry_run:
+            run_id = ledger.start_run(
+                credentials,
+                batches,
+                source_name=path.name,
+                source_path=path.resolve(),
+                source_hash=file_hash(data),
+                options=source_options(
+                    args.mapping,
+                    sheet=_sheet_arg(args),
+                    timezone=args.timezone,
+                    date_order=args.date_order,
+                    batch_size=args.batch_size,
+                    skip_invalid=args.skip_invalid,
+                    type=args.type,
+                    map=args.map,
+                    send_again=args.send_again,
+                    resend_unknown=args.resend_unknown,
+                ),
+                target="sandbox" if sandbox else None,
+                held_back=sum(h.events for h in held),
+            )
+            if sandbox:
+                print(f"Run {run_id} (a sandbox run: it cannot be resumed later).", flush=True)
+            else:
+                print(
+                    f"Run {run_id}: if it is interrupted, `bento-ui send --resume {run_id}` "
+                    "sends what is left.",
+                    flush=True,
+                )
+        report = send_batches(
+            batches, credentials, dry_run=args.dry_run, on_batch=_printer(len(events)),
+            ledger=ledger, run=run_id,
+        )  # fmt: skip
+        report.held_back = held
+        _print_outcome(args, report, sandbox)
+    if args.dry_run:
+        return EXIT_OK
+    return EXIT_OK if report.ok else EXIT_PROBLEMS
+
+
+def _credentials() -> tuple[Credentials, bool]:
+    """The keys from the environment, or the sandbox's when none are set."""
+    credentials = Credentials.from_env()
+    if credentials is None:
+        from bento_ui.emulator import sandbox as start_sandbox
+
+        credentials = start_sandbox().credentials
+        print(
+            f"Sending to the sandbox, a local Bento emulator at {credentials.base_url}: "
+            "nothing leaves this machine. Set BENTO_SITE_UUID, BENTO_PUBLISHABLE_KEY and "
+            "BENTO_SECRET_KEY to send to Bento."
+        )
+        return credentials, True
+    print(f"Sending to Bento site {credentials.site_uuid} at {credentials.base_url}.")
+    return credentials, False
+
+
+def _printer(total: int) -> Callable[[BatchResult], None]:
+    """An `on_batch` that prints each batch's line above a progress bar."""
     bar = ProgressBar(total)
     sent = 0
 
@@ -229,27 +387,211 @@ def _send_command(args: argparse.Namespace) -> int:
         bar.clear()
         print(batch, flush=True)
         bar.update(sent)
+        if sent >= total:
+            bar.clear()
 
-    report = send(
-        result.valid, credentials, batch_size=args.batch_size, dry_run=args.dry_run, on_batch=show
+    return show
+
+
+def _held_message(group: HeldBack) -> str:
+    if group.reason == SENT_BEFORE:
+        return f"{group.message}: skipped them; pass --send-again to send them again."
+    rows = group.row_ranges
+    if len(rows) > 120:
+        rows = rows[:117].rsplit(",", 1)[0] + ", …"
+    return (
+        f"{group.message}, so they are not sent (rows {rows}). Check Bento, then pass "
+        "--resend-unknown to send them again."
     )
-    bar.clear()
+
+
+def _print_outcome(
+    args: argparse.Namespace, report: SendReport, sandbox: bool, held: Sequence[int] = ()
+) -> None:
+    """The totals and what to do next; `held` lists batches resuming would hold again."""
     t = report.totals
+    held_events = report.held_back_events
     print(
         f"Total: {t['events']:,} events: {t['recorded']:,} recorded by "
         f"{'the sandbox' if sandbox else 'Bento'}, {t['failed']:,} failed, "
-        f"{t['unknown']:,} unknown, {t['not sent']:,} not sent."
+        f"{t['unknown']:,} unknown, {t['not sent']:,} not sent"
+        + (f" ({held_events:,} of them held back: sent before)" if held_events else "")
+        + "."
     )
     if report.stopped:
         print(f"Stopped early: {report.stopped}")
-    if t["unknown"]:
+    uncertain = [r.number for r in report.results if r.state in (UNKNOWN, PARTIAL)]
+    not_sent = [
+        r.number
+        for r in report.results
+        if r.state not in (ACCEPTED, UNKNOWN, PARTIAL) and r.number not in held
+    ]
+    if t["unknown"] and (sandbox or not report.run_id):
         print("Unknown batches may have been recorded: check Bento before sending them again.")
+    if report.run_id and not args.dry_run and sandbox:
+        if not_sent or uncertain:
+            print("The sandbox forgets everything when this command ends: send the file again.")
+    elif report.run_id and not args.dry_run:
+        if not_sent:
+            print(
+                f"{_batches(not_sent)} not recorded: "
+                f"`bento-ui send --resume {report.run_id}` sends "
+                + ("it." if len(not_sent) == 1 else "them.")
+            )
+        if uncertain:
+            print(
+                f"{_batches(uncertain)} maybe recorded, in part or in full: check Bento "
+                "before sending " + ("it" if len(uncertain) == 1 else "them") + " again "
+                f"(`bento-ui send --resume {report.run_id} --resend-unknown`)."
+            )
+        print(f"Recorded as run {report.run_id}: `bento-ui history {report.run_id}` shows it.")
     if args.report:
-        report.table.to_csv(args.report, index=False)
+        write_safe_csv(report.table, args.report)
         print(f"Wrote the per-batch report to {args.report}")
+
+
+def _resume_command(args: argparse.Namespace, credentials: Credentials, sandbox: bool) -> int:
+    with Ledger() as ledger:
+        run = ledger.run(args.resume)
+        check_target(run, credentials)
+        source = args.file or None
+        read_source(run, source)  # a clear refusal when the file is gone or changed
+        print(
+            f"Resuming run {run.id} ({run.state}, started {_when(run.created_at)} UTC): "
+            f"{run.source_name} from {run.source_path or 'memory'}; the run's own options are "
+            "used."
+        )
+        plan = plan_resume(
+            run.id, ledger=ledger, source=source, resend_unknown=args.resend_unknown,
+            send_again=args.send_again,
+        )  # fmt: skip
+        if plan.accepted:
+            print(f"{_batches(plan.accepted)} accepted before: not resent.")
+        for number in plan.uncertain:
+            if number in plan.accepted_elsewhere:
+                continue
+            record = run.batches[number - 1]
+            state = UNKNOWN if record.state == "sending" else record.state
+            what = (
+                f"Batch {number} (rows {record.rows}, {record.events:,} events) ended {state}: "
+                "Bento may have recorded " + ("some of its events" if state == PARTIAL else "it")
+            )
+            if args.resend_unknown:
+                print(f"{what}. Sending it again, as asked (--resend-unknown).")
+            else:
+                print(f"{what}. Not resent: check Bento, then add --resend-unknown to send it.")
+        for number, runs in plan.accepted_elsewhere.items():
+            print(
+                f"Batch {number}: some of its events were accepted by this site in run "
+                f"{', '.join(runs)}: not sent; pass --send-again to send it anyway."
+            )
+        if not plan.batches:
+            print("Nothing left to send.")
+        sent = send_batches(
+            plan.batches, credentials, dry_run=args.dry_run,
+            on_batch=_printer(plan.events), ledger=ledger, run=run.id,
+        )  # fmt: skip
+        report = plan.report(sent)
+        _print_outcome(args, report, sandbox, held=list(plan.accepted_elsewhere))
     if args.dry_run:
         return EXIT_OK
     return EXIT_OK if report.ok else EXIT_PROBLEMS
+
+
+def _batches(numbers: Sequence[int]) -> str:
+    """`Batch 3 was` or `Batches 1-2, 5 were`."""
+    if len(numbers) == 1:
+        return f"Batch {numbers[0]} was"
+    return f"Batches {describe_rows(numbers)} were"
+
+
+def _when(stamp: str) -> str:
+    return stamp.replace("T", " ")[:16]
+
+
+def _history_command(args: argparse.Namespace) -> int:
+    with Ledger() as ledger:
+        if args.run_id:
+            runs = [ledger.run(args.run_id)]
+        else:
+            limit = args.limit if args.limit is not None else (0 if args.json else 20)
+            runs = ledger.runs(limit or None)
+            total = ledger.count_runs()
+        if args.csv:
+            frame = (
+                ledger.batches_table(runs[0].id)
+                if args.run_id
+                else ledger.runs_table(args.limit or None)
+            )
+            write_safe_csv(frame, args.csv)
+        if args.json:
+            print(json.dumps([run.as_dict() for run in runs], indent=2, ensure_ascii=False))
+            return EXIT_OK
+        if args.run_id:
+            _print_run(runs[0])
+        elif not runs:
+            print(f"No sends recorded yet (the ledger is {ledger.path}).")
+        else:
+            print(f"{'RUN':<19} {'STARTED (UTC)':<17} {'STATE':<12} {'EVENTS':>7} "
+                  f"{'RECORDED':>8} {'UNKNOWN':>7} {'NOT SENT':>8}  FILE -> WHERE")  # fmt: skip
+            for run in runs:
+                t = run.totals
+                print(
+                    f"{run.id:<19} {_when(run.created_at):<17} {run.state:<12} "
+                    f"{t['events']:>7,} {t['recorded']:>8,} {t['unknown']:>7,} "
+                    f"{t['not sent']:>8,}  {run.source_name or '-'} -> {_where(run)}"
+                )
+            if len(runs) < total:
+                print(f"({len(runs)} newest of {total} runs; --limit 0 shows all)")
+        if args.csv:
+            print(f"Wrote {'the batches' if args.run_id else 'the runs'} to {args.csv}")
+    return EXIT_OK
+
+
+def _where(run: RunRecord) -> str:
+    if run.target == "sandbox":
+        return "the sandbox"
+    site = f"site {run.site_uuid[:8]}…" if len(run.site_uuid) > 9 else f"site {run.site_uuid}"
+    return f"Bento {site}" if run.target == "bento" else f"{site} at {run.base_url}"
+
+
+def _print_run(run: RunRecord) -> None:
+    t = run.totals
+    print(f"Run {run.id}: {run.state}, started {_when(run.created_at)} UTC, last written "
+          f"{_when(run.updated_at)} UTC")  # fmt: skip
+    print(f"  to:    site {run.site_uuid} at {run.base_url} ({run.target})")
+    if run.source_name or run.source_path:
+        digest = f", sha256 {run.source_hash[:12]}…" if run.source_hash else ""
+        print(f"  from:  {run.source_path or run.source_name}{digest}")
+    if run.held_back:
+        print(f"  held back: {run.held_back:,} events sent to this site before")
+    if run.message:
+        print(f"  stopped: {run.message}")
+    for batch in run.batches:
+        print(batch.describe(len(run.batches)))
+    print(
+        f"Total: {t['events']:,} events: {t['recorded']:,} recorded, {t['failed']:,} failed, "
+        f"{t['unknown']:,} unknown, {t['not sent']:,} not sent."
+    )
+    not_sent = run.numbers_in("waiting", "failed", "rejected", "skipped")
+    uncertain = run.numbers_in(UNKNOWN, PARTIAL, "sending")
+    if run.state == "running":
+        print("It is being sent right now.")
+        return
+    if not_sent:
+        print(
+            f"{_batches(not_sent)} not recorded: `bento-ui send --resume {run.id}` sends "
+            + ("it." if len(not_sent) == 1 else "them.")
+        )
+    if uncertain:
+        print(
+            f"{_batches(uncertain)} maybe recorded, in part or in full: check Bento, then "
+            f"`bento-ui send --resume {run.id} --resend-unknown` sends "
+            + ("it" if len(uncertain) == 1 else "them")
+            + " again."
+        )
+    if not not_sent and not uncertain:
+        print("Nothing to do: Bento accepted every batch.")
 
 
 def _emulator_command(args: argparse.Namespace) -> int:

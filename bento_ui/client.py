@@ -10,7 +10,7 @@ Every batch ends in one state:
     rejected    a 4xx that resending would not fix (400, 401, 403, 404, 422, ...);
                 401 and 403 also set stop_run: every later batch would fail the same way
     failed      retries spent on 429, 500/502/503/504 or connection failures that
-                happened before anything was sent: nothing was recorded
+                happened before the whole request was sent: nothing was recorded
     unknown     the events were sent but no usable answer came back (read timeout,
                 connection dropped, a 200 without the counts): Bento may have recorded
                 them, so the batch is never resent automatically
@@ -18,6 +18,12 @@ Every batch ends in one state:
 Retries use exponential backoff with full jitter and honour `Retry-After`; requests are
 paced to at most `requests_per_minute` starts a minute. The keys never appear in a
 message, a repr or a log line.
+
+A dropped connection is retried only when the client knows the server cannot have the
+whole request: the connection could not be opened, or it broke while the body was still
+being written (the client's own session tracks whether writing finished; urllib3 hides
+a write that failed and only reports the failed read that follows). A connection that
+drops after the body was written leaves the batch `unknown`.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import html
 import json
 import random
 import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,6 +43,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import NewConnectionError
 
 from bento_ui.config import Credentials
@@ -83,6 +93,65 @@ class ConnectionCheck:
     ok: bool
     status: int | None
     message: str
+
+
+class _Writing(threading.local):
+    """Whether this thread's latest request was written out in full (see `_Tracked`)."""
+
+    started = False
+    finished = False
+
+    def reset(self) -> None:
+        self.started = self.finished = False
+
+    @property
+    def cut_short(self) -> bool:
+        """True when writing the request began and did not finish: the server cannot
+        have the whole body, so it cannot have recorded the events."""
+        return self.started and not self.finished
+
+
+_WRITING = _Writing()
+
+
+class _TrackedHTTPConnection(HTTPConnection):
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _WRITING.started, _WRITING.finished = True, False
+        super().request(*args, **kwargs)  # raises, or returns once every byte is written
+        _WRITING.finished = True
+
+
+class _TrackedHTTPSConnection(HTTPSConnection):
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _WRITING.started, _WRITING.finished = True, False
+        super().request(*args, **kwargs)
+        _WRITING.finished = True
+
+
+class _TrackedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _TrackedHTTPConnection
+
+
+class _TrackedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _TrackedHTTPSConnection
+
+
+class _TrackingAdapter(HTTPAdapter):
+    """requests' adapter, with connections that note whether a request was fully written."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": _TrackedHTTPPool,
+            "https": _TrackedHTTPSPool,
+        }
+
+
+def _tracking_session() -> requests.Session:
+    session = requests.Session()
+    session.mount("http://", _TrackingAdapter())
+    session.mount("https://", _TrackingAdapter())
+    return session
 
 
 class _Pacer:
@@ -140,7 +209,9 @@ class BentoClient:
         self.max_retry_after = max_retry_after
         self._pacer = _Pacer(requests_per_minute)
         self._owns_session = session is None
-        self._session = session if session is not None else requests.Session()
+        # Our own session knows whether a request was fully written (see _Writing); with a
+        # session of the caller's, a dropped connection is always `unknown`.
+        self._session = session if session is not None else _tracking_session()
         self._sleep = sleep
         self._random = random.Random()
 
@@ -238,6 +309,7 @@ class BentoClient:
     # --- one attempt
 
     def _post(self, body: bytes) -> _Attempt:
+        _WRITING.reset()
         try:
             response = self._session.post(
                 self._credentials.events_url,
@@ -277,6 +349,10 @@ class BentoClient:
         except requests.ConnectionError as exc:
             if _failed_before_sending(exc):
                 return _Attempt(retry=True, reason=_reason(exc))
+            if _WRITING.cut_short:
+                return _Attempt(
+                    retry=True, reason=f"{_reason(exc)} before the whole request was sent"
+                )
             return _Attempt(final=_unknown(
                 f"No answer after the events were sent ({_reason(exc)}): " + _UNKNOWN_ADVICE
             ))

@@ -56,11 +56,18 @@ request is. A fault is an object with any of:
 - `retry_after`: seconds (or an HTTP-date string), sent as the `Retry-After` header.
 - `delay`: seconds to wait before answering. Events are recorded first, so a client that
   gives up waiting leaves them recorded, as with the real Bento.
-- `drop`: `"before_body"` closes the connection without reading the request (nothing
-  recorded); `"after_body"` processes the request (events recorded) and closes the
-  connection without answering.
+- `drop`: `"before_body"` reads the headers, waits a moment (0.2 s) and resets the
+  connection (TCP RST) without reading the body: nothing recorded. A small body has
+  been written by then, so the client cannot tell whether it was read (`unknown`); a
+  body larger than the socket buffers (several MB) is still being written, and the
+  client sees its write fail (safe to retry). `"after_body"` processes the request
+  (events recorded) and closes the connection without answering.
 - `failed`: record all but this many of the valid events (the last ones) and count them
   in `failed`.
+- `body`: answer this text as the body instead of the usual one (as `text/html` when it
+  starts with `<`, else `text/plain`). With `status` it replaces that status's body;
+  without, the request is processed as usual (events recorded) and its answer keeps its
+  status, so `{"body": "OK"}` is a 200 whose body is not JSON.
 
 `{}` is a normal answer. The server never logs requests, so the Authorization header is
 never printed.
@@ -76,6 +83,7 @@ import math
 import secrets
 import socket
 import socketserver
+import struct
 import threading
 import time
 from collections import deque
@@ -91,8 +99,9 @@ from bento_ui.errors import EmulatorError
 API_PREFIX = "/api/v1"
 INSPECT_PREFIX = "/_emulator"
 MAX_BODY_BYTES = 32 * 1024 * 1024
+_DROP_PAUSE = 0.2  # seconds a `before_body` drop waits before resetting the connection
 
-FAULT_KEYS = ("status", "retry_after", "delay", "drop", "failed")
+FAULT_KEYS = ("status", "retry_after", "delay", "drop", "failed", "body")
 DROP_CHOICES = ("before_body", "after_body")
 
 _ACCESS_DENIED = "HTTP Basic: Access denied."
@@ -223,6 +232,13 @@ def validate_fault(fault: object, index: int = 0) -> dict[str, Any]:
         failed = fault["failed"]
         if not isinstance(failed, int) or isinstance(failed, bool) or failed < 0:
             raise ValueError(f"{where}.failed must be a whole number, 0 or more.")
+    if "body" in fault:
+        if not isinstance(fault["body"], str):
+            raise ValueError(f"{where}.body must be text.")
+        if "drop" in fault:
+            raise ValueError(
+                f"{where} cannot both drop the connection and answer a body: use one."
+            )
     return dict(fault)
 
 
@@ -592,6 +608,13 @@ class Emulator:
             self._request_count += 1
             fault = self._faults.popleft() if self._faults else {}
         if fault.get("drop") == "before_body":
+            # The pause lets a client finish writing what fits in the socket buffers, so
+            # the outcome does not depend on thread timing. Then an abortive close: the
+            # kernel sends RST at once instead of waiting for a body nobody will read.
+            self._stopping.wait(_DROP_PAUSE)
+            handler.connection.setsockopt(
+                socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+            )
             handler.close_connection = True
             return
         body = handler.read_body()
@@ -599,6 +622,12 @@ class Emulator:
             reply = _fault_reply(int(fault["status"]))
         else:
             reply = self._answer(handler, method, path, query, body, int(fault.get("failed", 0)))
+        if "body" in fault:
+            text = str(fault["body"])
+            kind = "text/html" if text.lstrip().startswith("<") else "text/plain"
+            reply = _Reply(
+                reply.status, text.encode("utf-8"), f"{kind}; charset=utf-8", reply.headers
+            )
         if "retry_after" in fault:
             value = fault["retry_after"]
             reply.headers["Retry-After"] = value if isinstance(value, str) else f"{value:g}"

@@ -7,7 +7,9 @@ person as it is. None of them ever contains a key.
     ├── ReadError           a file that cannot be read as a table
     ├── MappingError        a column mapping that cannot be applied
     ├── ConfigError         credentials or options that are incomplete or wrong
-    └── EmulatorError       the local Bento emulator could not start
+    ├── EmulatorError       the local Bento emulator could not start
+    └── LedgerError         the send ledger cannot be read or written, or a run cannot
+                            be found or resumed (the file changed, another site, ...)
 
 Problems in the data itself are not exceptions: `validate` returns them as a table.
 Outcomes of sending (rejected, failed, unknown batches) are not exceptions either: they
@@ -33,3 +35,7 @@ class ConfigError(BentoUIError):
 
 class EmulatorError(BentoUIError):
     """The local Bento emulator could not start."""
+
+
+class LedgerError(BentoUIError):
+    """The send ledger cannot be used, or a run cannot be found or resumed."""

@@ -187,7 +187,7 @@ def apply_mapping(
         mapping = ColumnMapping(columns=mapping.columns, default_type=default_type)
     problems = check_mapping(sheet.columns, mapping)
     if problems:
-        raise MappingError(" ".join(problems))
+        raise MappingError(" ".join([*problems, *_header_hint(sheet, mapping)]))
 
     used = {h: t for h, t in mapping.columns.items() if t != IGNORE}
     table = pd.DataFrame(index=sheet.index)
@@ -205,6 +205,21 @@ def apply_mapping(
         has_anything = (table != "").any(axis=1) if len(table.columns) else has_type
         table.loc[~has_type & has_anything, ev.TYPE] = default
     return table
+
+
+def _header_hint(sheet: pd.DataFrame, mapping: ColumnMapping) -> list[str]:
+    """When no column goes to email because the column names sit lower down (a title
+    above them), say which row holds them."""
+    if ev.EMAIL in mapping.columns.values():
+        return []
+    for row, values in zip(sheet.index[:20], sheet.head(20).itertuples(index=False), strict=False):
+        if any(_squash(str(v)) in _EMAIL_HEADERS for v in values):
+            names = ", ".join(str(v).strip() for v in values if str(v).strip())
+            return [
+                f"Row {row} looks like the column names ({names}): delete the rows above it "
+                "so that the column names are the first row, and try again."
+            ]
+    return []
 
 
 def _column_order(targets: Iterable[str]) -> list[str]:

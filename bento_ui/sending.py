@@ -3,18 +3,26 @@
 Progress reaches the caller through `on_batch`, so the same loop drives a Streamlit
 progress bar, a terminal progress bar and a notebook. The report's totals always add up
 to the events that went in: recorded + failed + unknown + not sent.
+
+With a `Ledger` (see `bento_ui.ledger`) every batch is written as `sending` before its
+request and with its outcome after the answer, and `send` first leaves out the events
+the ledger shows this site already received (`SendReport.held_back`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import html
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
 
 import pandas as pd
 
 from bento_ui.batching import MAX_BATCH_SIZE, Batch, plan_batches
 from bento_ui.client import BatchOutcome, BentoClient
 from bento_ui.config import Credentials
+from bento_ui.ledger import SENT_BEFORE, HeldBack, Ledger
 from bento_ui.payloads import build_events
 
 ACCEPTED, PARTIAL, REJECTED, FAILED, UNKNOWN, SKIPPED = (
@@ -88,6 +96,9 @@ class SendReport:
 
     results: list[BatchResult] = field(default_factory=list)
     stopped: str = ""  # why the run stopped early, if it did
+    run_id: str | None = None  # the run in the send ledger, when there is one
+    # Events not sent because the ledger shows this site received them before.
+    held_back: list[HeldBack] = field(default_factory=list)
 
     @property
     def table(self) -> pd.DataFrame:
@@ -98,8 +109,14 @@ class SendReport:
         return frame
 
     @property
+    def held_back_events(self) -> int:
+        return sum(h.events for h in self.held_back)
+
+    @property
     def totals(self) -> dict[str, int]:
-        events = recorded = failed = unknown = not_sent = 0
+        """Events in = recorded + failed + unknown + not sent (held back counts as not sent)."""
+        events = not_sent = self.held_back_events
+        recorded = failed = unknown = 0
         for r in self.results:
             events += r.events
             if r.state in (ACCEPTED, PARTIAL):
@@ -120,18 +137,27 @@ class SendReport:
 
     @property
     def ok(self) -> bool:
-        """True when every batch was accepted in full."""
-        return bool(self.results) and all(r.state == ACCEPTED for r in self.results)
+        """True when every batch was accepted in full and nothing of uncertain fate was
+        held back (events held back because the site accepted them before are fine)."""
+        return (
+            bool(self.results or self.held_back)
+            and all(r.state == ACCEPTED for r in self.results)
+            and all(h.reason == SENT_BEFORE for h in self.held_back)
+        )
 
     def batches_in(self, *states: str) -> list[Batch]:
         return [r.batch for r in self.results if r.state in states]
 
     def __repr__(self) -> str:
-        return "<SendReport: " + ", ".join(f"{v:,} {k}" for k, v in self.totals.items()) + ">"
+        counts = ", ".join(f"{v:,} {k}" for k, v in self.totals.items())
+        held = f" ({self.held_back_events:,} held back)" if self.held_back else ""
+        run = f", run {self.run_id}" if self.run_id else ""
+        return f"<SendReport: {counts}{held}{run}>"
 
     def _repr_html_(self) -> str:
         counts = ", ".join(f"{v:,} {k}" for k, v in self.totals.items())
-        return f"<p>{counts}</p>" + str(self.table.to_html(index=False))
+        held = "".join(f"<p>{html.escape(h.message)}: not sent.</p>" for h in self.held_back)
+        return f"<p>{counts}</p>{held}" + str(self.table.to_html(index=False))
 
 
 def send(
@@ -142,11 +168,55 @@ def send(
     dry_run: bool = False,
     on_batch: Callable[[BatchResult], None] | None = None,
     client: BentoClient | None = None,
+    ledger: Ledger | Literal["default"] | None = "default",
+    send_again: bool = False,
+    resend_unknown: bool = False,
+    source_name: str = "",
+    source_path: str | Path | None = None,
+    source_hash: str | None = None,
+    options: Mapping[str, Any] | None = None,
+    target: str | None = None,
 ) -> SendReport:
-    """Send the valid rows of an event table (`validate(...).valid`) in batches."""
+    """Send the valid rows of an event table (`validate(...).valid`) in batches.
+
+    The send is recorded in the send ledger (the default one unless `ledger` is given;
+    None records nothing and checks nothing). Events the ledger shows this site accepted
+    before are not sent, nor events of earlier batches whose fate is unknown or partial;
+    `report.held_back` says which. `send_again=True` sends them all the same;
+    `resend_unknown=True` sends the uncertain ones but not the accepted ones.
+    The `source_*`, `options` and `target` arguments are stored with the run (see
+    `Ledger.start_run`).
+    """
     events = build_events(table)
-    batches = plan_batches(events, [int(r) for r in table.index], batch_size)
-    return send_batches(batches, credentials, dry_run=dry_run, on_batch=on_batch, client=client)
+    rows = [int(r) for r in table.index]
+    own_ledger = ledger == "default"
+    book = Ledger() if ledger == "default" else ledger
+    try:
+        held: list[HeldBack] = []
+        if book is not None:
+            check = book.already_accepted(credentials.site_uuid, events)
+            if check.found:
+                held = check.held_back(rows, send_again=send_again, resend_unknown=resend_unknown)
+                keep = check.keep(send_again=send_again, resend_unknown=resend_unknown)
+                events = [e for e, k in zip(events, keep, strict=True) if k]
+                rows = [r for r, k in zip(rows, keep, strict=True) if k]
+        batches = plan_batches(events, rows, batch_size)
+        run_id = None
+        if book is not None and batches and not dry_run:
+            run_id = book.start_run(
+                credentials, batches, source_name=source_name, source_path=source_path,
+                source_hash=source_hash, options=options, target=target,
+                held_back=sum(h.events for h in held),
+            )  # fmt: skip
+        report = send_batches(
+            batches, credentials, dry_run=dry_run, on_batch=on_batch, client=client,
+            ledger=book, run=run_id,
+        )  # fmt: skip
+        report.held_back = held
+        return report
+    finally:
+        if own_ledger and book is not None:
+            book.close()
 
 
 def make_client(credentials: Credentials, **options: object) -> BentoClient:
@@ -163,29 +233,69 @@ def send_batches(
     dry_run: bool = False,
     on_batch: Callable[[BatchResult], None] | None = None,
     client: BentoClient | None = None,
+    ledger: Ledger | None = None,
+    run: str | None = None,
 ) -> SendReport:
-    """Send planned batches one after another; stop at the first 401/403."""
-    report = SendReport()
+    """Send planned batches one after another; stop at the first 401/403/404.
+
+    With a `ledger`, each batch is written as `sending` before its request and with its
+    outcome after the answer, in the run `run` (created by `Ledger.start_run` with these
+    batches, or with more of which these are some: a retry or a resume). Without `run`,
+    a run is started for these batches. The ledger refuses a batch whose events are not
+    the ones planned for it, and a run that another process is sending. A dry run writes
+    nothing.
+    """
+    if ledger is None or dry_run or not batches:
+        return _send(batches, credentials, dry_run, on_batch, client, None, None)
+    if run is None:
+        run = ledger.start_run(credentials, batches)
+    with ledger.claim(run, credentials) as record:
+        try:
+            report = _send(batches, credentials, False, on_batch, client, ledger, record.id)
+        except BaseException:
+            ledger.end_run(run, interrupted=True)
+            raise
+        ledger.end_run(run, stopped=report.stopped)
+    return report
+
+
+def _send(
+    batches: Sequence[Batch],
+    credentials: Credentials,
+    dry_run: bool,
+    on_batch: Callable[[BatchResult], None] | None,
+    client: BentoClient | None,
+    ledger: Ledger | None,
+    run: str | None,
+) -> SendReport:
+    report = SendReport(run_id=run)
+    of = len(batches)
+    if ledger is not None and run is not None:
+        of = max(of, len(ledger.run(run).batches))
     own_client = client is None and not dry_run
     if own_client:
         client = make_client(credentials)
     try:
         for batch in batches:
             if dry_run:
-                result = BatchResult(batch, len(batches), SKIPPED, message="dry run: not sent")
+                result = BatchResult(batch, of, SKIPPED, message="dry run: not sent")
             elif report.stopped:
                 result = BatchResult(
                     batch,
-                    len(batches),
+                    of,
                     SKIPPED,
                     message=f"not sent: the run stopped. {report.stopped}",
                 )
             else:
                 assert client is not None
+                if ledger is not None and run is not None:
+                    ledger.mark_sending(run, batch)  # before the request: a crash leaves it
                 outcome = client.send_batch(list(batch.events))
-                result = _result(batch, len(batches), outcome)
+                result = _result(batch, of, outcome)
                 if outcome.stop_run:
                     report.stopped = outcome.message
+            if ledger is not None and run is not None:
+                ledger.record(run, result)  # before anything that may interrupt the run
             report.results.append(result)
             if on_batch is not None:
                 on_batch(result)

@@ -84,6 +84,24 @@ def _latin1_fallback(error: UnicodeError) -> tuple[str, int]:
 codecs.register_error("bento_ui.latin1", _latin1_fallback)
 
 
+def _cp1252_fallback(error: UnicodeError) -> tuple[str, int]:
+    # In a file that is mostly UTF-8, read the bytes that are not UTF-8 as Windows-1252.
+    if not isinstance(error, UnicodeDecodeError):
+        raise error
+    chunk = bytes(error.object[error.start : error.end])
+    return chunk.decode("cp1252", errors="bento_ui.latin1"), error.end
+
+
+codecs.register_error("bento_ui.cp1252", _cp1252_fallback)
+# A multi-byte UTF-8 sequence: Windows-1252 text almost never holds one by chance
+# (it would read as "Ã©" and the like).
+_UTF8_SEQUENCE = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|\xe0[\xa0-\xbf][\x80-\xbf]|[\xe1-\xec\xee\xef][\x80-\xbf]{2}"
+    rb"|\xed[\x80-\x9f][\x80-\xbf]|\xf0[\x90-\xbf][\x80-\xbf]{2}|[\xf1-\xf3][\x80-\xbf]{3}"
+    rb"|\xf4[\x80-\x8f][\x80-\xbf]{2}"
+)
+
+
 # --- public API -----------------------------------------------------------------------
 
 
@@ -258,6 +276,10 @@ def _to_utf8(data: bytes) -> tuple[bytes, int, str]:
 
 
 def _cp1252_to_utf8(data: bytes) -> bytes:
+    if _UTF8_SEQUENCE.search(data):
+        # Mixed: files pasted together, some rows saved as UTF-8 and some as Windows-1252.
+        # Keep every valid UTF-8 sequence; read only the other bytes as Windows-1252.
+        return data.decode("utf-8", errors="bento_ui.cp1252").encode("utf-8")
     return data.decode("cp1252", errors="bento_ui.latin1").encode("utf-8")
 
 

@@ -1,6 +1,7 @@
 """The CLI end to end: a real process, real files, the emulator over a socket."""
 
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -20,7 +21,10 @@ def write_csv(path: Path, rows: list[list[str]], header: list[str] = HEADER) -> 
 
 
 def run(*args: str, emulator: Emulator | None = None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BENTO_")}
+    # Keys come only from `emulator`; BENTO_UI_HOME (the test's own ledger) is kept.
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("BENTO_") or k == "BENTO_UI_HOME"
+    }
     if emulator is not None:
         c = emulator.credentials
         env |= {
@@ -162,3 +166,94 @@ def test_emulator_command_prints_where_to_send(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+# --- the send ledger: duplicate guard, history, resume -------------------------------------
+
+
+def test_sending_a_file_twice_skips_what_was_accepted(good_csv: Path, emulator: Emulator) -> None:
+    first = run("send", str(good_csv), "--batch-size", "10", emulator=emulator)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "Run 20" in first.stdout and "bento-ui send --resume" in first.stdout
+
+    second = run("send", str(good_csv), "--batch-size", "10", emulator=emulator)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "25 of these events were sent to this site on 20" in second.stdout
+    assert "skipped them; pass --send-again to send them again." in second.stdout
+    assert "Nothing to send: every event was held back." in second.stdout
+    assert "25 not sent (25 of them held back: sent before)" in second.stdout
+    assert len(emulator.events()) == 25
+    assert emulator.request_count == 3
+
+    forced = run("send", str(good_csv), "--send-again", emulator=emulator)
+    assert forced.returncode == 0
+    assert "25 of these events were sent to this site before: sending them again, as asked" in (
+        forced.stdout
+    )
+    assert len(emulator.events()) == 50
+
+
+def test_history_lists_runs_newest_first(
+    good_csv: Path, emulator: Emulator, tmp_path: Path
+) -> None:
+    empty = run("history")
+    assert empty.returncode == 0 and "No sends recorded yet" in empty.stdout
+    assert json.loads(run("history", "--json").stdout) == []
+
+    emulator.add_faults([{}, {"status": 503}] + [{"status": 503}] * 4)
+    first = run("send", str(good_csv), "--batch-size", "10", emulator=emulator)
+    assert first.returncode == 1
+    (older,) = json.loads(run("history", "--json").stdout)
+    assert older["state"] == "finished"
+    assert [b["state"] for b in older["batches"]] == ["accepted", "failed", "accepted"]
+    assert [b["rows"] for b in older["batches"]] == ["2-11", "12-21", "22-26"]
+    assert older["totals"] == {
+        "events": 25, "recorded": 15, "failed": 0, "unknown": 0, "not sent": 10,
+    }  # fmt: skip
+    assert older["source_name"] == "attendees.csv"
+    assert older["source_path"] == str(good_csv.resolve())
+    assert older["options"]["batch_size"] == 10
+    assert f"Batch 2 was not recorded: `bento-ui send --resume {older['id']}` sends it." in (
+        first.stdout
+    )
+
+    detail = run("history", older["id"], "--csv", str(tmp_path / "batches.csv"))
+    assert "batch 2/3  rows 12-21  10 events  nothing recorded  failed" in detail.stdout
+    assert f"`bento-ui send --resume {older['id']}` sends it." in detail.stdout
+    with (tmp_path / "batches.csv").open(encoding="utf-8") as f:
+        assert [r["state"] for r in csv.DictReader(f)] == ["accepted", "failed", "accepted"]
+
+    resumed = run("send", "--resume", older["id"], emulator=emulator)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "batch 2/3  rows 12-21  10 events  results 10, failed 0  accepted" in resumed.stdout
+    assert len(emulator.events()) == 25
+
+    run("send", str(good_csv), "--send-again", emulator=emulator)
+    runs = json.loads(run("history", "--json").stdout)
+    assert [r["id"] for r in runs][1] == older["id"]
+    assert runs[0]["created_at"] >= runs[1]["created_at"]
+    assert runs[1]["state"] == "finished" and runs[1]["totals"]["recorded"] == 25
+    listing = run("history")
+    assert listing.stdout.splitlines()[0].startswith("RUN ")
+    assert older["id"] in listing.stdout and runs[0]["id"] in listing.stdout
+
+
+def test_send_needs_a_file_or_a_run(emulator: Emulator) -> None:
+    nothing = run("send", emulator=emulator)
+    assert nothing.returncode == 2 and "give a FILE to send, or --resume RUN_ID" in nothing.stderr
+    unknown = run("send", "--resume", "20990101-0000-beef", emulator=emulator)
+    assert unknown.returncode == 2
+    assert "There is no run '20990101-0000-beef'" in unknown.stderr
+    assert "Traceback" not in unknown.stderr
+
+
+def test_csv_files_written_cannot_run_formulas(tmp_path: Path) -> None:
+    sheet = write_csv(
+        tmp_path / "evil.csv", [["=HYPERLINK(\"http://x\")", "signup", "@SUM(1)"]]
+    )
+    out = tmp_path / "problems.csv"
+    done = run("validate", str(sheet), "--problems", str(out))
+    assert done.returncode == 1
+    with out.open(encoding="utf-8") as f:
+        (problem,) = list(csv.DictReader(f))
+    assert problem["value"] == "'=HYPERLINK(\"http://x\")"

@@ -152,7 +152,7 @@ def test_details_json_must_be_a_valid_object() -> None:
     ]
     result = validate(table(rows), now=NOW)
     assert "details is not valid JSON" in problems_of(result, 2)[0][2]
-    assert "details must be a JSON object, not list" in problems_of(result, 3)[0][2]
+    assert "details must be a JSON object, not a list" in problems_of(result, 3)[0][2]
     assert problems_of(result, 4) == []
 
 

@@ -1,0 +1,519 @@
+"""Files bigger than memory: read, check and send a spreadsheet chunk by chunk.
+
+    headers = read_header("export.csv")
+    mapping = suggest_mapping(headers, default_type="signup")
+    prepared = prepare_in_chunks("export.csv", mapping)      # pass 1: every problem
+    prepared.summary, prepared.problems                       # as `validate` gives them
+    report = send_stream(prepared, credentials)               # pass 2: batch by batch
+
+Memory stays flat as the file grows: a CSV or TSV file on disk is parsed by pyarrow's
+streaming reader `chunk_rows` rows at a time (with the same text-exact options as
+`read_table`), and each chunk is mapped, validated and turned into request bodies on its
+own. What is kept between chunks is small: the problems found, and 16 bytes a row to
+find a row that repeats one of an earlier chunk (`validation.SeenRows`). Other sources
+(workbooks, bytes, uploads, files that are not UTF-8) are read whole by `read_table` and
+then handled in the same chunks, so everything downstream is the same.
+
+What is decided for the whole file, as `validate` decides it for a whole table:
+
+- Duplicates: a row that repeats any earlier row of the file is flagged, across chunks.
+- Date order: the first chunk whose numeric dates decide it (a day over 12 first or
+  second) decides it for the file; if an earlier chunk had only ambiguous dates, the
+  file is checked again from the start in that order. A column that stays ambiguous to
+  the end is flagged (`dates_ambiguous`) and still needs the person's choice. Where
+  `validate` reports a column mixing both orders, the chunks read after the order was
+  decided report the other dates as unreadable instead.
+
+Where the chunked CSV reader differs from `read_table`: a row with more or fewer cells
+than the header stops it with a `ReadError` (`read_table` pads or widens the table; read
+such a file whole), and a column with neither a header nor values is kept, blank
+(`read_table` drops it).
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import os
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+
+from bento_ui import spreadsheet as sheet_io
+from bento_ui.batching import MAX_BATCH_SIZE, Batch
+from bento_ui.client import BentoClient
+from bento_ui.config import Credentials
+from bento_ui.dates import DateOrder
+from bento_ui.errors import ReadError
+from bento_ui.mapping import ColumnMapping, apply_mapping
+from bento_ui.payloads import build_events, encode_events
+from bento_ui.sending import SKIPPED, BatchResult, SendReport, make_client
+from bento_ui.validation import ERROR, PROBLEM_COLUMNS, WARNING, SeenRows, Validation, validate
+
+__all__ = [
+    "Chunk",
+    "PreparedFile",
+    "iter_table",
+    "prepare_in_chunks",
+    "read_header",
+    "send_stream",
+]
+
+CHUNK_ROWS = 100_000
+_HEAD_BYTES = 1 << 20  # enough to find the header, the delimiter and the encoding
+_BLOCK_BYTES = 4 << 20  # what pyarrow reads at a time
+
+
+# --- reading --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _CsvLayout:
+    """Where the rows of a UTF-8 CSV file start and how to split them."""
+
+    start: int  # byte offset of the header row
+    delimiter: str
+    header: list[str]
+    header_row: int  # spreadsheet row number of the header
+
+
+def _csv_layout(path: str) -> _CsvLayout | None:
+    """The layout of a UTF-8 CSV/TSV file on disk, or None when it must be read whole
+    (a workbook, another encoding, old Mac line endings)."""
+    with open(path, "rb") as file:
+        head = file.read(_HEAD_BYTES)
+    name = os.path.basename(path)
+    fmt = sheet_io.detect_format(head, name)
+    if fmt not in ("csv", "tsv"):
+        return None
+    start = 3 if head.startswith(codecs.BOM_UTF8) else 0
+    if sheet_io._utf16_codec(head[:4096]):
+        return None
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head[start:], final=False)
+    except UnicodeDecodeError:
+        return None
+    if b"\n" not in head and b"\r" in head:
+        return None
+    # The blank rows above the header, and Excel's "sep=;" line, as read_table skips them.
+    blank_rows = 0
+    delimiter = "\t" if fmt == "tsv" else None
+    while True:
+        newline = head.find(b"\n", start)
+        if newline == -1:
+            if len(head) == _HEAD_BYTES:
+                return None  # a header longer than the head: read it whole
+            line_end = len(head)
+        else:
+            line_end = newline
+        line = head[start:line_end]
+        hint = re.fullmatch(rb"\"?sep=(.)\"?,*\r?", line)
+        if hint and delimiter is None:
+            delimiter = hint.group(1).decode("latin-1")
+        elif line.strip(sheet_io._BLANK_LINE_CHARS):
+            break
+        else:
+            blank_rows += 1
+        if newline == -1:
+            return None  # no header: read_table says so
+        start = newline + 1
+    sample = head[start:].decode("utf-8", errors="replace")
+    if len(head) == _HEAD_BYTES and "\n" in sample:
+        sample = sample[: sample.rindex("\n")]
+    if delimiter is None:
+        delimiter = sheet_io._sniff_delimiter(sample[: sheet_io._SNIFF_BYTES])
+    reader = csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter)
+    header = next(reader, [])
+    return _CsvLayout(start, delimiter, header, blank_rows + 1)
+
+
+def read_header(source: str | os.PathLike[str], *, sheet: str | int | None = None) -> list[str]:
+    """The column names `iter_table` gives, read from the top of the file only."""
+    path = os.fspath(source)
+    layout = _csv_layout(path)
+    if layout is not None:
+        return sheet_io._column_names(layout.header)
+    return [str(c) for c in sheet_io.read_table(path, sheet=sheet).columns]
+
+
+def iter_table(
+    source: str | os.PathLike[str],
+    *,
+    chunk_rows: int = CHUNK_ROWS,
+    sheet: str | int | None = None,
+) -> Iterator[pd.DataFrame]:
+    """The table `read_table` gives, in chunks of `chunk_rows` rows (plus the blank rows
+    that ended the chunk before, held back in case they end the file): every cell text,
+    the index the spreadsheet row number, continuing from chunk to chunk. A CSV or TSV
+    file is streamed; anything else is read whole first (see the module's docstring)."""
+    if chunk_rows < 1:
+        raise ValueError(f"chunk_rows must be 1 or more, not {chunk_rows}")
+    path = os.fspath(source)
+    layout = _csv_layout(path)
+    if layout is None:
+        table = sheet_io.read_table(path, sheet=sheet)
+        for start in range(0, len(table), chunk_rows):
+            yield table.iloc[start : start + chunk_rows]
+        return
+    yield from _stream_csv(path, layout, chunk_rows)
+
+
+def _stream_csv(path: str, layout: _CsvLayout, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    names = sheet_io._column_names(layout.header)
+    width = len(layout.header)
+    columns = [f"c{i}" for i in range(width)]
+    label = f"'{os.path.basename(path)}'"
+    ragged: list[str] = []
+
+    def on_invalid_row(row: Any) -> str:
+        ragged.append(
+            f"a row has {row.actual_columns} cells where the header has {row.expected_columns}"
+            + (f" ({row.text[:80]!r})" if row.text else "")
+        )
+        return "error"
+
+    source = pa.OSFile(path)
+    source.seek(layout.start)
+    try:
+        reader = _open(
+            label,
+            ragged,
+            source,
+            read_options=pa_csv.ReadOptions(
+                column_names=columns, skip_rows=1, block_size=_BLOCK_BYTES
+            ),
+            parse_options=pa_csv.ParseOptions(
+                delimiter=layout.delimiter,
+                quote_char='"',
+                double_quote=True,
+                escape_char=False,
+                newlines_in_values=True,
+                ignore_empty_lines=False,
+                invalid_row_handler=on_invalid_row,
+            ),
+            convert_options=pa_csv.ConvertOptions(
+                column_types=dict.fromkeys(columns, pa.large_string()),
+                null_values=[],
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+        next_row = layout.header_row + 1
+        last: pd.DataFrame | None = None
+        pending: list[pa.RecordBatch] = []
+        pending_rows = 0
+        held: pd.DataFrame | None = None  # blank rows that may turn out to end the file
+        for batch in _batches(reader, label, ragged):
+            pending.append(batch)
+            pending_rows += batch.num_rows
+            while pending_rows >= chunk_rows:
+                table = pa.Table.from_batches(pending)
+                chunk, rest = table.slice(0, chunk_rows), table.slice(chunk_rows)
+                pending, pending_rows = rest.to_batches(), rest.num_rows
+                frame = _frame(chunk, names, next_row)
+                next_row += chunk.num_rows
+                out, held = _hold_blank_tail(held, frame)
+                if len(out):
+                    last = out
+                    yield out
+        if pending_rows:
+            frame = _frame(pa.Table.from_batches(pending), names, next_row)
+            out, held = _hold_blank_tail(held, frame)
+            if len(out):
+                _check_unclosed_quote(out, label)
+                yield out
+        elif last is not None:
+            _check_unclosed_quote(last, label)
+        # What is still held is the blank rows after the last data row: read_table
+        # drops them too.
+    finally:
+        source.close()
+
+
+def _open(label: str, ragged: list[str], *args: Any, **kwargs: Any) -> Any:
+    try:
+        return pa_csv.open_csv(*args, **kwargs)
+    except pa.ArrowInvalid as error:
+        raise _read_error(error, label, ragged) from error
+
+
+def _batches(reader: Any, label: str, ragged: list[str]) -> Iterator[pa.RecordBatch]:
+    while True:
+        try:
+            batch = reader.read_next_batch()
+        except StopIteration:
+            return
+        except pa.ArrowInvalid as error:
+            raise _read_error(error, label, ragged) from error
+        yield batch
+
+
+def _read_error(error: Exception, label: str, ragged: list[str]) -> ReadError:
+    if ragged:
+        return ReadError(
+            f"{label} cannot be read in chunks: {ragged[0]}. Fix that row, or read the file "
+            "whole (it will need more memory)."
+        )
+    if "UTF8" in str(error) or "UTF-8" in str(error):
+        return ReadError(
+            f"{label} is not UTF-8 throughout: save it as CSV UTF-8 and try again, or read "
+            "it whole."
+        )
+    return ReadError(f"{label} could not be read as CSV ({error}).")
+
+
+def _frame(table: pa.Table, names: list[str], first_row: int) -> pd.DataFrame:
+    frame = pd.DataFrame(
+        {name: pd.Series(table.column(i), dtype="str") for i, name in enumerate(names)},
+    )
+    frame.index = pd.RangeIndex(first_row, first_row + table.num_rows, name=sheet_io.ROW)
+    return frame
+
+
+def _blank_rows(frame: pd.DataFrame) -> np.ndarray:
+    if not len(frame.columns):
+        return np.ones(len(frame), dtype=bool)
+    blank = np.ones(len(frame), dtype=bool)
+    for column in frame.columns:
+        blank &= (frame[column].str.strip() == "").to_numpy()
+    return blank
+
+
+def _hold_blank_tail(
+    held: pd.DataFrame | None, frame: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """(rows to give now, blank rows at the end to hold until more rows come)."""
+    if held is not None:
+        frame = pd.concat([held, frame])
+    blank = _blank_rows(frame)
+    if blank.all():
+        return frame.iloc[:0], frame
+    last = len(frame) - int(np.argmin(blank[::-1]))  # one past the last row with data
+    return frame.iloc[:last], (frame.iloc[last:] if last < len(frame) else None)
+
+
+def _check_unclosed_quote(frame: pd.DataFrame, label: str) -> None:
+    """pyarrow reads a quote that is never closed as one cell running to the end of the
+    file; read_table reports it, and so must the chunked reader."""
+    if not len(frame):
+        return
+    last = frame.iloc[-1]
+    if any("\n" in value or "\r" in value for value in last):
+        raise ReadError(
+            f'{label} has a quote (") that is never closed, in row {last.name} or before: '
+            'fix that row (a quote inside a value is written twice: "") and try again.'
+        )
+
+
+# --- checking -------------------------------------------------------------------------
+
+
+@dataclass
+class Chunk:
+    """One chunk of the file, checked: its sendable rows and their request payloads."""
+
+    valid: pd.DataFrame  # as `validate(...).valid`
+    validation: Validation
+
+    @property
+    def texts(self) -> pa.Array:
+        """The JSON text of each valid row's event (`payloads.encode_events`)."""
+        return encode_events(self.valid)
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        """The events as dicts (`payloads.build_events`)."""
+        return build_events(self.valid)
+
+
+@dataclass
+class PreparedFile:
+    """A file checked chunk by chunk: what `validate` says about a whole table, without
+    holding the table. `chunks()` reads it again, chunk by chunk, for sending."""
+
+    source: str
+    mapping: ColumnMapping
+    chunk_rows: int
+    timezone: str
+    date_order: DateOrder | None
+    sheet: str | int | None
+    rows: int = 0
+    valid_rows: int = 0
+    empty_rows: list[int] = field(default_factory=list)
+    dates_ambiguous: bool = False
+    problem_parts: list[pd.DataFrame] = field(default_factory=list)
+
+    @property
+    def problems(self) -> pd.DataFrame:
+        """One row per problem, in spreadsheet order, as `Validation.problems`."""
+        parts = [p for p in self.problem_parts if len(p)]
+        if not parts:
+            return pd.DataFrame({c: pd.Series(dtype="str") for c in PROBLEM_COLUMNS}).astype(
+                {"row": "int64"}
+            )
+        return pd.concat(parts, ignore_index=True)
+
+    @property
+    def summary(self) -> dict[str, int]:
+        problems = self.problems
+        return {
+            "rows": self.rows,
+            "valid": self.valid_rows,
+            "with errors": problems.loc[problems["severity"] == ERROR, "row"].nunique(),
+            "with warnings": problems.loc[problems["severity"] == WARNING, "row"].nunique(),
+            "empty skipped": len(self.empty_rows),
+        }
+
+    def chunks(self) -> Iterator[Chunk]:
+        """The file again, chunk by chunk, checked as in the first pass."""
+        yield from _check_chunks(self, SeenRows(), None)
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{v:,} {k}" for k, v in self.summary.items())
+        return f"<PreparedFile {os.path.basename(self.source)}: {counts}>"
+
+
+def prepare_in_chunks(
+    source: str | os.PathLike[str],
+    mapping: ColumnMapping,
+    *,
+    chunk_rows: int = CHUNK_ROWS,
+    timezone: str = "UTC",
+    date_order: DateOrder | None = None,
+    sheet: str | int | None = None,
+    now: pd.Timestamp | None = None,
+    on_chunk: Callable[[Chunk], None] | None = None,
+) -> PreparedFile:
+    """Check every row of a file, chunk by chunk (the first pass): the summary and the
+    problems `validate` would give for the whole table. `on_chunk` sees each chunk."""
+    while True:
+        prepared = PreparedFile(
+            os.fspath(source), mapping, chunk_rows, timezone, date_order, sheet
+        )
+        outcome = _first_pass(prepared, now, on_chunk)
+        if outcome is None:
+            return prepared
+        date_order = outcome  # an order decided after ambiguous chunks: check again
+
+
+def _first_pass(
+    prepared: PreparedFile, now: pd.Timestamp | None, on_chunk: Callable[[Chunk], None] | None
+) -> DateOrder | None:
+    """Run the first pass; the order to start again with, if the dates need it."""
+    ambiguous_before = False
+    for chunk in _check_chunks(prepared, SeenRows(), now):
+        result = chunk.validation
+        if prepared.date_order is None and result.date_order is not None:
+            if ambiguous_before:
+                return result.date_order
+            prepared.date_order = result.date_order
+        ambiguous_before |= result.dates_ambiguous
+        prepared.rows += result.rows
+        prepared.valid_rows += len(result.valid)
+        prepared.empty_rows.extend(result.empty_rows)
+        prepared.problem_parts.append(result.problems)
+        if on_chunk is not None:
+            on_chunk(chunk)
+    prepared.dates_ambiguous = ambiguous_before and prepared.date_order is None
+    return None
+
+
+def _check_chunks(
+    prepared: PreparedFile, seen: SeenRows, now: pd.Timestamp | None
+) -> Iterator[Chunk]:
+    for part in iter_table(prepared.source, chunk_rows=prepared.chunk_rows, sheet=prepared.sheet):
+        table = apply_mapping(part, prepared.mapping)
+        result = validate(
+            table,
+            timezone=prepared.timezone,
+            date_order=prepared.date_order,
+            now=now,
+            seen=seen,
+        )
+        yield Chunk(result.valid, result)
+
+
+# --- sending --------------------------------------------------------------------------
+
+
+def send_stream(
+    prepared: PreparedFile,
+    credentials: Credentials,
+    *,
+    batch_size: int = MAX_BATCH_SIZE,
+    dry_run: bool = False,
+    on_batch: Callable[[BatchResult], None] | None = None,
+    client: BentoClient | None = None,
+) -> SendReport:
+    """Send the valid rows of a prepared file (the second pass), batch by batch as the
+    chunks are read again: memory stays flat. Stops at the first 401/403/404 as `send`
+    does. Not yet written to a `Ledger` (it plans a run's batches up front)."""
+    if not 1 <= batch_size <= MAX_BATCH_SIZE:
+        raise ValueError(f"batch size must be between 1 and {MAX_BATCH_SIZE}, not {batch_size}")
+    of = -(-prepared.valid_rows // batch_size)
+    report = SendReport()
+    own_client = client is None and not dry_run
+    if own_client:
+        client = make_client(credentials)
+    try:
+        for batch in _stream_batches(prepared, batch_size):
+            if dry_run:
+                result = BatchResult(batch, of, SKIPPED, message="dry run: not sent")
+            elif report.stopped:
+                result = BatchResult(
+                    batch, of, SKIPPED, message=f"not sent: the run stopped. {report.stopped}"
+                )
+            else:
+                assert client is not None
+                outcome = client.send_batch(list(batch.events))
+                result = BatchResult(
+                    batch=batch,
+                    of=of,
+                    state=outcome.state,
+                    results=outcome.results,
+                    failed=outcome.failed,
+                    status=outcome.status,
+                    attempts=outcome.attempts,
+                    seconds=outcome.seconds,
+                    message=outcome.message,
+                )
+                if outcome.stop_run:
+                    report.stopped = outcome.message
+            report.results.append(result)
+            if on_batch is not None:
+                on_batch(result)
+    finally:
+        if own_client and client is not None:
+            client.close()
+    return report
+
+
+def _stream_batches(prepared: PreparedFile, size: int) -> Iterator[Batch]:
+    """Full batches across chunk boundaries; the rows of each event carried along."""
+    number = 0
+    carry: pd.DataFrame | None = None
+    for chunk in prepared.chunks():
+        valid = chunk.valid if carry is None else pd.concat([carry, chunk.valid])
+        full = len(valid) - len(valid) % size
+        for start in range(0, full, size):
+            number += 1
+            yield _batch(number, valid.iloc[start : start + size])
+        carry = valid.iloc[full:] if full < len(valid) else None
+    if carry is not None and len(carry):
+        yield _batch(number + 1, carry)
+
+
+def _batch(number: int, valid: pd.DataFrame) -> Batch:
+    return Batch(
+        number=number,
+        rows=tuple(int(r) for r in valid.index),
+        events=tuple(build_events(valid)),
+    )
+

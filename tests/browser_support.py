@@ -1,0 +1,202 @@
+"""Start the real app with `streamlit run` and drive it in Debian's Chromium.
+
+Shared by tests/test_browser.py and docs/screenshots/take.py: `running_app()` serves the
+app, `launch()` starts Chromium (a clear error when it is missing), and a few helpers
+do what Streamlit's canvas-drawn tables and inner scroll container make awkward.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Locator, Page, Playwright
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+# The machine has no network but the package registries: keep Chromium from trying.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+VIEWPORT = {"width": 1400, "height": 1000}
+START_TIMEOUT_MS = 30_000  # first page load: the app imports pandas and friends
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def running_app(
+    env: dict[str, str] | None = None, timeout: float = 60, log: Path | None = None
+) -> Iterator[str]:
+    """The app served on a free port of 127.0.0.1; yields its URL.
+
+    The server's output goes to `log` (a temporary file when not given), never to an
+    unread pipe that would block the server once full; it is shown if the app does
+    not start.
+    """
+    port = free_port()
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("BENTO_")}
+    with tempfile.TemporaryDirectory(prefix="bento-app-") as tmp:
+        log_path = log or Path(tmp) / "streamlit.log"
+        with open(log_path, "w", encoding="utf-8") as out:
+            proc = subprocess.Popen(
+                [
+                    sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
+                    "--server.headless", "true", "--server.address", "127.0.0.1",
+                    "--server.port", str(port), "--browser.gatherUsageStats", "false",
+                ],
+                cwd=ROOT, env=clean | (env or {}), stdout=out, stderr=subprocess.STDOUT,
+                text=True,
+            )  # fmt: skip
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                        if r.status == 200:
+                            break
+                except OSError:
+                    pass
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    output = log_path.read_text(encoding="utf-8", errors="replace")
+                    raise RuntimeError(f"the app did not start:\n{output}")
+                time.sleep(0.3)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def launch(playwright: Playwright) -> Browser:
+    """Debian's Chromium, driven by Playwright; a clear error when it is not installed."""
+    if not Path(CHROMIUM).exists():
+        raise RuntimeError(
+            f"{CHROMIUM} is missing: the browser tests need Debian's Chromium "
+            "(apt-get install chromium); Playwright's own browsers are not used."
+        )
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+def open_app(page: Page, url: str, heading: str) -> None:
+    """Load a page of the app and wait until its title is drawn."""
+    from playwright.sync_api import expect
+
+    page.goto(url)
+    expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible(
+        timeout=START_TIMEOUT_MS)
+
+
+def edit_cell(page: Page, grid: Locator, row: int, x: float, text: str) -> None:
+    """Type `text` into a cell of an st.data_editor (a canvas: no DOM cell to click).
+
+    `row` counts data rows from 0; `x` is where the column is, as a fraction of the
+    grid's width. A click selects the cell, Enter opens its editor, Enter saves it; then
+    the cell must show `text` in the grid's accessible table. A rerun of the page can
+    swallow a click or close the editor: then it is tried again.
+    """
+    from playwright.sync_api import Error, expect
+
+    canvas = grid.get_by_test_id("data-grid-canvas")
+    editor = page.locator("#portal textarea.gdg-input")
+    saved = grid.locator(f"[role=row][aria-rowindex='{row + 2}'] [role=gridcell]").filter(
+        has_text=exactly(text))
+    header, height = 36, 35  # Streamlit's header and row heights, in CSS pixels
+    for _ in range(5):
+        try:
+            canvas.scroll_into_view_if_needed()
+            canvas.focus()  # a click alone may leave the keys with the grid used last
+            box = canvas.bounding_box()
+            assert box is not None, "the data editor is not drawn"
+            page.mouse.click(box["x"] + box["width"] * x,
+                             box["y"] + header + height * (row + 0.5))
+            page.keyboard.press("Enter")
+            expect(editor).to_be_visible(timeout=2_000)
+            opened = editor.bounding_box()
+            inside = opened is not None and box["y"] <= opened["y"] <= box["y"] + box["height"]
+            assert inside, "the editor opened on another grid"
+            editor.fill(text, timeout=2_000)
+            editor.press("Enter", timeout=2_000)
+            expect(saved).to_have_count(1, timeout=3_000)
+            return
+        except (AssertionError, Error):
+            if editor.is_visible():
+                page.keyboard.press("Escape")  # leave the editor without saving
+    raise AssertionError(f"could not type {text!r} into row {row} of the data editor")
+
+
+def preview(page: Page) -> Locator:
+    """Compose's "What Bento will receive" JSON."""
+    column = page.get_by_test_id("stColumn").filter(
+        has=page.get_by_role("heading", name="What Bento will receive"))
+    return column.get_by_test_id("stCode")
+
+
+def exactly(text: str) -> re.Pattern[str]:
+    return re.compile(rf"^\s*{re.escape(text)}\s*$")
+
+
+def table_with_column(page: Page, column: str) -> Locator:
+    """The st.dataframe / st.data_editor that has a column with this header.
+
+    The grid's accessible table sits inside its <canvas>, which Playwright's role
+    selectors do not enter: plain [role=...] selectors do.
+    """
+    header = page.locator("[role=columnheader]").filter(has_text=exactly(column))
+    return page.get_by_test_id("stDataFrame").filter(has=header)
+
+
+def grid_cells(grid: Locator, text: str) -> Locator:
+    """The cells of a table whose whole text is `text`."""
+    return grid.locator("[role=gridcell]").filter(has_text=exactly(text))
+
+
+def cells(grid: Locator) -> list[str]:
+    """The text of a table's cells, from the accessible table the canvas grid keeps.
+
+    Only the rows and columns in view are in it: enough for a small table.
+    """
+    return [t.strip() for t in grid.locator("[role=gridcell]").all_inner_texts()]
+
+
+def page_text(page: Page) -> str:
+    return page.locator("body").inner_text()
+
+
+def fit_to_content(page: Page, width: int = VIEWPORT["width"]) -> None:
+    """Make the window as tall as the page, so a screenshot shows all of it.
+
+    Streamlit scrolls inside its <main>, so Playwright's full_page sees one screen.
+    """
+    for _ in range(5):
+        height: Any = page.evaluate(
+            "() => document.querySelector('[data-testid=stMain]').scrollHeight")
+        if height == page.viewport_size["height"]:  # type: ignore[index]
+            return
+        page.set_viewport_size({"width": width, "height": max(int(height), 600)})
+        page.wait_for_timeout(400)  # a tiny settle: the layout follows the new height

@@ -1,16 +1,18 @@
 """Bento Event Composer: the Streamlit entry point.
 
 Sets the page, draws the connection sidebar (where events go) on every page, and runs
-the page chosen in the navigation. The pages are in `app_pages/` (not `pages/`:
-Streamlit treats a `pages/` folder as the old multipage layout and would run a page
-without this file on a first visit to its URL), the shared layout in
-`ui/`, and everything that is not layout in the `bento_ui` library.
+the page chosen in the navigation. Served beyond this computer with live keys
+configured, it first asks for the access password (`ui/access.py`). The pages are in
+`app_pages/` (not `pages/`: Streamlit treats a `pages/` folder as the old multipage
+layout and would run a page without this file on a first visit to its URL), the shared
+layout in `ui/`, and everything that is not layout in the `bento_ui` library.
 """
 
 import logging
 
 import streamlit as st
 
+from ui.access import gate
 from ui.connection import sidebar
 
 st.set_page_config(
@@ -20,12 +22,16 @@ st.set_page_config(
     initial_sidebar_state="expanded",
 )
 
+if not gate():  # before anything else: no page, no sidebar, no site UUID
+    st.stop()
+
 compose = st.Page("app_pages/compose.py", title="Compose", icon=":material/edit_note:",
                   default=True)
 upload = st.Page("app_pages/upload.py", title="Upload a spreadsheet",
                  icon=":material/upload_file:")
 inbox = st.Page("app_pages/sandbox_inbox.py", title="Sandbox inbox", icon=":material/inbox:")
-page = st.navigation({"Bento Event Composer": [compose, upload, inbox]})
+history = st.Page("app_pages/history.py", title="Send history", icon=":material/history:")
+page = st.navigation({"Bento Event Composer": [compose, upload, history, inbox]})
 
 try:
     sidebar(inbox_page=inbox)

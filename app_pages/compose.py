@@ -23,8 +23,10 @@ from bento_ui import events as ev
 from bento_ui.payloads import to_json
 from bento_ui.ui_state import (
     CUSTOM_KIND,
+    Origin,
     compose_event_table,
     date_text,
+    escape_markdown,
     events_view,
     has_errors,
     outbox_table,
@@ -49,9 +51,11 @@ FORM_DEFAULTS: dict[str, Any] = {
     "compose_has_date": False,
     "compose_tz": "UTC",
 }
+# No fixed widths: the two columns share the editor's width. Fixed ones (200 + 400 px)
+# overflowed the form column on a laptop screen and scrolled the key out of view.
 PAIR_COLUMNS = {
-    "key": st.column_config.TextColumn("key", width="medium"),
-    "value": st.column_config.TextColumn("value", width="large"),
+    "key": st.column_config.TextColumn("key"),
+    "value": st.column_config.TextColumn("value"),
 }
 
 
@@ -200,7 +204,7 @@ with form_col:
             kind_notes[ev.PURCHASE_CURRENCY] = st.container()
         if amount is not None:
             st.caption(f"That is {int(amount) / 100:,.2f} "
-                       f"{kind_details[ev.PURCHASE_CURRENCY] or ''}.")
+                       f"{escape_markdown(kind_details[ev.PURCHASE_CURRENCY] or '')}.")
     elif kind in (ev.TAG, ev.REMOVE_TAG):
         kind_details[ev.TAG_NAME] = st.text_input("Tag", key="compose_tag", placeholder="vip")
         kind_notes[ev.TAG_NAME] = st.container()
@@ -300,8 +304,9 @@ with form_col:
 with preview_col:
     st.subheader("What Bento will receive")
     if entry is not None:
+        # Wrapped: the preview column is narrow, and a long value must not hide its end.
         st.code(json.dumps(build_events(validation.valid)[0], indent=2, ensure_ascii=False),
-                language="json")
+                language="json", wrap_lines=True)
     else:
         st.caption("The event appears here as JSON once the form has no errors.")
 
@@ -315,10 +320,10 @@ else:
         checked = validate(box)
         events = build_events(checked.valid)
     except (BentoUIError, ValueError) as exc:
-        st.error(f"The outbox cannot be prepared: {exc}")
+        st.error(f"The outbox cannot be prepared: {escape_markdown(exc)}")
         st.stop()
     for message in checked.problems["message"].unique():
-        st.warning(message[:1].upper() + message[1:])
+        st.warning(escape_markdown(message[:1].upper() + message[1:]))
     st.caption(f"{len(outbox):,} event{'s' if len(outbox) != 1 else ''} in the outbox.")
     table_tab, json_tab = st.tabs(["Table", "JSON (exactly what is sent)"])
     with table_tab:
@@ -344,4 +349,5 @@ else:
         clear_col.button("Empty the outbox", key="compose_clear", on_click=on_new_outbox)
 
     st.subheader("Send the outbox")
-    send_panel("compose", checked.valid, source=source, rows_label="outbox entries")
+    send_panel("compose", checked.valid, source=source, rows_label="outbox entries",
+               origin=Origin(name="Compose outbox", options={"origin": "app compose"}))

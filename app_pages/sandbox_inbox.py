@@ -12,7 +12,7 @@ import streamlit as st
 
 from bento_ui import BentoUIError, sandbox
 from bento_ui.payloads import to_json
-from bento_ui.ui_state import csv_bytes, events_view
+from bento_ui.ui_state import csv_bytes, escape_markdown, events_view
 from ui.widgets import paged
 
 FAULTS: dict[str, tuple[str, list[dict[str, Any]]]] = {
@@ -49,7 +49,7 @@ st.caption(
 try:
     bento = sandbox()
 except BentoUIError as exc:
-    st.error(f"The sandbox could not start: {exc}")
+    st.error(f"The sandbox could not start: {escape_markdown(exc)}")
     st.stop()
 
 note = st.session_state.pop("inbox_note", None)

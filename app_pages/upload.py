@@ -14,7 +14,6 @@ and the send panel's `upload_*` keys (see ui/send.py).
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 from typing import Any
@@ -24,13 +23,16 @@ import streamlit as st
 
 from bento_ui import BentoUIError, apply_mapping, list_sheets, read_table, suggest_mapping, validate
 from bento_ui import events as ev
+from bento_ui.ledger import file_hash
 from bento_ui.mapping import IGNORE, ColumnMapping, check_mapping
 from bento_ui.templates import template_csv, template_xlsx
 from bento_ui.ui_state import (
     GOES_TO,
     GOES_TO_HELP,
+    Origin,
     apply_edits,
     csv_bytes,
+    escape_markdown,
     fix_frame,
     headers_key,
     mapping_editor_frame,
@@ -39,6 +41,7 @@ from bento_ui.ui_state import (
     problems_view,
     rows_to_fix,
     time_zones,
+    upload_options,
 )
 from ui.send import job_for, send_panel
 from ui.widgets import paged
@@ -264,27 +267,37 @@ if uploaded is None:
             icon=":material/upload_file:")
     st.stop()
 
+# The file stays in memory: it is never written to disk, and never run.
 data = uploaded.getvalue()
 known = st.session_state.get("upload_fingerprint")
 if known is None or known[0] != uploaded.file_id:  # hash each upload once, not each rerun
-    known = (uploaded.file_id, hashlib.sha1(data).hexdigest()[:16])
+    digest = file_hash(data)  # SHA-256: the send ledger keeps it, so a resume can check it
+    known = (uploaded.file_id, digest[:16], digest)
     st.session_state["upload_fingerprint"] = known
 fingerprint = known[1]
 try:
-    sheet, source, _ = load(data, uploaded.name, fingerprint)
+    sheet, source, sheet_names = load(data, uploaded.name, fingerprint)
 except BentoUIError as exc:
-    st.error(str(exc))
+    st.error(escape_markdown(exc))
     st.stop()
 if sheet.empty:
     st.warning("This sheet has headers but no rows. Choose another sheet or file.")
     st.stop()
-st.caption(f"**{uploaded.name}**: {len(sheet):,} rows, {len(sheet.columns)} columns.")
+st.caption(f"**{escape_markdown(uploaded.name)}**: {len(sheet):,} rows, "
+           f"{len(sheet.columns)} columns.")
 
 mapping = mapping_section(sheet, source)
 mapping_problems = check_mapping(sheet.columns, mapping)
 for message in mapping_problems:
-    st.error(message)
+    st.error(escape_markdown(message))
 if mapping_problems:
+    try:  # apply_mapping adds a hint, such as the row that looks like the column names
+        apply_mapping(sheet, mapping)
+    except BentoUIError as exc:
+        joined = " ".join(mapping_problems)
+        hint = str(exc)[len(joined):].strip() if str(exc).startswith(joined) else ""
+        if hint:
+            st.warning(escape_markdown(hint), icon=":material/lightbulb:")
     st.info("Fix the choices above to see what is in the rows.")
     st.stop()
 
@@ -300,7 +313,7 @@ order = st.session_state.get("upload_date_order") if has_date else None
 try:
     validation, fixed = check_and_validate(sheet, mapping, source, tz, order)
 except BentoUIError as exc:
-    st.error(str(exc))
+    st.error(escape_markdown(exc))
     st.stop()
 if has_date and (validation.dates_ambiguous or order):
     with dates_box:
@@ -335,4 +348,11 @@ if job_for("upload", source) is None and errors:
 if valid.empty:
     st.warning("No row can be sent yet: fix the rows with errors first.")
     st.stop()
-send_panel("upload", valid, source=source, rows_label="spreadsheet rows")
+sheet_name = (st.session_state.get("upload_sheet") if len(sheet_names) > 1
+              else sheet_names[0] if sheet_names else None)
+origin = Origin(
+    name=uploaded.name, file_hash=known[2],
+    options=upload_options(mapping, sheet=sheet_name, timezone=tz, date_order=order,
+                           edits=st.session_state.get("upload_edits", {}).get(source)),
+)
+send_panel("upload", valid, source=source, rows_label="spreadsheet rows", origin=origin)

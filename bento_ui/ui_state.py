@@ -7,7 +7,12 @@
   sheet (`apply_edits`, `merge_edits`), the rows still to fix, paging long tables;
 - sending: a `SendJob` remembers the planned batches and each batch's latest outcome,
   so a rerun of the page (a double click, a widget change) resumes instead of sending
-  twice, and "retry" resends only what Bento did not record.
+  twice, and "retry" resends only what Bento did not record; its `run_id` is the run in
+  the send ledger, where every batch is recorded as well;
+- the send history: a run's file read again with the run's options (`rebuild_valid`),
+  and a resume turned into a `SendJob` (`SendJob.for_resume`);
+- showing people's data safely: `escape_markdown` for text that goes into markdown,
+  `csv_bytes` (formula-safe) for every download.
 
 The pages lay out widgets and call these functions; this module never imports streamlit.
 """
@@ -15,9 +20,12 @@ The pages lay out widgets and call these functions; this module never imports st
 from __future__ import annotations
 
 import functools
+import io
 import itertools
 import json
 import math
+import os
+import re
 import threading
 import zoneinfo
 from collections.abc import Iterable, Mapping, Sequence
@@ -30,9 +38,14 @@ from bento_ui import events as ev
 from bento_ui.batching import MAX_BATCH_SIZE, Batch, describe_rows, plan_batches
 from bento_ui.client import STOP_STATUSES
 from bento_ui.config import Credentials
-from bento_ui.mapping import IGNORE, ColumnMapping, snake_case
+from bento_ui.errors import LedgerError, ReadError
+from bento_ui.export import safe_csv
+from bento_ui.ledger import SENT_BEFORE, DuplicateCheck, HeldBack, RunRecord
+from bento_ui.mapping import IGNORE, ColumnMapping, apply_mapping, snake_case
 from bento_ui.payloads import Event, build_events
+from bento_ui.resume import ResumePlan, read_source, source_options
 from bento_ui.sending import (
+    PARTIAL,
     REJECTED,
     REPORT_COLUMNS,
     RETRYABLE_STATES,
@@ -41,7 +54,8 @@ from bento_ui.sending import (
     BatchResult,
     SendReport,
 )
-from bento_ui.validation import ERROR, Validation
+from bento_ui.spreadsheet import read_table
+from bento_ui.validation import ERROR, Validation, validate
 
 # ---------------------------------------------------------------- shared helpers
 
@@ -72,8 +86,26 @@ def page_of(frame: pd.DataFrame, page: int, size: int) -> pd.DataFrame:
 
 
 def csv_bytes(frame: pd.DataFrame, *, index: bool = False) -> bytes:
-    """A table as UTF-8 CSV, ready for a download button."""
-    return frame.to_csv(index=index).encode("utf-8")
+    """A table as UTF-8 CSV for a download button; cells a spreadsheet would run as
+    formulas (`=`, `+`, `-`, `@`) are neutralised (see `bento_ui.export`)."""
+    return safe_csv(frame, index=index).encode("utf-8")
+
+
+# `_` inside a word (BENTO_SECRET_KEY, first_name) is never emphasis: left as it is.
+_MARKDOWN_INLINE = re.compile(r"([\\`*\[\]<>~$|]|(?<![^\W_])_|_(?![^\W_]))")
+_MARKDOWN_LINE_START = re.compile(r"^(\s*)([#>+\-=])|^(\s*\d+)([.)])", re.MULTILINE)
+
+
+def escape_markdown(text: object) -> str:
+    """`text` shown as itself where Streamlit renders markdown (st.markdown, st.error,
+    st.caption, labels...): the characters that make emphasis, code, links, images,
+    HTML, LaTeX, tables and directives are backslash-escaped everywhere, and those that
+    start headings, quotes and lists at the start of a line; so a file name, a cell or
+    an error body from a server cannot become a link, an image or markup."""
+    escaped = _MARKDOWN_INLINE.sub(r"\\\1", str(text))
+    return _MARKDOWN_LINE_START.sub(
+        lambda m: (m.group(1) or m.group(3) or "") + "\\" + (m.group(2) or m.group(4)), escaped
+    )
 
 
 @functools.lru_cache(maxsize=1)
@@ -468,6 +500,10 @@ class SendJob:
     `pending` lists the batches still to send in the run in progress; a page that is
     rerun in the middle of a run sends only those, so nothing goes twice. `lock` is
     held while a run sends, so two script runs never send the same batch at once.
+    `run_id` is the job's run in the send ledger (its first send and every retry);
+    `held_back` lists events of the source left out because the ledger showed this site
+    received them before; `no_retry` are batches "retry" must not resend (their events
+    were accepted by another run).
     """
 
     source: str
@@ -479,6 +515,16 @@ class SendJob:
     stopped: str = ""
     runs: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    run_id: str | None = None
+    held_back: list[HeldBack] = field(default_factory=list)
+    no_retry: set[int] = field(default_factory=set)
+    # The ledger state of batches planned by a resume, for those without a result here.
+    ledger_states: dict[int, str] = field(default_factory=dict)
+
+    def expected_state(self, number: int) -> str:
+        """The state the ledger should have for a batch, as far as this job knows."""
+        result = self.results.get(number)
+        return result.state if result is not None else self.ledger_states.get(number, WAITING)
 
     @classmethod
     def plan(cls, table: pd.DataFrame, *, source: str, size: int = MAX_BATCH_SIZE) -> SendJob:
@@ -493,8 +539,14 @@ class SendJob:
 
     @property
     def rows(self) -> set[int]:
-        """Every row this job planned to send, whatever became of it."""
-        return {row for b in self.batches for row in b.rows}
+        """Every row this job planned to send or held back, whatever became of it."""
+        return {row for b in self.batches for row in b.rows} | {
+            row for group in self.held_back for row in group.rows
+        }
+
+    @property
+    def held_back_events(self) -> int:
+        return sum(group.events for group in self.held_back)
 
     @property
     def sending(self) -> bool:
@@ -505,13 +557,28 @@ class SendJob:
         return bool(self.results) and not self.pending
 
     def batch(self, number: int) -> Batch:
-        return self.batches[number - 1]
+        if 1 <= number <= len(self.batches) and self.batches[number - 1].number == number:
+            return self.batches[number - 1]
+        for batch in self.batches:  # a resumed run whose numbers have gaps
+            if batch.number == number:
+                return batch
+        raise KeyError(f"no batch {number}")
+
+    @property
+    def numbers(self) -> list[int]:
+        return [b.number for b in self.batches]
+
+    @property
+    def of(self) -> int:
+        """How many batches the run has (the highest number: a resume may skip some)."""
+        return max(self.numbers, default=0)
 
     def begin(self, numbers: Sequence[int], credentials: Credentials, target: str) -> None:
         """Start a run over the batches `numbers` (all of them for the first run)."""
         if self.pending:
             return  # a run is in progress: never start a second one
-        self.pending = [n for n in numbers if 1 <= n <= len(self.batches)]
+        known = set(self.numbers)
+        self.pending = [n for n in numbers if n in known]
         self.credentials = credentials
         self.target = target
         self.stopped = ""
@@ -528,25 +595,29 @@ class SendJob:
     def skip_pending(self) -> None:
         """Mark what is left of a stopped run as not sent."""
         for number in list(self.pending):
-            self.record(BatchResult(self.batch(number), len(self.batches), SKIPPED,
+            self.record(BatchResult(self.batch(number), self.of, SKIPPED,
                                     message=f"not sent: the run stopped. {self.stopped}"))
 
     def retryable(self, *, include_unknown: bool = False) -> list[int]:
-        """Batches worth sending again: nothing of them was recorded (or maybe was)."""
-        states = (*RETRYABLE_STATES, UNKNOWN) if include_unknown else RETRYABLE_STATES
-        return [n for n, r in sorted(self.results.items()) if r.state in states]
+        """Batches worth sending again: nothing of them was recorded; with
+        `include_unknown`, also those Bento may have recorded (unknown, partial)."""
+        states = (*RETRYABLE_STATES, UNKNOWN, PARTIAL) if include_unknown else RETRYABLE_STATES
+        return [n for n, r in sorted(self.results.items())
+                if r.state in states and n not in self.no_retry]
 
     def unknown(self) -> list[int]:
-        return [n for n, r in sorted(self.results.items()) if r.state == UNKNOWN]
+        """Batches Bento may have recorded, in full or in part: unknown and partial ones."""
+        return [n for n, r in sorted(self.results.items()) if r.state in (UNKNOWN, PARTIAL)]
 
     def report(self) -> SendReport:
         """The latest outcome of every batch; batches never sent count as not sent."""
         results = [
             self.results.get(b.number)
-            or BatchResult(b, len(self.batches), SKIPPED, message="not sent yet")
+            or BatchResult(b, self.of, SKIPPED, message="not sent yet")
             for b in self.batches
         ]
-        return SendReport(results=results, stopped=self.stopped)
+        return SendReport(results=results, stopped=self.stopped, run_id=self.run_id,
+                          held_back=list(self.held_back))
 
     @property
     def totals(self) -> dict[str, int]:
@@ -580,9 +651,29 @@ class SendJob:
             parts.append(f"{totals['failed']:,} refused by Bento")
         if totals["unknown"]:
             parts.append(f"{totals['unknown']:,} unknown (Bento may have recorded them)")
-        if totals["not sent"]:
-            parts.append(f"{totals['not sent']:,} not sent")
+        held = self.held_back_events
+        if totals["not sent"] - held:
+            parts.append(f"{totals['not sent'] - held:,} not sent")
+        if held:
+            parts.append(f"{held:,} held back (sent to this site before)")
         return ", ".join(parts) + "."
+
+    @classmethod
+    def for_resume(
+        cls, plan: ResumePlan, *, source: str, credentials: Credentials, target: str
+    ) -> SendJob:
+        """A job over a whole ledger run: its earlier outcomes kept, the plan's batches
+        pending, sent in the same run (`run_id`)."""
+        earlier = {r.number: r for r in plan.earlier}
+        batches = sorted([*plan.batches, *(r.batch for r in plan.earlier)],
+                         key=lambda b: b.number)
+        sending = {b.number for b in plan.batches}
+        states = {b.number: UNKNOWN if b.state == "sending" else b.state
+                  for b in plan.run.batches if b.number in sending}
+        job = cls(source=source, batches=batches, results=earlier, run_id=plan.run.id,
+                  no_retry=set(plan.accepted_elsewhere), ledger_states=states)
+        job.begin([b.number for b in plan.batches], credentials, target)
+        return job
 
 
 def live_warning(events: int, target: str) -> str:
@@ -593,3 +684,179 @@ def live_warning(events: int, target: str) -> str:
         "and send emails to real people."
     )
 
+
+
+# ---------------------------------------------------------------- the send ledger
+
+
+def ledger_version(path: str | os.PathLike[str]) -> tuple[int, ...]:
+    """Changes whenever the ledger file is written (its and its WAL's mtime and size):
+    what a page keys a remembered duplicate check by. Not a safety check: the send
+    itself always asks the ledger again."""
+    parts: list[int] = []
+    for suffix in ("", "-wal"):
+        try:
+            stat = os.stat(f"{os.fspath(path)}{suffix}")
+        except OSError:
+            parts += [0, 0]
+        else:
+            parts += [stat.st_mtime_ns, stat.st_size]
+    return tuple(parts)
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a send's rows came from, stored with its run in the send ledger."""
+
+    name: str  # the file's name, or "Compose outbox"
+    file_hash: str | None = None  # SHA-256 of the uploaded bytes (`ledger.file_hash`)
+    options: Mapping[str, Any] = field(default_factory=dict)  # JSON-able: see source_options
+
+
+def upload_options(
+    mapping: ColumnMapping,
+    *,
+    sheet: str | None,
+    timezone: str,
+    date_order: str | None,
+    edits: Mapping[int, Mapping[str, str]] | None = None,
+) -> dict[str, Any]:
+    """What the Upload page stores with a run, so the file can be read again the same way
+    (the send panel adds the batch size and the duplicate-guard choices).
+
+    Cells fixed in the app (`edits`) are part of it: without them the fixed rows could
+    not be rebuilt. They are the few cells the person typed, not the file.
+    """
+    options = source_options(mapping, sheet=sheet, timezone=timezone, date_order=date_order,
+                             skip_invalid=True, origin="app upload")
+    if edits:
+        options["edits"] = {str(row): dict(cells) for row, cells in sorted(edits.items())}
+    return options
+
+
+def rebuild_valid(run: RunRecord, data: bytes) -> pd.DataFrame:
+    """The valid event table of a run's file, read again with the run's options and the
+    cells fixed in the app. LedgerError when the file is not the one the run sent, or
+    cannot be read the way it was."""
+    read_source(run, data)  # refuses a changed file, with the reason
+    options = run.options
+    stored = options.get("mapping")
+    if not isinstance(stored, Mapping) or not isinstance(stored.get("columns"), Mapping):
+        raise LedgerError(
+            f"Run {run.id} does not say how its file was mapped, so it cannot be rebuilt "
+            "from the file: send the file again as a new send (events this site already "
+            "accepted are skipped)."
+        )
+    mapping = ColumnMapping(
+        columns={str(k): str(v) for k, v in stored["columns"].items()},
+        default_type=str(stored.get("default_type") or ""),
+    )
+    raw_edits = options.get("edits") or {}
+    edits = {int(row): {str(k): str(v) for k, v in cells.items()}
+             for row, cells in raw_edits.items()} if isinstance(raw_edits, Mapping) else {}
+    try:
+        sheet = read_table(io.BytesIO(data), sheet=options.get("sheet"),
+                           name=run.source_name or None)
+        table = apply_mapping(apply_edits(sheet, edits), mapping)
+        validation = validate(table, timezone=str(options.get("timezone") or "UTC"),
+                              date_order=options.get("date_order"))
+    except ReadError as exc:
+        raise LedgerError(f"Cannot resume run {run.id}: {exc}") from exc
+    return validation.valid
+
+
+def guard_mask(check: DuplicateCheck, *, send_again: bool, resend_unknown: bool) -> list[bool]:
+    """Per event: send it? Events the site accepted before only with `send_again`, events
+    of earlier unknown or partial batches only with `resend_unknown`."""
+    mask = [True] * check.events
+    if not send_again:
+        for i in check.accepted:
+            mask[i] = False
+    if not resend_unknown:
+        for i in check.uncertain:
+            mask[i] = False
+    return mask
+
+
+def held_groups(
+    check: DuplicateCheck, rows: Sequence[int], *, send_again: bool, resend_unknown: bool
+) -> list[HeldBack]:
+    """The groups of events `guard_mask` leaves out, with their spreadsheet rows."""
+    return [
+        group for group in check.held_back(rows)
+        if not (send_again if group.reason == SENT_BEFORE else resend_unknown)
+    ]
+
+
+def held_back_note(group: HeldBack, *, sandbox: bool = False) -> str:
+    """What the duplicate guard holds back, in a sentence (plain text: escape for markdown)."""
+    if group.reason == SENT_BEFORE:
+        return (f"{group.message[:1].upper()}{group.message[1:]}. They are skipped: "
+                "sending them again would record them twice.")
+    rows = group.row_ranges
+    if len(rows) > 120:
+        rows = rows[:117].rsplit(",", 1)[0] + ", ..."
+    where = "the sandbox" if sandbox else "Bento"
+    return (f"{group.message[:1].upper()}{group.message[1:]} (rows {rows}). They are not "
+            f"sent unless you say so: check {where} first.")
+
+
+# ---------------------------------------------------------------- the send history
+
+RUN_STATES = {
+    "planned": "Planned: nothing sent yet",
+    "running": "Being sent right now",
+    "interrupted": "Interrupted: some batches were never answered or never sent",
+    "stopped": "Stopped early: Bento refused the keys or the address",
+    "finished": "Finished: every batch has an answer",
+}
+HISTORY_RUN_COLUMNS = [
+    "id", "created_at", "state", "where", "source_name", "events", "recorded", "failed",
+    "unknown", "not sent", "batches",
+]  # fmt: skip
+
+
+def run_where(run: RunRecord) -> str:
+    """Where a run went, in words: 'the sandbox', 'Bento site abc', 'site abc at URL'."""
+    if run.target == "sandbox":
+        return "the sandbox"
+    where = "" if run.target == "bento" else f" at {run.base_url}"
+    return f"Bento site {run.site_uuid}{where}"
+
+
+def runs_frame(runs: Sequence[RunRecord]) -> pd.DataFrame:
+    """One row per run, as the history page and its CSV show them."""
+    rows = [
+        {"id": run.id, "created_at": run.created_at, "state": run.state,
+         "where": run_where(run), "source_name": run.source_name, **run.totals,
+         "batches": len(run.batches)}
+        for run in runs
+    ]
+    return pd.DataFrame(rows, columns=HISTORY_RUN_COLUMNS)
+
+
+def batches_frame(run: RunRecord) -> pd.DataFrame:
+    """One row per batch of a run: rows, events, Bento's counts, state, attempts, ..."""
+    columns = ["batch", "rows", "events", "results", "failed", "state", "status", "attempts",
+               "sends", "started_at", "finished_at", "message"]
+    frame = pd.DataFrame([b.as_dict() for b in run.batches], columns=columns)
+    for column in ("results", "failed", "status"):
+        frame[column] = frame[column].astype("Int64")
+    return frame
+
+
+def numbers_text(numbers: Sequence[int]) -> str:
+    """`batch 3` or `batches 1-2, 5`."""
+    if len(numbers) == 1:
+        return f"batch {numbers[0]}"
+    return f"batches {describe_rows(numbers)}"
+
+
+def uncertain_note(run: RunRecord, number: int) -> str:
+    """Why a batch may have been recorded, in a sentence (plain text)."""
+    record = next(b for b in run.batches if b.number == number)
+    what = f"Batch {number} (rows {record.rows}, {count(record.events, 'event')})"
+    if record.state == PARTIAL:
+        return (f"{what}: Bento recorded {record.results or 0:,} and refused "
+                f"{record.failed or 0:,} without saying which.")
+    return f"{what} got no answer: Bento may have recorded it, in part or in full."

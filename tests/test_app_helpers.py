@@ -3,7 +3,9 @@
 Every app test starts the real `app.py` (st.navigation and the connection sidebar
 included) with Streamlit's AppTest, sends to the process-wide sandbox (reset around each
 test) and never sees credentials from the machine it runs on: BENTO_* variables are
-removed and st.secrets is replaced by a harmless placeholder unless a test gives its own.
+removed (but for BENTO_UI_HOME: each test has its own send ledger, see conftest.py) and
+st.secrets is replaced by a harmless placeholder unless a test gives its own. The app is
+taken to be served on 127.0.0.1, as `make run` serves it (`serve_on` changes that).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from streamlit import config
 from streamlit.testing.v1 import AppTest
 
 from bento_ui import sandbox
@@ -22,7 +25,7 @@ from bento_ui import sandbox
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "app.py"
 PAGES = {"compose": "app_pages/compose.py", "upload": "app_pages/upload.py",
-         "inbox": "app_pages/sandbox_inbox.py"}
+         "history": "app_pages/history.py", "inbox": "app_pages/sandbox_inbox.py"}
 NO_SECRETS = {"APP_TEST": "no Bento keys here"}
 
 
@@ -33,11 +36,23 @@ def isolated(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     `yield from isolated(monkeypatch)`.
     """
     for name in list(os.environ):
-        if name.startswith("BENTO_"):
+        if name.startswith("BENTO_") and name != "BENTO_UI_HOME":
             monkeypatch.delenv(name)
     sandbox().reset()
-    yield
+    with serve_on("127.0.0.1"):
+        yield
     sandbox().reset()
+
+
+@contextlib.contextmanager
+def serve_on(address: str | None) -> Iterator[None]:
+    """The app as if served on `address` (None: Streamlit's default, every interface)."""
+    before = config.get_option("server.address")
+    config.set_option("server.address", address)
+    try:
+        yield
+    finally:
+        config.set_option("server.address", before)
 
 
 def open_app(page: str = "compose", secrets: dict[str, Any] | None = None) -> AppTest:

@@ -21,6 +21,7 @@ from bento_ui.config import (
     ENV_SECRET_KEY,
     ENV_SITE_UUID,
 )
+from bento_ui.ui_state import escape_markdown
 
 SANDBOX, LIVE = "sandbox", "live"
 TEST_CAPTION = "Asks Bento for the site's tags; records nothing."
@@ -139,7 +140,7 @@ def sidebar(inbox_page: Any = None) -> Target | None:
 
 def _sandbox_block(target: Target | None, problem: str, inbox_page: Any) -> None:
     if target is None:
-        st.error(f"The sandbox could not start: {problem}")
+        st.error(f"The sandbox could not start: {escape_markdown(problem)}")
         return
     count = len(sandbox().events())
     st.success(
@@ -158,12 +159,13 @@ def _live_block(target: Target | None, problem: str) -> None:
     typed = st.session_state.get(TYPED_KEY)
     if target is not None:
         st.warning(
-            f"**Live Bento.** Events go to site `{target.credentials.site_uuid}`"
-            + ("" if target.credentials.is_bento else f" at {target.credentials.base_url}")
+            f"**Live Bento.** Events go to site {escape_markdown(target.credentials.site_uuid)}"
+            + ("" if target.credentials.is_bento
+               else f" at {escape_markdown(target.credentials.base_url)}")
             + f". Keys set ({target.source})."
         )
     elif problem:
-        st.error(problem)
+        st.error(escape_markdown(problem))
     if typed is not None:
         if st.button("Forget these keys", key="conn_forget",
                      help="Removes the keys typed in this session."):
@@ -193,7 +195,7 @@ def _keys_form() -> None:
         st.form_submit_button("Use these keys", key="conn_use_keys", on_click=_use_keys)
     problem = st.session_state.pop("conn_keys_error", None)
     if problem:
-        st.error(problem)
+        st.error(escape_markdown(problem))
 
 
 def _use_keys() -> None:
@@ -233,4 +235,4 @@ def _test_connection(target: Target) -> None:
     st.caption(TEST_CAPTION)
     last = st.session_state.get(CHECK_KEY)
     if last and last[0] == target.id:
-        (st.success if last[1] else st.error)(last[2])
+        (st.success if last[1] else st.error)(escape_markdown(last[2]))

@@ -1,8 +1,17 @@
 """The send panel, shared by Compose and Upload.
 
-Before: the target, how many events and batches, the batch size and a confirmation.
+Before: the target, how many events and batches, the batch size, what the duplicate
+guard holds back, and a confirmation.
 During: a progress bar and a live per-batch table, fed by `send_batches(on_batch=...)`.
 After: totals, the per-batch table as CSV, and "Retry failed batches".
+
+Every send is a run in the send ledger (`bento_ui.ledger`): the first send of a job
+starts the run (with the source's name, hash and options, so the history page can
+resume it), retries send in the same run, and each batch is written as `sending` before
+its request and with its outcome after. Before anything is planned, the ledger is asked
+which of the events this site accepted before (skipped unless the person ticks "send
+again") or may have recorded (earlier unknown or partial batches: held back unless the
+person confirms).
 
 Sending twice is what people fear most, so:
 - the Send button only plans a job, in its on_click callback, for the rows of the source
@@ -13,10 +22,12 @@ Sending twice is what people fear most, so:
   have no answer yet instead of starting again;
 - the job's lock keeps two script runs from sending at the same time;
 - batches whose outcome is unknown are only resent after an extra confirmation;
-- rows added or fixed after a send can be sent on their own ("the rows not sent yet").
+- rows added or fixed after a send can be sent on their own ("the rows not sent yet");
+- events the ledger shows this site received before are held back by default.
 
 Session keys, all prefixed with the page's prefix: `<p>_jobs` (source -> list of
 SendJob, the last one current), `<p>_batch_size`, `<p>_confirm`, `<p>_send`,
+`<p>_send_again`, `<p>_resend_unknown`, `<p>_guard` (the last duplicate check),
 `<p>_retry`, `<p>_confirm_unknown`, `<p>_retry_unknown`, `<p>_start_over`,
 `<p>_report_csv`, `<p>_report_page`, `<p>_send_error`.
 """
@@ -30,16 +41,38 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from bento_ui import BentoUIError, send_batches
+from bento_ui import BentoUIError, build_events, plan_batches, send_batches
 from bento_ui.batching import MAX_BATCH_SIZE
-from bento_ui.sending import ACCEPTED, BatchResult
-from bento_ui.ui_state import SendJob, count, csv_bytes, live_warning
+from bento_ui.ledger import (
+    ACCEPTED,
+    PARTIAL,
+    SENDING,
+    UNKNOWN,
+    DuplicateCheck,
+    Ledger,
+)
+from bento_ui.paths import ledger_path
+from bento_ui.sending import BatchResult
+from bento_ui.ui_state import (
+    Origin,
+    SendJob,
+    count,
+    csv_bytes,
+    escape_markdown,
+    guard_mask,
+    held_back_note,
+    held_groups,
+    ledger_version,
+    live_warning,
+)
 from ui.connection import Target, current_target
 from ui.widgets import paged, target_box
 
 LOCK_WAIT_SECONDS = 120
 TABLE_REFRESH_SECONDS = 0.3
 LIVE_BATCHES = 200  # rows of the per-batch table redrawn while sending
+# Ledger states a pending batch must not be sent from without the person's say-so.
+RECORDED_OR_MAYBE = (ACCEPTED, PARTIAL, UNKNOWN, SENDING)
 
 
 def jobs(prefix: str, source: str) -> list[SendJob]:
@@ -53,22 +86,29 @@ def job_for(prefix: str, source: str) -> SendJob | None:
     return found[-1] if found else None
 
 
-def send_panel(prefix: str, table: pd.DataFrame, *, source: str, rows_label: str = "rows") -> None:
-    """Everything about sending `table` (valid rows of an event table) for one source."""
+def send_panel(prefix: str, table: pd.DataFrame, *, source: str, rows_label: str = "rows",
+               origin: Origin | None = None) -> None:
+    """Everything about sending `table` (valid rows of an event table) for one source.
+
+    `origin` is stored with the run in the send ledger (the file's name, hash and the
+    options that read it), so that the history page can resume an interrupted send.
+    """
     target = current_target()
+    origin = origin or Origin(name=source)
     error = st.session_state.pop(f"{prefix}_send_error", None)
     if error:
-        st.error(error)
+        st.error(escape_markdown(error))
     history = jobs(prefix, source)
     if not history:
-        _plan(prefix, table, source, target)
+        _plan(prefix, table, source, target, origin)
         return
     if len(history) > 1:
         with st.expander(f"Earlier sends of these rows ({len(history) - 1})"):
             for number, earlier in enumerate(history[:-1], start=1):
-                st.markdown(f"**Send {number}** to {earlier.target}: {earlier.summary()}")
+                st.markdown(f"**Send {number}** to {escape_markdown(earlier.target)}: "
+                            f"{escape_markdown(earlier.summary())}")
     job = history[-1]
-    _job(prefix, job, source, target, rows_label)
+    job_view(prefix, job, source, target, rows_label)
     if job.sending:
         return
     taken = set().union(*(j.rows for j in history))
@@ -77,17 +117,73 @@ def send_panel(prefix: str, table: pd.DataFrame, *, source: str, rows_label: str
         st.subheader("Rows not sent yet")
         st.caption(f"{count(len(rest), 'valid row')} {'was' if len(rest) == 1 else 'were'} "
                    "not part of the sends above (fixed or added since). Only these are sent.")
-        _plan(prefix, rest, source, target)
+        _plan(prefix, rest, source, target, origin)
     st.divider()
     st.button("Start over", key=f"{prefix}_start_over", on_click=_forget, args=(prefix, source),
-              help="Forgets these reports so every row can be sent again. Events Bento "
-              "already recorded would then be recorded twice.")
+              help="Forgets these reports so every row can be planned again. Events this "
+              "site received are then held back, unless you choose to send them again.")
 
 
 # ---------------------------------------------------------------- before
 
 
-def _plan(prefix: str, table: pd.DataFrame, source: str, target: Target | None) -> None:
+def _remembered_check(prefix: str, table: pd.DataFrame, site: str) -> DuplicateCheck | None:
+    """The last duplicate check, if it was of this very table for this site and the
+    ledger file has not been written since."""
+    memo = st.session_state.get(f"{prefix}_guard")
+    key = (site, len(table), ledger_version(ledger_path()))
+    if memo is not None and memo[0] is table and memo[1] == key:
+        check: DuplicateCheck = memo[2]
+        return check
+    return None
+
+
+def _guard(prefix: str, table: pd.DataFrame, target: Target) -> DuplicateCheck:
+    """The ledger's duplicate check of `table` for the target's site, remembered until
+    the table, the site or the ledger changes (it reads every event's fingerprint)."""
+    site = target.credentials.site_uuid
+    check = _remembered_check(prefix, table, site)
+    if check is not None:
+        return check
+    version = ledger_version(ledger_path())
+    with Ledger() as ledger:
+        check = ledger.already_accepted(site, build_events(table))
+    st.session_state[f"{prefix}_guard"] = (table, (site, len(table), version), check)
+    return check
+
+
+def _held_back_choices(prefix: str, table: pd.DataFrame, check: DuplicateCheck,
+                       target: Target) -> tuple[bool, bool]:
+    """Say what the guard holds back; the person's choices (send again, resend unknown)."""
+    send_again = resend_unknown = False
+    rows = [int(r) for r in table.index]
+    for group in check.held_back(rows):
+        st.warning(escape_markdown(held_back_note(group, sandbox=not target.is_live)),
+                   icon=":material/content_copy:")
+    if check.accepted:
+        n = len(check.accepted)
+        send_again = st.checkbox(
+            f"Send {'it' if n == 1 else f'these {n:,} events'} again anyway: "
+            f"{escape_markdown(target.label)} will record "
+            f"{'it' if n == 1 else 'them'} a second time.",
+            key=f"{prefix}_send_again",
+        )
+    if check.uncertain:
+        n = len(check.uncertain)
+        resend_unknown = st.checkbox(
+            f"I checked: send the {count(n, 'event')} that may have been recorded again, "
+            "even if that records some of them twice.",
+            key=f"{prefix}_resend_unknown",
+        )
+    if not target.is_live:
+        st.caption("The send history remembers what the sandbox received, even after the "
+                   "sandbox inbox is emptied: tick the box above to practise with the same "
+                   "events again.")
+    return send_again, resend_unknown
+
+
+def _plan(prefix: str, table: pd.DataFrame, source: str, target: Target | None,
+          origin: Origin) -> None:
     events = len(table)
     target_box(target)
     if events == 0:
@@ -99,6 +195,20 @@ def _plan(prefix: str, table: pd.DataFrame, source: str, target: Target | None) 
         help="Bento takes up to 1000 events per request. Smaller batches mean more "
         "requests, and a failure affects fewer events.",
     ))
+    if target is not None:
+        try:
+            check = _guard(prefix, table, target)
+        except BentoUIError as exc:
+            st.error(f"Nothing can be sent: {escape_markdown(exc)}")
+            return
+        if check.found:
+            send_again, resend_unknown = _held_back_choices(prefix, table, check, target)
+            events = sum(guard_mask(check, send_again=send_again,
+                                    resend_unknown=resend_unknown))
+            if events == 0:
+                st.info("Nothing to send: every one of these events was sent to "
+                        f"{escape_markdown(target.label)} before.")
+                return
     batches = math.ceil(events / size)
     pace = ""
     if target is not None and target.is_live and batches > 1:
@@ -109,46 +219,83 @@ def _plan(prefix: str, table: pd.DataFrame, source: str, target: Target | None) 
     if target is None:
         return
     if target.is_live:
-        label = live_warning(events, target.label)
+        label = live_warning(events, escape_markdown(target.label))
     else:
         label = (f"Send {'this event' if events == 1 else f'these {events:,} events'} to the "
                  "sandbox (nothing leaves this computer).")
     confirmed = st.checkbox(label, key=f"{prefix}_confirm")
     st.button(
         f"Send {count(events, 'event')}", key=f"{prefix}_send", type="primary",
-        disabled=not confirmed, on_click=_start, args=(prefix, table, source, size, target),
+        disabled=not confirmed, on_click=_start,
+        args=(prefix, table, source, size, target, origin),
         help=None if confirmed else "Tick the confirmation first.",
     )
 
 
-def _start(prefix: str, table: pd.DataFrame, source: str, size: int, target: Target) -> None:
+def _start(prefix: str, table: pd.DataFrame, source: str, size: int, target: Target,
+           origin: Origin) -> None:
     """on_click of Send: plan a job for the rows no job of this source holds yet.
 
     A second click (or a click replayed by a rerun) finds those rows taken and does
-    nothing, so the same rows are never planned twice.
+    nothing, so the same rows are never planned twice. The ledger is asked again here,
+    whatever the page showed: events this site received before are held back unless the
+    person ticked the boxes, and the run is recorded before anything is sent.
     """
     history = jobs(prefix, source)
     if not st.session_state.get(f"{prefix}_confirm") or (history and history[-1].sending):
         return
     taken = set().union(*(j.rows for j in history))
+    shown = table
     table = table[~table.index.isin(list(taken))]
     if table.empty:
         return
+    send_again = bool(st.session_state.get(f"{prefix}_send_again"))
+    resend_unknown = bool(st.session_state.get(f"{prefix}_resend_unknown"))
+    site = target.credentials.site_uuid
+    # The check the page showed, if nothing was written to the ledger since; else again.
+    check = _remembered_check(prefix, shown, site) if len(table) == len(shown) else None
     try:
-        job = SendJob.plan(table, source=source, size=size)
+        events = build_events(table)
+        rows = [int(r) for r in table.index]
+        with Ledger() as ledger:
+            if check is None:
+                check = ledger.already_accepted(site, events)
+            keep = guard_mask(check, send_again=send_again, resend_unknown=resend_unknown)
+            held = held_groups(check, rows, send_again=send_again,
+                               resend_unknown=resend_unknown)
+            events = [e for e, k in zip(events, keep, strict=True) if k]
+            rows = [r for r, k in zip(rows, keep, strict=True) if k]
+            if not events:
+                st.session_state[f"{prefix}_send_error"] = (
+                    "Nothing was sent: every one of these events was sent to this site before."
+                )
+                return
+            job = SendJob(source=source, batches=plan_batches(events, rows, size),
+                          held_back=held)
+            options = {**origin.options, "batch_size": size, "send_again": send_again,
+                       "resend_unknown": resend_unknown}
+            job.run_id = ledger.start_run(
+                target.credentials, job.batches, source_name=origin.name,
+                source_hash=origin.file_hash, options=options,
+                target=None if target.is_live else "sandbox",
+                held_back=job.held_back_events,
+            )
     except (BentoUIError, ValueError) as exc:
         st.session_state[f"{prefix}_send_error"] = f"Nothing was sent: {exc}"
         return
-    job.begin([b.number for b in job.batches], target.credentials, target.label)
+    job.begin(job.numbers, target.credentials, target.label)
     history.append(job)
-    st.session_state[f"{prefix}_confirm"] = False
+    for key in ("confirm", "send_again", "resend_unknown"):
+        st.session_state[f"{prefix}_{key}"] = False
 
 
 # ---------------------------------------------------------------- during and after
 
 
-def _job(prefix: str, job: SendJob, source: str, target: Target | None, rows_label: str) -> None:
-    st.markdown(f"**{'Sending' if job.sending else 'Sent'} to {job.target}**")
+def job_view(prefix: str, job: SendJob, source: str, target: Target | None,
+             rows_label: str) -> None:
+    """A job's progress while it sends (sending what is pending), then its outcome."""
+    st.markdown(f"**{'Sending' if job.sending else 'Sent'} to {escape_markdown(job.target)}**")
     progress = st.empty()
     table_slot = st.empty()
     if job.sending:
@@ -185,19 +332,42 @@ def _run(job: SendJob, progress: Any, table_slot: Any, rows_label: str) -> None:
                                  column_config=_columns(rows_label))
 
     try:
-        while job.pending:
-            if job.stopped:
-                job.skip_pending()
-                break
+        with Ledger() as ledger:
             assert job.credentials is not None
-            batches = [job.batch(n) for n in job.pending]
-            _progress(progress, job)
-            send_batches(batches, job.credentials, on_batch=on_batch)
+            if job.run_id is None:  # every send is a run in the ledger
+                job.run_id = ledger.start_run(job.credentials, job.batches,
+                                              source_name=job.source)
+            else:
+                _catch_up(job, ledger)
+            while job.pending:
+                if job.stopped:
+                    job.skip_pending()
+                    break
+                batches = [job.batch(n) for n in job.pending]
+                _progress(progress, job)
+                send_batches(batches, job.credentials, on_batch=on_batch, ledger=ledger,
+                             run=job.run_id)
     except BentoUIError as exc:
         job.stopped = str(exc)
         job.skip_pending()
     finally:
         job.lock.release()
+
+
+def _catch_up(job: SendJob, ledger: Ledger) -> None:
+    """Take the ledger's outcome of pending batches that were sent elsewhere since this
+    job paused (the history page, the CLI resuming the run): they are not sent again, and
+    one that ended unknown waits for a confirmation like any other."""
+    for record in ledger.run(job.run_id or "").batches:
+        if record.number not in job.pending or record.state not in RECORDED_OR_MAYBE:
+            continue
+        if record.state != job.expected_state(record.number):
+            state = UNKNOWN if record.state == SENDING else record.state
+            job.record(BatchResult(
+                job.batch(record.number), job.of, state, results=record.results,
+                failed=record.failed, status=record.status, attempts=record.attempts,
+                message=record.message or "answered in another send of this run",
+            ))
 
 
 def _progress(slot: Any, job: SendJob, last: BatchResult | None = None) -> None:
@@ -236,14 +406,21 @@ def _live_rows(frame: pd.DataFrame) -> pd.DataFrame:
 def _outcome(prefix: str, job: SendJob, source: str, target: Target | None) -> None:
     totals = job.totals
     where = "the sandbox" if job.target == "the sandbox" else "Bento"
+    held = job.held_back_events
+    sent = totals["events"] - held
     if job.done and all(r.state == ACCEPTED for r in job.results.values()):
-        everything = "The event was" if totals["events"] == 1 else (
-            f"All {totals['events']:,} events were")
+        everything = "The event was" if sent == 1 else f"All {sent:,} events were"
+        if held:
+            everything = ("The event sent was" if sent == 1
+                          else f"All {sent:,} events sent were")
         st.success(f"{everything} recorded by {where}.")
     else:
-        st.warning(job.summary())
+        st.warning(escape_markdown(job.summary()))
+    if held:
+        st.info(f"{count(held, 'event')} {'was' if held == 1 else 'were'} held back, not "
+                "sent: the send history shows this site received them before.")
     if job.stopped:
-        st.error(job.stopped)
+        st.error(escape_markdown(job.stopped))
     labels = [("Events in", "events"), ("Recorded", "recorded"), ("Failed", "failed"),
               ("Unknown", "unknown"), ("Not sent", "not sent")]
     for column, (label, key) in zip(st.columns(5), labels, strict=True):
@@ -252,7 +429,17 @@ def _outcome(prefix: str, job: SendJob, source: str, target: Target | None) -> N
     st.download_button("Download the per-batch report (CSV)", lambda: csv_bytes(report),
                        file_name="send-report.csv", mime="text/csv", key=f"{prefix}_report_csv",
                        on_click="ignore")
+    if job.run_id:
+        st.caption(f"Recorded in the send history as run {escape_markdown(job.run_id)}.")
     _retry_section(prefix, job, source, target)
+
+
+def _same_site(job: SendJob, target: Target) -> bool:
+    """Retries go to the site the job's run was recorded for, nowhere else."""
+    if job.credentials is None:
+        return True
+    return (job.credentials.site_uuid == target.credentials.site_uuid
+            and job.credentials.base_url == target.credentials.base_url)
 
 
 def _retry_section(prefix: str, job: SendJob, source: str, target: Target | None) -> None:
@@ -263,8 +450,11 @@ def _retry_section(prefix: str, job: SendJob, source: str, target: Target | None
     if target is None:
         st.info("To retry, choose where to send in the sidebar.")
         return
-    if target.label != job.target:
-        st.info(f"The target changed since this send: retries go to **{target.label}**.")
+    if not _same_site(job, target):
+        st.info(f"These batches were sent to {escape_markdown(job.target)}: retries go there "
+                f"too. Choose it again in the sidebar to retry them (the sidebar now says "
+                f"{escape_markdown(target.label)}).")
+        return
     if retryable:
         events = sum(job.batch(n).size for n in retryable)
         st.button(
@@ -277,8 +467,9 @@ def _retry_section(prefix: str, job: SendJob, source: str, target: Target | None
         events = sum(job.batch(n).size for n in unknown)
         st.warning(
             f"{count(len(unknown), 'batch', 'batches')} ({count(events, 'event')}) got no "
-            "answer: Bento may have recorded them. Check in Bento before sending them "
-            "again, or they may be recorded twice."
+            "answer, or Bento refused only some of their events without saying which: "
+            "Bento may have recorded them. Check in Bento before sending them again, or "
+            "they may be recorded twice."
         )
         confirmed = st.checkbox(
             "I checked: send the unknown batches again, even though Bento may have "
@@ -291,7 +482,7 @@ def _retry_section(prefix: str, job: SendJob, source: str, target: Target | None
 
 def _retry(prefix: str, source: str, target: Target, include_unknown: bool) -> None:
     job = job_for(prefix, source)
-    if job is None or job.sending:
+    if job is None or job.sending or not _same_site(job, target):
         return
     if include_unknown and not st.session_state.get(f"{prefix}_confirm_unknown"):
         return

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import pandas as pd
 import streamlit as st
 
-from bento_ui.ui_state import ERROR, FormProblem, page_count, page_of
+from bento_ui.ui_state import ERROR, FormProblem, escape_markdown, page_count, page_of
 from ui.connection import Target
 
 PAGE_SIZE = 500  # rows sent to the browser at once: tables stay quick at 100k rows
@@ -17,9 +17,9 @@ def problem_notes(items: Sequence[FormProblem] | None) -> None:
     """The problems of one input, right under it: errors in red, warnings in yellow."""
     for item in items or ():
         if item.severity == ERROR:
-            st.error(item.message, icon=":material/error:")
+            st.error(escape_markdown(item.message), icon=":material/error:")
         else:
-            st.warning(item.message, icon=":material/warning:")
+            st.warning(escape_markdown(item.message), icon=":material/warning:")
 
 
 def paged(
@@ -49,7 +49,7 @@ def target_box(target: Target | None) -> None:
     if target is None:
         st.error("No target yet: in the sidebar, enter your Bento keys or choose the sandbox.")
     elif target.is_live:
-        st.warning(f"Target: **{target.label}** (live, keys {target.source}).",
+        st.warning(f"Target: **{escape_markdown(target.label)}** (live, keys {target.source}).",
                    icon=":material/public:")
     else:
         st.info("Target: **the sandbox**, a practice Bento inside this app. Nothing leaves "

@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8501
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench bench-prepare bench-scale bench-send clean
 
 run: $(VENV)/.installed
 	$(BIN)/streamlit run app.py --server.address $(HOST) --server.port $(PORT) --browser.gatherUsageStats false
@@ -19,6 +19,20 @@ test: $(VENV)/.installed-test
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check bento_ui tests app.py app_pages ui bench
 	$(BIN)/mypy
+
+# Benchmarks print figures (see bench/RESULTS.md); they make their own input in bench/out/.
+ROWS ?= 100000 1000000
+FORMAT ?= csv
+bench: bench-prepare bench-scale bench-send
+
+bench-prepare: $(VENV)/.installed
+	$(BIN)/python -m bench.prepare --rows $(ROWS) --format $(FORMAT) --repeat 3
+
+bench-scale: $(VENV)/.installed
+	$(BIN)/python -m bench.prepare --rows 1000000 5000000 --variants bare stream --cleanup
+
+bench-send: $(VENV)/.installed
+	$(BIN)/python -m bench.send --events 100000 --rounds 5
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)

@@ -79,6 +79,10 @@ def parse_dates(
 
     # Values are written into `stamps`/`naive` with positional (numpy) right-hand sides:
     # they come from `text[mask]`, in the same order, so there is nothing to align.
+    # 2024/01/05 is ISO with slashes: make it ISO, so a zone after it is read as one.
+    slashed = text.str.match(_YMD_SLASH).fillna(False).astype(bool)
+    if slashed.any():
+        text = text.where(~slashed, text.str.replace("/", "-"))
     iso_match = text.str.match(_ISO)
     zoned = text.str.contains(_ISO_ZONE) & iso_match
     if zoned.any():
@@ -97,11 +101,16 @@ def parse_dates(
             found[others] = other_text.str.match(pattern).fillna(False).to_numpy(dtype=bool)
         return found
 
-    slash_ymd = among_others(_YMD_SLASH)
-    iso_like = iso | slash_ymd
+    iso_like = iso
     if iso_like.any():
-        t = text[iso_like].str.replace("/", "-").str.replace(",", ".")
-        naive[iso_like] = _in_ns(pd.to_datetime(t, format="ISO8601", errors="coerce"))
+        t = text[iso_like].str.replace(",", ".")
+        try:
+            parsed_iso = pd.to_datetime(t, format="ISO8601", errors="coerce")
+        except ValueError:  # a zone the patterns above did not see: value by value
+            parsed_iso = pd.to_datetime(
+                pd.Series([_naive_or_nat(v) for v in t], index=t.index), errors="coerce"
+            )
+        naive[iso_like] = _in_ns(parsed_iso)
 
     serial = among_others(_SERIAL)
     if serial.any():
@@ -196,6 +205,15 @@ def _parse_others(
     }
     plain = {v: p for v, p in lookup.items() if pd.notna(p) and p.tzinfo is None}
     return aware, plain
+
+
+def _naive_or_nat(value: str) -> pd.Timestamp | None:
+    """One ISO value without a zone, or None (a value with a zone is not naive)."""
+    try:
+        stamp = pd.Timestamp(value)
+    except (ValueError, OverflowError):
+        return None
+    return None if pd.isna(stamp) or stamp.tzinfo is not None else stamp
 
 
 def _from_parts(parts: pd.DataFrame, order: DateOrder) -> pd.Series:

@@ -9,6 +9,8 @@ person typed: nothing changes type unless Bento needs it to.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -118,12 +120,14 @@ def to_json(events: list[Event]) -> str:
 
 _TEXT = pa.large_string()
 _NEEDS_ESCAPE = r'["\\\x00-\x1f]'  # what json.dumps(ensure_ascii=False) escapes
+# One member of a JSON object for every row: its `"key":value` text, and where it is there.
+_Member = tuple[pa.Array, np.ndarray]
 
 
 def encode_events(valid: pd.DataFrame) -> pa.Array:
     """The JSON text of every event of `build_events(valid)`, one string per row, built
-    column by column in pyarrow: ten times faster than building dicts and dumping them,
-    for the request bodies of a big file (see `batch_bodies`).
+    column by column in pyarrow: several times faster than building dicts and dumping
+    them, for the request bodies of a big file (see `batch_bodies`).
 
     Each text parses to exactly the event `build_events` gives (`json.loads(text) ==
     event`) and is written as `json.dumps(event, ensure_ascii=False, separators=(",",
@@ -131,26 +135,46 @@ def encode_events(valid: pd.DataFrame) -> pa.Array:
     detail columns of one parent are not next to each other.
     """
     n = len(valid)
-    parts: list[pa.Array | pa.Scalar] = [
-        _pieces(valid[ev.TYPE], '{"type":', always=True),
-        _pieces(valid[ev.EMAIL], ',"email":', always=True),
-    ]
-    field_pieces = [
-        _pieces(valid[c], "," + _key(c[len(ev.FIELDS_PREFIX) :]))
-        for c in valid.columns
-        if ev.is_fields_column(c)
-    ]
-    if field_pieces:
-        parts.append(_object_piece('"fields"', _concat(field_pieces, n)))
     purchase = (valid[ev.TYPE].astype("str") == ev.PURCHASE).to_numpy()
-    details = [_dotted_details(valid, purchase)]
-    if ev.DETAILS in valid:
-        details.insert(0, _json_details(valid[ev.DETAILS], purchase))
-    parts.append(_object_piece('"details"', _concat(details, n)))
-    if ev.DATE in valid:
-        parts.append(_pieces(valid[ev.DATE], "," + _key("date")))
+
+    def fields() -> pa.Array | None:
+        members = [
+            _member(valid[c], _key(c[len(ev.FIELDS_PREFIX) :]))
+            for c in valid.columns
+            if ev.is_fields_column(c)
+        ]
+        return _optional(_object('"fields"', members, n)) if members else None
+
+    def details() -> pa.Array | None:
+        members = _dotted_details(valid, purchase)
+        if ev.DETAILS in valid:
+            members.insert(0, _json_details(valid[ev.DETAILS], purchase))
+        return _optional(_object('"details"', members, n)) if members else None
+
+    def date() -> pa.Array | None:
+        return _texts_of(valid[ev.DATE], ',"date":') if ev.DATE in valid else None
+
+    # Type and email are in every event: the optional parts follow them with their own
+    # leading comma, or as "" where they are missing, and one join puts the event together.
+    # The parts are independent and pyarrow works without the GIL: two threads.
+    tasks: list[Callable[[], pa.Array | None]] = [
+        lambda: _texts_of(valid[ev.TYPE], '{"type":', always=True),
+        lambda: _texts_of(valid[ev.EMAIL], ',"email":', always=True),
+        fields,
+        details,
+        date,
+    ]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        done = list(pool.map(lambda task: task(), tasks))
+    parts: list[pa.Array | pa.Scalar] = [part for part in done if part is not None]
     parts.append(_lit("}"))
     return _join(parts)
+
+
+def _optional(member: _Member) -> pa.Array:
+    """`,member` where it is there, "" elsewhere."""
+    texts, there = member
+    return pc.if_else(pa.array(there), _join([_lit(","), texts]), _lit(""))
 
 
 def batch_bodies(texts: pa.Array, size: int) -> pa.Array:
@@ -169,46 +193,83 @@ def _join(parts: list[pa.Array | pa.Scalar]) -> pa.Array:
     return joined.combine_chunks() if isinstance(joined, pa.ChunkedArray) else joined
 
 
+def _members_join(members: list[_Member], n: int) -> pa.Array:
+    """Per row, the members that are there, joined with commas: one list join in pyarrow
+    (element-wise joins would need a comma to be cut off where the first is missing)."""
+    present = np.column_stack([there for _, there in members])
+    rows, which = np.nonzero(present)  # row by row, members in order
+    values = pa.chunked_array([texts for texts, _ in members]).take(
+        pa.array(which.astype(np.int64) * n + rows)
+    )
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(present.sum(axis=1), out=offsets[1:])
+    lists = pa.LargeListArray.from_arrays(pa.array(offsets), _combined(values))
+    return _combined(pc.binary_join(lists, _lit(",")))
+
+
+def _combined(values: Any) -> pa.Array:
+    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+
+
+def _object(key: str, members: list[_Member], n: int) -> _Member:
+    """`key:{members}` where any member is there; an object with none is left out."""
+    there = np.logical_or.reduce([present for _, present in members])
+    return _join([_lit(key + ":{"), _members_join(members, n), _lit("}")]), there
+
+
 def _key(name: str) -> str:
     return json.dumps(name, ensure_ascii=False) + ":"
 
 
 def _arrow(column: pd.Series) -> pa.Array:
-    values = pa.array(column.astype("str").array)
-    if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks()
-    return values.cast(_TEXT)
+    return _combined(pa.array(column.astype("str").array)).cast(_TEXT)
 
 
-def _pieces(
+def _member(
+    column: pd.Series, prefix: str, *, purchase: np.ndarray | None = None
+) -> _Member:
+    present = (column.astype("str") != "").to_numpy()
+    return _texts_of(column, prefix, purchase=purchase), present
+
+
+def _texts_of(
     column: pd.Series,
     prefix: str,
     *,
     always: bool = False,
     purchase: np.ndarray | None = None,
 ) -> pa.Array:
-    """`prefix` + the cell as a JSON string for each filled cell ("" for blank ones,
-    unless `always`). With `purchase`, those rows get the cell as integer cents.
+    """`prefix` + each cell as a JSON string (with `purchase`, those rows' cells as
+    integer cents); "" for a blank cell, unless `always`.
 
     A column with few distinct values (types, plans, countries, currencies) is written
     once per distinct value and taken for its rows: a fraction of the work per row."""
     values = _arrow(column)
     if len(values) > 1000 and len(pc.unique(values.slice(0, 1000))) < 200:
         encoded = pc.dictionary_encode(values)
-        distinct = _piece_texts(encoded.dictionary, prefix, always)
+        distinct = _blank_to_empty(
+            encoded.dictionary, _string_texts(encoded.dictionary, prefix), always
+        )
         codes = encoded.indices
         if purchase is not None:
-            distinct = pa.concat_arrays([distinct, _cent_texts(encoded.dictionary, prefix)])
+            cents = _cent_texts(encoded.dictionary, prefix)
+            distinct = pa.concat_arrays([distinct, cents])
             where = codes.to_numpy(zero_copy_only=False).astype(np.int64)
             codes = pa.array(np.where(purchase, where + len(encoded.dictionary), where))
         return distinct.take(codes)
-    texts = _piece_texts(values, prefix, always)
+    texts = _string_texts(values, prefix)
     if purchase is not None:
         texts = pc.if_else(pa.array(purchase), _cent_texts(values, prefix), texts)
-    return texts
+    return _blank_to_empty(values, texts, always)
 
 
-def _piece_texts(values: pa.Array, prefix: str, always: bool) -> pa.Array:
+def _blank_to_empty(values: pa.Array, texts: pa.Array, always: bool) -> pa.Array:
+    if always:
+        return texts
+    return pc.if_else(pc.not_equal(values, _lit("")), texts, _lit(""))
+
+
+def _string_texts(values: pa.Array, prefix: str) -> pa.Array:
     texts = _join([_lit(prefix + '"'), values, _lit('"')])
     if _has_special(values):  # rare: a quote, a backslash or a control character
         special = pc.match_substring_regex(values, _NEEDS_ESCAPE)
@@ -217,9 +278,7 @@ def _piece_texts(values: pa.Array, prefix: str, always: bool) -> pa.Array:
             prefix + json.dumps(v, ensure_ascii=False) for v in values.take(rows).to_pylist()
         ]
         texts = pc.replace_with_mask(texts, special, pa.array(escaped, _TEXT))
-    if always:
-        return texts
-    return pc.if_else(pc.not_equal(values, _lit("")), texts, _lit(""))
+    return texts
 
 
 def _cent_texts(values: pa.Array, prefix: str) -> pa.Array:
@@ -233,7 +292,7 @@ def _cent_texts(values: pa.Array, prefix: str) -> pa.Array:
     return pa.array(texts, _TEXT)
 
 
-# The bytes json.dumps escapes: control characters, '"' and '\'.
+# The bytes json.dumps escapes: control characters, '"' and '\\'.
 _SPECIAL_BYTES = np.zeros(256, dtype=bool)
 _SPECIAL_BYTES[:32] = _SPECIAL_BYTES[ord('"')] = _SPECIAL_BYTES[ord("\\")] = True
 
@@ -248,18 +307,8 @@ def _has_special(values: pa.Array) -> bool:
     return bool(_SPECIAL_BYTES[raw].any())
 
 
-def _concat(pieces: list[pa.Array], n: int) -> pa.Array:
-    return _join(list(pieces)) if pieces else pa.array([""] * n, _TEXT)
-
-
-def _object_piece(key: str, inner: pa.Array) -> pa.Array:
-    """`,key:{inner without its leading comma}` where inner is not empty, "" elsewhere."""
-    body = _join([_lit("," + key + ":{"), pc.utf8_slice_codeunits(inner, 1), _lit("}")])
-    return pc.if_else(pc.not_equal(inner, _lit("")), body, _lit(""))
-
-
-def _dotted_details(valid: pd.DataFrame, purchase: np.ndarray) -> pa.Array:
-    """The members written by `details.<path>` columns, nested, as pieces of an object."""
+def _dotted_details(valid: pd.DataFrame, purchase: np.ndarray) -> list[_Member]:
+    """The members written by `details.<path>` columns, nested as `_put` nests them."""
     tree: dict[str, Any] = {}
     for column in (c for c in valid.columns if ev.is_details_column(c)):
         node = tree
@@ -267,29 +316,27 @@ def _dotted_details(valid: pd.DataFrame, purchase: np.ndarray) -> pa.Array:
         for key in parents:
             node = node.setdefault(key, {})
         node[leaf] = column
-    return _tree_pieces(valid, tree, purchase, ["details"])
+    return _tree_members(valid, tree, purchase)
 
 
-def _tree_pieces(
-    valid: pd.DataFrame, tree: dict[str, Any], purchase: np.ndarray, path: list[str]
-) -> pa.Array:
-    pieces = []
+def _tree_members(
+    valid: pd.DataFrame, tree: dict[str, Any], purchase: np.ndarray
+) -> list[_Member]:
+    members = []
     for key, child in tree.items():
         if isinstance(child, dict):
-            inner = _tree_pieces(valid, child, purchase, [*path, key])
-            pieces.append(_object_piece(_key(key)[:-1], inner))
+            inner = _tree_members(valid, child, purchase)
+            members.append(_object(_key(key)[:-1], inner, len(valid)))
         else:
             priced = child == ev.PURCHASE_AMOUNT and purchase.any()
-            pieces.append(
-                _pieces(valid[child], "," + _key(key), purchase=purchase if priced else None)
-            )
-    return _concat(pieces, len(valid))
+            members.append(_member(valid[child], _key(key), purchase=purchase if priced else None))
+    return members
 
 
-def _json_details(column: pd.Series, purchase: np.ndarray) -> pa.Array:
-    """The members of the `details` JSON column as pieces of an object (`,"k":v,...`),
-    each distinct text parsed and written once (once more for $purchase rows, whose
-    amount becomes cents)."""
+def _json_details(column: pd.Series, purchase: np.ndarray) -> _Member:
+    """The members of the `details` JSON column (`"k":v,...`, no braces), each distinct
+    text parsed and written once (once more for $purchase rows, whose amount becomes
+    cents); there where the object has any."""
     encoded = pc.dictionary_encode(_arrow(column))
     distinct = encoded.dictionary.to_pylist()
     codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
@@ -299,16 +346,16 @@ def _json_details(column: pd.Series, purchase: np.ndarray) -> pa.Array:
             plain.append("")
             cents.append("")
             continue
-        obj = json.loads(text.strip())
-        plain.append(_members(obj))
-        priced = json.loads(text.strip())
+        plain.append(_inside(json.loads(text.strip())))
+        priced = json.loads(text.strip())  # parsed trimmed, as validation parsed it
         _amount_to_cents(priced)
-        cents.append(_members(priced))
-    pieces = pa.array(plain + cents, _TEXT)
-    return pieces.take(pa.array(np.where(purchase, codes + len(distinct), codes)))
+        cents.append(_inside(priced))
+    inner = pa.array(plain + cents, _TEXT).take(
+        pa.array(np.where(purchase, codes + len(distinct), codes))
+    )
+    return inner, pc.not_equal(inner, _lit("")).to_numpy(zero_copy_only=False)
 
 
-def _members(obj: dict[str, Any]) -> str:
-    """`,"k":v,...` of a JSON object, "" when it is empty."""
-    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
-    return "," + text[1:-1] if len(text) > 2 else ""
+def _inside(obj: dict[str, Any]) -> str:
+    """A JSON object's members without the braces, "" when it has none."""
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))[1:-1]

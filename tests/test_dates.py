@@ -58,3 +58,10 @@ def test_a_time_skipped_by_daylight_saving_is_an_error() -> None:
     parsed = parse_dates(pd.Series(["2024-03-31 02:30"]), timezone="Europe/Berlin")
     assert parsed.iso[0] == ""
     assert "clocks change" in parsed.error[0]
+
+
+def test_slashed_iso_dates_with_a_zone_are_read_not_crashed_on() -> None:
+    assert iso(["2024/01/05 13:45Z", "2024-01-05"]) == [
+        "2024-01-05T13:45:00Z",
+        "2024-01-05T00:00:00Z",
+    ]

@@ -39,7 +39,8 @@ import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -52,9 +53,10 @@ from bento_ui.client import BentoClient
 from bento_ui.config import Credentials
 from bento_ui.dates import DateOrder
 from bento_ui.errors import ReadError
+from bento_ui.ledger import Ledger
 from bento_ui.mapping import ColumnMapping, apply_mapping
 from bento_ui.payloads import build_events, encode_events
-from bento_ui.sending import SKIPPED, BatchResult, SendReport, make_client
+from bento_ui.sending import BatchResult, SendReport, send_batch_stream
 from bento_ui.validation import ERROR, PROBLEM_COLUMNS, WARNING, SeenRows, Validation, validate
 
 __all__ = [
@@ -451,48 +453,26 @@ def send_stream(
     dry_run: bool = False,
     on_batch: Callable[[BatchResult], None] | None = None,
     client: BentoClient | None = None,
+    ledger: Ledger | Literal["default"] | None = "default",
+    send_again: bool = False,
+    resend_unknown: bool = False,
 ) -> SendReport:
     """Send the valid rows of a prepared file (the second pass), batch by batch as the
-    chunks are read again: memory stays flat. Stops at the first 401/403/404 as `send`
-    does. Not yet written to a `Ledger` (it plans a run's batches up front)."""
+    chunks are read again: memory stays flat. Recorded in the send ledger like `send`,
+    with the duplicate guard applied batch by batch; stops at the first 401/403/404."""
     if not 1 <= batch_size <= MAX_BATCH_SIZE:
         raise ValueError(f"batch size must be between 1 and {MAX_BATCH_SIZE}, not {batch_size}")
-    of = -(-prepared.valid_rows // batch_size)
-    report = SendReport()
-    own_client = client is None and not dry_run
-    if own_client:
-        client = make_client(credentials)
+    book = Ledger() if ledger == "default" else ledger
     try:
-        for batch in _stream_batches(prepared, batch_size):
-            if dry_run:
-                result = BatchResult(batch, of, SKIPPED, message="dry run: not sent")
-            elif report.stopped:
-                result = BatchResult(
-                    batch, of, SKIPPED, message=f"not sent: the run stopped. {report.stopped}"
-                )
-            else:
-                assert client is not None
-                outcome = client.send_batch(list(batch.events))
-                result = BatchResult(
-                    batch=batch,
-                    of=of,
-                    state=outcome.state,
-                    results=outcome.results,
-                    failed=outcome.failed,
-                    status=outcome.status,
-                    attempts=outcome.attempts,
-                    seconds=outcome.seconds,
-                    message=outcome.message,
-                )
-                if outcome.stop_run:
-                    report.stopped = outcome.message
-            report.results.append(result)
-            if on_batch is not None:
-                on_batch(result)
+        return send_batch_stream(
+            _stream_batches(prepared, batch_size), credentials,
+            of=-(-prepared.valid_rows // batch_size), dry_run=dry_run, on_batch=on_batch,
+            client=client, ledger=book, send_again=send_again, resend_unknown=resend_unknown,
+            source_name=Path(prepared.source).name, source_path=prepared.source,
+        )  # fmt: skip
     finally:
-        if own_client and client is not None:
-            client.close()
-    return report
+        if ledger == "default" and book is not None:
+            book.close()
 
 
 def _stream_batches(prepared: PreparedFile, size: int) -> Iterator[Batch]:

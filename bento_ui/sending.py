@@ -245,13 +245,28 @@ def send_batches(
     the ones planned for it, and a run that another process is sending. A dry run writes
     nothing.
     """
+    of = len(batches)
     if ledger is None or dry_run or not batches:
-        return _send(batches, credentials, dry_run, on_batch, client, None, None)
+        return _send(batches, credentials, dry_run, on_batch, client, None, None, of)
     if run is None:
         run = ledger.start_run(credentials, batches)
+    of = max(of, len(ledger.run(run).batches))
+    return _send_claimed(batches, credentials, on_batch, client, ledger, run, of)
+
+
+def _send_claimed(
+    batches: Iterable[Batch],
+    credentials: Credentials,
+    on_batch: Callable[[BatchResult], None] | None,
+    client: BentoClient | None,
+    ledger: Ledger,
+    run: str,
+    of: int,
+) -> SendReport:
+    """Send a run's batches while holding it, and write how the run ended."""
     with ledger.claim(run, credentials) as record:
         try:
-            report = _send(batches, credentials, False, on_batch, client, ledger, record.id)
+            report = _send(batches, credentials, False, on_batch, client, ledger, record.id, of)
         except BaseException:
             ledger.end_run(run, interrupted=True)
             raise
@@ -259,19 +274,86 @@ def send_batches(
     return report
 
 
+def send_batch_stream(
+    batches: Iterable[Batch],
+    credentials: Credentials,
+    *,
+    of: int,
+    dry_run: bool = False,
+    on_batch: Callable[[BatchResult], None] | None = None,
+    client: BentoClient | None = None,
+    ledger: Ledger | None = None,
+    send_again: bool = False,
+    resend_unknown: bool = False,
+    source_name: str = "",
+    source_path: str | Path | None = None,
+    source_hash: str | None = None,
+    options: Mapping[str, Any] | None = None,
+) -> SendReport:
+    """Send batches planned while a file is read (`of` of them, at most), in one run.
+
+    Each batch passes the duplicate guard on its own and is written to the ledger just
+    before it is sent, so memory stays flat and a crash still leaves a true record.
+    """
+    if ledger is None or dry_run:
+        return _send(batches, credentials, dry_run, on_batch, client, None, None, of)
+    run = ledger.start_run(
+        credentials, [], source_name=source_name, source_path=source_path,
+        source_hash=source_hash, options=options,
+    )  # fmt: skip
+    held: list[HeldBack] = []
+
+    def guarded() -> Iterable[Batch]:
+        for batch in batches:
+            check = ledger.already_accepted(credentials.site_uuid, batch.events)
+            if check.found:
+                held.extend(check.held_back(batch.rows, send_again=send_again,
+                                            resend_unknown=resend_unknown))
+                keep = check.keep(send_again=send_again, resend_unknown=resend_unknown)
+                batch = Batch(
+                    batch.number,
+                    tuple(r for r, k in zip(batch.rows, keep, strict=True) if k),
+                    tuple(e for e, k in zip(batch.events, keep, strict=True) if k),
+                )
+                if not batch.events:
+                    continue
+            ledger.add_batches(run, [batch])
+            yield batch
+
+    report = _send_claimed(guarded(), credentials, on_batch, client, ledger, run, of)
+    report.held_back = merge_held_back(held)
+    return report
+
+
+def merge_held_back(held: Sequence[HeldBack]) -> list[HeldBack]:
+    """One entry per reason, as if the whole file had been checked at once."""
+    merged: list[HeldBack] = []
+    for reason in dict.fromkeys(h.reason for h in held):
+        same = [h for h in held if h.reason == reason]
+        merged.append(
+            HeldBack(
+                reason=reason,
+                rows=tuple(r for h in same for r in h.rows),
+                runs=tuple(dict.fromkeys(run for h in same for run in h.runs)),
+                first_date=min(h.first_date for h in same),
+                last_date=max(h.last_date for h in same),
+            )
+        )
+    return merged
+
+
 def _send(
-    batches: Sequence[Batch],
+    batches: Iterable[Batch],
     credentials: Credentials,
     dry_run: bool,
     on_batch: Callable[[BatchResult], None] | None,
     client: BentoClient | None,
     ledger: Ledger | None,
     run: str | None,
+    of: int,
 ) -> SendReport:
+    """The one send loop, for batches planned up front and for batches read as a stream."""
     report = SendReport(run_id=run)
-    of = len(batches)
-    if ledger is not None and run is not None:
-        of = max(of, len(ledger.run(run).batches))
     own_client = client is None and not dry_run
     if own_client:
         client = make_client(credentials)

@@ -10,6 +10,7 @@ import pytest
 
 from bento_ui import ReadError, apply_mapping, read_table, suggest_mapping, validate
 from bento_ui.emulator import Emulator
+from bento_ui.ledger import Ledger
 from bento_ui.pipeline import iter_table, prepare_in_chunks, read_header, send_stream
 from bento_ui.validation import SeenRows
 
@@ -131,6 +132,27 @@ def test_send_stream_sends_every_valid_row_once_in_full_batches(tmp_path: Path) 
     )
     rows = [row for r in report.results for row in r.batch.rows]
     assert rows == [r for r in range(2, 25) if r != 6]
+
+
+def test_a_streamed_send_is_recorded_and_not_sent_twice(tmp_path: Path) -> None:
+    path = tmp_path / "events.csv"
+    lines = ["Email,Event"] + [f"u{i}@example.com,signup" for i in range(12)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    prepared = prepare_in_chunks(path, suggest_mapping(read_header(path)), chunk_rows=4)
+    with Emulator() as bento, Ledger(tmp_path / "ledger.sqlite3") as ledger:
+        first = send_stream(prepared, bento.credentials, batch_size=5, ledger=ledger)
+        # The same file again: the site has every event, so nothing goes out.
+        again = send_stream(prepared, bento.credentials, batch_size=5, ledger=ledger)
+        recorded = bento.events()
+        run = ledger.run(first.run_id or "")
+    assert first.ok and len(recorded) == 12
+    assert [b.state for b in run.batches] == ["accepted", "accepted", "accepted"]
+    assert run.source_path == str(path.resolve())
+    assert again.results == []
+    assert again.totals["recorded"] == 0 and again.totals["not sent"] == 12
+    [held] = again.held_back
+    assert held.events == 12 and "were sent to this site" in held.message
+    assert held.row_ranges == "2-13"
 
 
 def test_seen_rows_remembers_the_first_row_of_each_hash() -> None:

@@ -12,10 +12,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
+
+import pandas as pd
 
 from bento_ui import __version__
 from bento_ui.batching import MAX_BATCH_SIZE, describe_rows, plan_batches
@@ -25,6 +29,7 @@ from bento_ui.export import write_safe_csv
 from bento_ui.ledger import SENT_BEFORE, HeldBack, Ledger, RunRecord, file_hash
 from bento_ui.mapping import ColumnMapping, apply_mapping, suggest_mapping
 from bento_ui.payloads import build_events
+from bento_ui.pipeline import PreparedFile, prepare_in_chunks, read_header, send_stream
 from bento_ui.progress import ProgressBar
 from bento_ui.resume import check_target, plan_resume, read_source, source_options
 from bento_ui.sending import (
@@ -39,6 +44,9 @@ from bento_ui.spreadsheet import read_table
 from bento_ui.validation import Validation, validate
 
 SHOWN_PROBLEMS = 20
+# CSV files this big are read, checked and sent chunk by chunk, so memory stays flat
+# however many rows they have (BENTO_UI_STREAM_BYTES overrides it).
+STREAM_BYTES = 256 * 2**20
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
 
@@ -203,26 +211,56 @@ def _prepare(args: argparse.Namespace, data: bytes | None = None) -> Validation:
     sheet = read_table(source, sheet=_sheet_arg(args), name=Path(args.file).name)
     mapping = suggest_mapping(sheet.columns, default_type=args.type)
     mapping = _override(mapping, args.map)
-    print(
-        "Columns: "
-        + ", ".join(f"{header} -> {target}" for header, target in mapping.columns.items())
-        + (f"; type for rows without one: {mapping.default_type}" if mapping.default_type else "")
-    )
+    _print_columns(mapping)
     args.mapping = mapping  # stored with the run, so that a resume maps it the same way
     table = apply_mapping(sheet, mapping)
     result = validate(table, timezone=args.timezone, date_order=args.date_order)
-    s = result.summary
+    _print_summary(args, result.summary)
+    return result
+
+
+def _print_summary(args: argparse.Namespace, s: dict[str, int]) -> None:
     print(
         f"{Path(args.file).name}: {s['rows']:,} rows: {s['valid']:,} valid, "
         f"{s['with errors']:,} with errors, {s['with warnings']:,} with warnings, "
         f"{s['empty skipped']:,} empty skipped"
     )
-    if _no_data_rows(result):
+    if s["rows"] == s["empty skipped"]:
         print(
             f"{Path(args.file).name} has no data rows: add at least one event below the "
             "header."
         )
-    return result
+
+
+def _streams(args: argparse.Namespace) -> bool:
+    """A CSV or TSV file big enough to be read chunk by chunk."""
+    path = Path(args.file)
+    limit = int(os.environ.get("BENTO_UI_STREAM_BYTES", STREAM_BYTES))
+    return (
+        path.suffix.lower() in (".csv", ".tsv", ".txt")
+        and path.is_file()
+        and path.stat().st_size >= limit
+    )
+
+
+def _prepare_in_chunks(args: argparse.Namespace) -> PreparedFile:
+    """`_prepare` for a big CSV: the same lines printed, the file never whole in memory."""
+    print(f"{Path(args.file).name} is big: reading it in chunks of rows.")
+    mapping = _override(suggest_mapping(read_header(args.file), default_type=args.type), args.map)
+    _print_columns(mapping)
+    prepared = prepare_in_chunks(
+        args.file, mapping, timezone=args.timezone, date_order=args.date_order
+    )
+    _print_summary(args, prepared.summary)
+    return prepared
+
+
+def _print_columns(mapping: ColumnMapping) -> None:
+    print(
+        "Columns: "
+        + ", ".join(f"{header} -> {target}" for header, target in mapping.columns.items())
+        + (f"; type for rows without one: {mapping.default_type}" if mapping.default_type else "")
+    )
 
 
 def _no_data_rows(result: Validation) -> bool:
@@ -243,8 +281,7 @@ def _override(mapping: ColumnMapping, pairs: list[str]) -> ColumnMapping:
     return ColumnMapping(columns=columns, default_type=mapping.default_type)
 
 
-def _print_problems(result: Validation) -> None:
-    problems = result.problems
+def _print_problems(problems: pd.DataFrame) -> None:
     if problems.empty:
         return
     shown = problems.head(SHOWN_PROBLEMS)
@@ -259,8 +296,16 @@ def _print_problems(result: Validation) -> None:
 
 
 def _validate_command(args: argparse.Namespace) -> int:
+    if _streams(args):
+        prepared = _prepare_in_chunks(args)
+        _print_problems(prepared.problems)
+        if args.problems:
+            write_safe_csv(prepared.problems, args.problems)
+            print(f"Wrote {len(prepared.problems):,} problems to {args.problems}")
+        s = prepared.summary
+        return EXIT_PROBLEMS if s["with errors"] or s["rows"] == s["empty skipped"] else EXIT_OK
     result = _prepare(args)
-    _print_problems(result)
+    _print_problems(result.problems)
     if args.problems:
         write_safe_csv(result.problems, args.problems)
         print(f"Wrote {len(result.problems):,} problems to {args.problems}")
@@ -274,6 +319,8 @@ def _send_command(args: argparse.Namespace) -> int:
     if args.resume:
         return _resume_command(args, credentials, sandbox)
 
+    if _streams(args):
+        return _send_in_chunks(args, credentials, sandbox)
     path = Path(args.file)
     try:
         data = path.read_bytes()
@@ -282,7 +329,7 @@ def _send_command(args: argparse.Namespace) -> int:
             f"Cannot open '{args.file}': {exc.strerror or exc}. Check the path and try again."
         ) from exc
     result = _prepare(args, data)
-    _print_problems(result)
+    _print_problems(result.problems)
     if result.error_rows and not args.skip_invalid:
         print(
             f"Nothing sent: {len(result.error_rows):,} rows have errors. Fix them, or pass "
@@ -325,18 +372,7 @@ def _send_command(args: argparse.Namespace) -> int:
                 source_name=path.name,
                 source_path=path.resolve(),
                 source_hash=file_hash(data),
-                options=source_options(
-                    args.mapping,
-                    sheet=_sheet_arg(args),
-                    timezone=args.timezone,
-                    date_order=args.date_order,
-                    batch_size=args.batch_size,
-                    skip_invalid=args.skip_invalid,
-                    type=args.type,
-                    map=args.map,
-                    send_again=args.send_again,
-                    resend_unknown=args.resend_unknown,
-                ),
+                options=_run_options(args, args.mapping),
                 target="sandbox" if sandbox else None,
                 held_back=sum(h.events for h in held),
             )
@@ -357,6 +393,54 @@ def _send_command(args: argparse.Namespace) -> int:
     if args.dry_run:
         return EXIT_OK
     return EXIT_OK if report.ok else EXIT_PROBLEMS
+
+
+def _send_in_chunks(args: argparse.Namespace, credentials: Credentials, sandbox: bool) -> int:
+    """`send` for a big CSV: checked in a first pass, sent batch by batch in a second.
+
+    Each batch passes the duplicate guard and is written to the ledger as it goes.
+    """
+    prepared = _prepare_in_chunks(args)
+    _print_problems(prepared.problems)
+    s = prepared.summary
+    if s["with errors"] and not args.skip_invalid:
+        print(
+            f"Nothing sent: {s['with errors']:,} rows have errors. Fix them, or pass "
+            "--skip-invalid to send only the valid rows."
+        )
+        return EXIT_PROBLEMS
+    if not prepared.valid_rows:
+        print("Nothing to send: no valid rows.")
+        return EXIT_PROBLEMS if s["with errors"] or s["rows"] == s["empty skipped"] else EXIT_OK
+    with Ledger() as ledger:
+        report = send_stream(
+            prepared, credentials, batch_size=args.batch_size, dry_run=args.dry_run,
+            on_batch=_printer(prepared.valid_rows), ledger=ledger,
+            send_again=args.send_again, resend_unknown=args.resend_unknown,
+            options=_run_options(args, prepared.mapping),
+        )  # fmt: skip
+    for group in report.held_back:
+        print(_held_message(group))
+    _print_outcome(args, report, sandbox)
+    if args.dry_run:
+        return EXIT_OK
+    return EXIT_OK if report.ok else EXIT_PROBLEMS
+
+
+def _run_options(args: argparse.Namespace, mapping: ColumnMapping) -> dict[str, Any]:
+    """What turned the file into events, stored with the run so a resume can rebuild them."""
+    return source_options(
+        mapping,
+        sheet=_sheet_arg(args),
+        timezone=args.timezone,
+        date_order=args.date_order,
+        batch_size=args.batch_size,
+        skip_invalid=args.skip_invalid,
+        type=args.type,
+        map=args.map,
+        send_again=args.send_again,
+        resend_unknown=args.resend_unknown,
+    )
 
 
 def _credentials() -> tuple[Credentials, bool]:

@@ -37,7 +37,7 @@ import csv
 import io
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -53,7 +53,7 @@ from bento_ui.client import BentoClient
 from bento_ui.config import Credentials
 from bento_ui.dates import DateOrder
 from bento_ui.errors import ReadError
-from bento_ui.ledger import Ledger
+from bento_ui.ledger import Ledger, file_hash
 from bento_ui.mapping import ColumnMapping, apply_mapping
 from bento_ui.payloads import build_events, encode_events
 from bento_ui.sending import BatchResult, SendReport, send_batch_stream
@@ -456,10 +456,12 @@ def send_stream(
     ledger: Ledger | Literal["default"] | None = "default",
     send_again: bool = False,
     resend_unknown: bool = False,
+    options: Mapping[str, Any] | None = None,
 ) -> SendReport:
     """Send the valid rows of a prepared file (the second pass), batch by batch as the
-    chunks are read again: memory stays flat. Recorded in the send ledger like `send`,
-    with the duplicate guard applied batch by batch; stops at the first 401/403/404."""
+    chunks are read again: memory stays flat. Recorded in the send ledger like `send`
+    (with the file's hash, and `options` so that a resume can rebuild the events), with
+    the duplicate guard applied batch by batch; stops at the first 401/403/404."""
     if not 1 <= batch_size <= MAX_BATCH_SIZE:
         raise ValueError(f"batch size must be between 1 and {MAX_BATCH_SIZE}, not {batch_size}")
     book = Ledger() if ledger == "default" else ledger
@@ -469,6 +471,8 @@ def send_stream(
             of=-(-prepared.valid_rows // batch_size), dry_run=dry_run, on_batch=on_batch,
             client=client, ledger=book, send_again=send_again, resend_unknown=resend_unknown,
             source_name=Path(prepared.source).name, source_path=prepared.source,
+            source_hash=None if book is None or dry_run else file_hash(prepared.source),
+            options=options,
         )  # fmt: skip
     finally:
         if ledger == "default" and book is not None:

@@ -21,9 +21,11 @@ def write_csv(path: Path, rows: list[list[str]], header: list[str] = HEADER) -> 
 
 
 def run(*args: str, emulator: Emulator | None = None) -> subprocess.CompletedProcess[str]:
-    # Keys come only from `emulator`; BENTO_UI_HOME (the test's own ledger) is kept.
+    # Keys come only from `emulator`; the tool's own settings (BENTO_UI_*) are kept.
     env = {
-        k: v for k, v in os.environ.items() if not k.startswith("BENTO_") or k == "BENTO_UI_HOME"
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("BENTO_") or k.startswith("BENTO_UI_")
     }
     if emulator is not None:
         c = emulator.credentials
@@ -257,3 +259,40 @@ def test_csv_files_written_cannot_run_formulas(tmp_path: Path) -> None:
     with out.open(encoding="utf-8") as f:
         (problem,) = list(csv.DictReader(f))
     assert problem["value"] == "'=HYPERLINK(\"http://x\")"
+
+
+def test_a_big_csv_is_checked_and_sent_in_chunks_with_the_same_outcome(
+    bad_csv: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    whole = run("validate", str(bad_csv))
+    monkeypatch.setenv("BENTO_UI_STREAM_BYTES", "1")  # every file counts as big
+    chunked = run("validate", str(bad_csv))
+    assert "is big: reading it in chunks" in chunked.stdout
+    assert chunked.returncode == whole.returncode == 1
+    assert chunked.stdout.splitlines()[1:] == whole.stdout.splitlines()
+
+    sent = run("send", str(bad_csv), "--skip-invalid", "--batch-size", "1", emulator=emulator)
+    assert sent.returncode == 0, sent.stdout + sent.stderr
+    assert "is big: reading it in chunks" in sent.stdout
+    assert [e["email"] for e in emulator.events()] == ["jane@example.com"]
+
+    again = run("send", str(bad_csv), "--skip-invalid", emulator=emulator)
+    assert again.returncode == 0, again.stdout
+    assert "1 of these events was sent to this site on" in again.stdout
+    assert len(emulator.events()) == 1  # the guard held it back: nothing sent twice
+
+
+def test_a_run_sent_in_chunks_can_be_resumed(
+    good_csv: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BENTO_UI_STREAM_BYTES", "1")
+    emulator.add_faults([{}, {"status": 401}])  # the keys stop working after batch 1
+    stopped = run("send", str(good_csv), "--batch-size", "10", emulator=emulator)
+    assert stopped.returncode == 1
+    run_id = json.loads(run("history", "--json").stdout)[0]["id"]
+
+    resumed = run("send", "--resume", run_id, emulator=emulator)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "Batch 1 was accepted before: not resent." in resumed.stdout
+    emails = [e["email"] for e in emulator.events()]
+    assert sorted(emails) == sorted(f"user{i}@example.com" for i in range(25))

@@ -391,7 +391,7 @@ class BentoClient:
         if results == size and failed == 0:
             return BatchOutcome(
                 ACCEPTED, status, results, failed, 0, 0.0,
-                f"Bento accepted all {size} event{'s' if size != 1 else ''}.",
+                "The event was accepted." if size == 1 else f"All {size} events were accepted.",
             )
         if results > size:
             return _unknown(

@@ -65,6 +65,9 @@ def running_app(
                     sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
                     "--server.headless", "true", "--server.address", "127.0.0.1",
                     "--server.port", str(port), "--browser.gatherUsageStats", "false",
+                    # No file watcher: an edit to bento_ui/ during a run would reload the
+                    # library and with it start a new, empty sandbox.
+                    "--server.fileWatcherType", "none",
                 ],
                 cwd=ROOT, env=clean | (env or {}), stdout=out, stderr=subprocess.STDOUT,
                 text=True,

@@ -1,0 +1,237 @@
+"""The real app in a real browser: `streamlit run app.py` driven by Playwright in Chromium.
+
+One app server for the module, a fresh browser context (a new Streamlit session) per
+test. Every wait is on something on screen, with a timeout. Streamlit draws its tables
+on a canvas; their text is read from the accessible table the grid keeps in the DOM
+(`[role=gridcell]`), never from pixels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from browser_support import (
+    START_TIMEOUT_MS,
+    VIEWPORT,
+    cells,
+    edit_cell,
+    grid_cells,
+    launch,
+    open_app,
+    preview,
+    running_app,
+    table_with_column,
+)
+from browser_support import page_text as text_of
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+pytestmark = pytest.mark.browser
+
+SEND_TIMEOUT_MS = 20_000
+expect.set_options(timeout=10_000)
+
+# Rows 2-9 as a spreadsheet numbers them (the header is row 1).
+EVENTS_CSV = """\
+Email Address,Event,First Name
+ada@example.com,webinar_attended,Ada
+grace@example.com,webinar_attended,Grace
+carol@example,webinar_attended,Carol
+dave@example.com,,Dave
+,,
+linus@example.com,webinar_attended,Linus
+ken@example.com,webinar_attended,Ken
+barbara@example.com,webinar_attended,Barbara
+"""
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """(URL, server log) of one app for the module, with its own send-ledger folder."""
+    home = tmp_path_factory.mktemp("browser-home")
+    log = home / "streamlit.log"
+    with running_app(env={"BENTO_UI_HOME": str(home)}, log=log) as url:
+        yield url, log
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        try:
+            chromium = launch(playwright)
+        except RuntimeError as exc:
+            problem = str(exc)
+        else:
+            yield chromium
+            chromium.close()
+            return
+    pytest.fail(problem, pytrace=False)  # CI installs Chromium: missing fails, never skips
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
+    context.set_default_timeout(10_000)
+    yield context.new_page()
+    context.close()
+
+
+def assert_no_traceback(page: Page) -> None:
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+    text = text_of(page)
+    assert "Traceback" not in text
+    assert "Something unexpected went wrong" not in text
+
+
+def metric(page: Page, label: str) -> str:
+    """The value of the st.metric with this label."""
+    box = page.get_by_test_id("stMetric").filter(
+        has=page.get_by_test_id("stMetricLabel").get_by_text(label, exact=True))
+    return box.get_by_test_id("stMetricValue").inner_text().strip()
+
+
+def expect_metric(page: Page, label: str, value: str) -> None:
+    box = page.get_by_test_id("stMetric").filter(
+        has=page.get_by_test_id("stMetricLabel").get_by_text(label, exact=True))
+    expect(box.get_by_test_id("stMetricValue")).to_have_text(value)
+
+
+def go_to(page: Page, link: str, heading: str) -> None:
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name=link).click()
+    expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
+
+
+def test_compose_and_send_one_event_to_the_sandbox(app: tuple[str, Path], page: Page) -> None:
+    url, _ = app
+    open_app(page, url, "Compose events")
+    expect(page.get_by_text("Sandbox (practice)")).to_be_visible()
+
+    name = page.get_by_role("textbox", name="Event name", exact=True)
+    name.fill("webinar_attended")
+    name.press("Tab")
+    email = page.get_by_role("textbox", name="Email", exact=True)
+    email.fill("ada.compose@example.com")
+    email.press("Tab")
+    json_preview = preview(page)
+    expect(json_preview).to_contain_text('"ada.compose@example.com"')
+
+    fields = page.get_by_test_id("stDataFrame").first  # the Fields editor, under Email
+    edit_cell(page, fields, 0, 0.3, "first_name")
+    edit_cell(page, fields, 0, 0.8, "Ada")
+    expect(json_preview).to_contain_text('"first_name": "Ada"')
+    assert cells(fields)[:2] == ["first_name", "Ada"]
+
+    page.get_by_role("button", name="Add to outbox").click()
+    expect(page.get_by_text("Added to the outbox as #1.")).to_be_visible()
+    expect(page.get_by_text("1 event in the outbox.")).to_be_visible()
+    outbox = page.get_by_test_id("stDataFrame").filter(has_text="ada.compose@example.com")
+    expect(outbox).to_have_count(1)
+
+    send = page.get_by_role("button", name="Send 1 event")
+    expect(send).to_be_disabled()  # nothing goes before the confirmation
+    page.get_by_text("Send this event to the sandbox (nothing leaves this computer).").click()
+    expect(send).to_be_enabled()
+    send.click()
+
+    expect(page.get_by_text("The event was recorded by the sandbox.")).to_be_visible(
+        timeout=SEND_TIMEOUT_MS)
+    expect(page.get_by_text("Done: 1 batch answered.")).to_be_visible()
+    expect_metric(page, "Events in", "1")
+    expect_metric(page, "Recorded", "1")
+    expect_metric(page, "Failed", "0")
+    report = table_with_column(page, "state")
+    expect(grid_cells(report, "accepted")).to_have_count(1)
+    row = cells(report)  # batch, outbox entries, events, recorded, failed, state, message
+    assert row[:6] == ["1", "1", "1", "1", "0", "accepted"], row
+    assert_no_traceback(page)
+
+    go_to(page, "Sandbox inbox", "Sandbox inbox")
+    inbox = table_with_column(page, "email")
+    expect(grid_cells(inbox, "ada.compose@example.com")).to_have_count(1)
+    received = cells(inbox)
+    where = received.index("ada.compose@example.com")
+    assert received[where - 1] == "webinar_attended"
+    assert '{"first_name": "Ada"}' in received
+    assert int(metric(page, "Events received")) >= 1
+    assert_no_traceback(page)
+
+
+def test_upload_with_errors_and_send_the_valid_rows(
+    app: tuple[str, Path], page: Page, tmp_path: Path
+) -> None:
+    url, _ = app
+    path = tmp_path / "webinar.csv"
+    path.write_text(EVENTS_CSV, encoding="utf-8")
+    open_app(page, f"{url}/upload", "Upload a spreadsheet")
+
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(path)
+    expect(page.get_by_text("webinar.csv: 8 rows, 3 columns.")).to_be_visible(
+        timeout=START_TIMEOUT_MS)
+    expect_metric(page, "Rows", "8")
+    expect_metric(page, "Ready to send", "5")
+    expect_metric(page, "With errors", "2")
+    expect_metric(page, "With warnings", "0")
+    expect_metric(page, "Empty, skipped", "1")
+
+    mapping = table_with_column(page, "goes to")
+    expect(grid_cells(mapping, "first_name")).to_have_count(1)
+    problems = table_with_column(page, "severity")
+    expect(grid_cells(problems, "carol@example")).to_have_count(1)
+    found = cells(problems)  # row, column, value, severity, message; two problems
+    assert len(found) == 10, found
+    bad_email, no_type = found[:5], found[5:]
+    assert bad_email[:4] == ["4", "email", "carol@example", "error"]
+    assert "use name@example.com" in bad_email[4]
+    assert no_type[:4] == ["5", "type", "", "error"]
+    assert no_type[4].startswith("type is missing")
+
+    page.get_by_text("Send only the 5 valid rows now").click()
+    size = page.get_by_role("spinbutton", name="Batch size (events per request)")
+    size.fill("2")
+    size.press("Enter")
+    expect(page.get_by_text("5 events in 3 batches of up to 2.")).to_be_visible()
+    page.get_by_text("Send these 5 events to the sandbox").click()
+    page.get_by_role("button", name="Send 5 events").click()
+
+    expect(page.get_by_text("All 5 events were recorded by the sandbox.")).to_be_visible(
+        timeout=SEND_TIMEOUT_MS)
+    expect(page.get_by_text("Done: 3 batches answered.")).to_be_visible()
+    for label, value in [("Events in", "5"), ("Recorded", "5"), ("Failed", "0"),
+                         ("Unknown", "0"), ("Not sent", "0")]:
+        expect_metric(page, label, value)
+    report = table_with_column(page, "spreadsheet rows")
+    expect(grid_cells(report, "accepted")).to_have_count(3)
+    rows = cells(report)
+    batches = [rows[i:i + 7] for i in range(0, len(rows), 7)]
+    # batch, spreadsheet rows, events, recorded, failed, state (then Bento's message)
+    assert [b[:6] for b in batches] == [
+        ["1", "2-3", "2", "2", "0", "accepted"],
+        ["2", "7-8", "2", "2", "0", "accepted"],
+        ["3", "9", "1", "1", "0", "accepted"],
+    ], batches
+    assert_no_traceback(page)
+
+
+# Each page of the navigation and its title. A page added to the app without an entry
+# here fails below with its name, so that it gets visited too.
+PAGES = {
+    "Compose": "Compose events",
+    "Upload a spreadsheet": "Upload a spreadsheet",
+    "Send history": "Send history",
+    "Sandbox inbox": "Sandbox inbox",
+}
+
+
+def test_no_traceback_on_any_page(app: tuple[str, Path], page: Page) -> None:
+    url, log = app
+    open_app(page, url, "Compose events")
+    links = page.get_by_test_id("stSidebarNav").get_by_role("link")
+    expect(links.first).to_be_visible()
+    names = [text.strip().splitlines()[-1] for text in links.all_inner_texts()]  # no icon
+    assert set(names) == set(PAGES), f"pages in the navigation: {names}"
+    for name in names:
+        go_to(page, name, PAGES[name])
+        assert_no_traceback(page)
+    # Nor in the server's log, after everything the tests above did in this app.
+    assert "Traceback" not in log.read_text(encoding="utf-8", errors="replace")

@@ -103,7 +103,7 @@ def test_accepted(bento: Emulator, sleeps: Sleeps) -> None:
     assert (outcome.status, outcome.results, outcome.failed) == (200, 3, 0)
     assert outcome.attempts == 1
     assert not outcome.stop_run
-    assert "all 3 events" in outcome.message
+    assert outcome.message == "All 3 events were accepted."
     assert bento.events() == events(3)
     assert sleeps == []
 

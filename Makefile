@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8501
 
-.PHONY: run test lint bench bench-prepare bench-scale bench-send clean
+.PHONY: run test lint bench bench-prepare bench-scale bench-send bench-app clean
 
 run: $(VENV)/.installed
 	$(BIN)/streamlit run app.py --server.address $(HOST) --server.port $(PORT) --browser.gatherUsageStats false
@@ -23,7 +23,7 @@ lint: $(VENV)/.installed-test
 # Benchmarks print figures (see bench/RESULTS.md); they make their own input in bench/out/.
 ROWS ?= 100000 1000000
 FORMAT ?= csv
-bench: bench-prepare bench-scale bench-send
+bench: bench-prepare bench-scale bench-send bench-app
 
 bench-prepare: $(VENV)/.installed
 	$(BIN)/python -m bench.prepare --rows $(ROWS) --format $(FORMAT) --repeat 3
@@ -33,6 +33,11 @@ bench-scale: $(VENV)/.installed
 
 bench-send: $(VENV)/.installed
 	$(BIN)/python -m bench.send --events 100000 --rounds 5
+
+# The real app in Debian's Chromium (Playwright, from the test extras): upload -> summary.
+APP_ROWS ?= 100000
+bench-app: $(VENV)/.installed-test
+	$(BIN)/python -m bench.app --rows $(APP_ROWS) --format $(FORMAT)
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)

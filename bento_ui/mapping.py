@@ -33,6 +33,14 @@ _DATE_HEADERS = {
     "date", "timestamp", "createdat", "created", "datetime", "time", "eventdate",
     "eventtime", "occurredat", "happenedat", "orderdate", "purchasedat", "registeredat",
 }  # fmt: skip
+# The details Bento reads for its own kinds ($purchase, $tag), as exports name them.
+_KIND_DETAIL_HEADERS = {
+    ev.PURCHASE_KEY: {"orderid", "ordernumber", "orderno", "uniquekey", "transactionid"},
+    ev.PURCHASE_AMOUNT: {"amount", "amountcents", "valueamount", "ordertotalcents"},
+    ev.PURCHASE_CURRENCY: {"currency", "currencycode", "valuecurrency"},
+    ev.TAG_NAME: {"tag", "tagname"},
+}
+_DETAILS_JSON_HEADERS = {"details", "detailsjson", "eventdetails"}
 
 
 def _squash(header: str) -> str:
@@ -102,6 +110,8 @@ def _recognise(header: str, taken: set[str]) -> str | None:
         (ev.EMAIL, _EMAIL_HEADERS),
         (ev.TYPE, _TYPE_HEADERS),
         (ev.DATE, _DATE_HEADERS),
+        (ev.DETAILS, _DETAILS_JSON_HEADERS),
+        *_KIND_DETAIL_HEADERS.items(),
     ):
         if squashed in spellings and target not in taken:
             return target

@@ -110,3 +110,17 @@ def test_mapping_problems_are_listed_in_plain_words() -> None:
 def test_mapping_round_trips_through_json() -> None:
     mapping = suggest_mapping(["Email", "Plan"], default_type="signup")
     assert ColumnMapping.from_json(mapping.to_json()) == mapping
+
+
+@pytest.mark.parametrize(
+    ("header", "target"),
+    [
+        ("Order ID", "details.unique.key"),
+        ("Amount", "details.value.amount"),
+        ("Currency", "details.value.currency"),
+        ("Tag", "details.tag"),
+        ("Details", "details"),
+    ],
+)
+def test_what_bentos_own_kinds_need_is_recognised(header: str, target: str) -> None:
+    assert suggest_mapping([header]).columns == {header: target}

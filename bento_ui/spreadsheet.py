@@ -602,11 +602,30 @@ def _read_workbook(data: bytes, fmt: Format, sheet: str | int | None, label: str
             grid = _openpyxl_grid(data, sheet_name, error) if fmt == "xlsx" else []
             if not grid:
                 raise ReadError(_DAMAGED) from error
-    if fmt == "xlsx" and _has_rounded_integers(grid):
+    if fmt == "xlsx" and (_has_rounded_integers(grid) or _has_error_cells(data)):
         # calamine reads every number as a float: an id longer than 15 digits, stored
-        # exactly in the file, would come back rounded. openpyxl keeps it as an int.
+        # exactly in the file, would come back rounded; and it reads an error cell such
+        # as #N/A as blank, which would drop it silently. openpyxl keeps both as they are.
         grid = _openpyxl_grid(data, sheet_name, None) or grid
     return _grid_to_frame(grid, label, sheet_name)
+
+
+def _has_error_cells(data: bytes) -> bool:
+    """Whether any worksheet of an XLSX holds an error value (`t="e"` in its XML)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            for name in archive.namelist():
+                if not name.startswith("xl/worksheets/") or not name.endswith(".xml"):
+                    continue
+                with archive.open(name) as sheet_xml:
+                    tail = b""
+                    for block in iter(lambda: sheet_xml.read(1 << 20), b""):
+                        if b't="e"' in tail + block:
+                            return True
+                        tail = block[-8:]
+    except (zipfile.BadZipFile, OSError, EOFError):
+        return False
+    return False
 
 
 def _has_rounded_integers(grid: list[list[Any]]) -> bool:

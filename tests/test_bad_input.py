@@ -223,6 +223,9 @@ def test_formulas_read_as_their_values_and_merged_cells_as_blank() -> None:
         (3, "type"), (4, "type"), (5, "email"),
     ]  # fmt: skip
     assert "type is missing" in problems(result)[0][2]
+    # An error value is shown as Excel shows it, never dropped as if the cell were empty.
+    assert sheet.at[5, "Email"] == "#N/A"
+    assert "email '#N/A' has no @" in problems(result)[2][2]
     assert [e["email"] for e in build_events(result.valid)] == ["ana@example.com"]
 
 

@@ -1,7 +1,7 @@
 """Take the README's screenshots of the app: `.venv/bin/python docs/screenshots/take.py`.
 
 Starts the real app (tests/browser_support.py), drives one session through Compose,
-Upload and the Sandbox inbox in Debian's Chromium, and writes the PNGs next to this file.
+Upload, the Sandbox inbox and the Send history in Debian's Chromium, and writes the PNGs next to this file.
 """
 
 from __future__ import annotations
@@ -167,6 +167,14 @@ def inbox(page: Page) -> None:
     shoot(page, "inbox.png", last=page.get_by_text("Practice failures"))
 
 
+def history(page: Page) -> None:
+    show_sidebar(page, True)
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Send history").click()
+    expect(heading(page, "Send history")).to_be_visible()
+    expect(page.get_by_text("Run ", exact=False).first).to_be_visible()
+    shoot(page, "history.png")
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bento-shots-") as home, \
             running_app(env={"BENTO_UI_HOME": home}) as url, sync_playwright() as playwright:
@@ -179,6 +187,7 @@ def main() -> None:
             compose(page, url)
             upload(page)
             inbox(page)
+            history(page)
         except Exception:
             failure = Path(tempfile.gettempdir()) / "bento-screenshots-failure.png"
             page.screenshot(path=failure)

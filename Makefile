@@ -12,12 +12,12 @@ run: $(VENV)/.installed
 	$(BIN)/streamlit run app.py --server.address $(HOST) --server.port $(PORT) --browser.gatherUsageStats false
 
 test: $(VENV)/.installed-test
-	$(BIN)/ruff check bento_ui tests app.py app_pages ui bench
+	$(BIN)/ruff check bento_ui tests app.py app_pages ui bench docs
 	$(BIN)/mypy
 	$(BIN)/pytest -n 2 --dist loadfile
 
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check bento_ui tests app.py app_pages ui bench
+	$(BIN)/ruff check bento_ui tests app.py app_pages ui bench docs
 	$(BIN)/mypy
 
 # Benchmarks print figures (see bench/RESULTS.md); they make their own input in bench/out/.

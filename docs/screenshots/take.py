@@ -1,7 +1,8 @@
 """Take the README's screenshots of the app: `.venv/bin/python docs/screenshots/take.py`.
 
 Starts the real app (tests/browser_support.py), drives one session through Compose,
-Upload, the Sandbox inbox and the Send history in Debian's Chromium, and writes the PNGs next to this file.
+Upload, the Sandbox inbox and the Send history in Debian's Chromium, and writes the PNGs
+next to this file.
 """
 
 from __future__ import annotations

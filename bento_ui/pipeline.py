@@ -191,21 +191,10 @@ def _stream_csv(path: str, layout: _CsvLayout, chunk_rows: int) -> Iterator[pd.D
             read_options=pa_csv.ReadOptions(
                 column_names=columns, skip_rows=1, block_size=_BLOCK_BYTES
             ),
-            parse_options=pa_csv.ParseOptions(
-                delimiter=layout.delimiter,
-                quote_char='"',
-                double_quote=True,
-                escape_char=False,
-                newlines_in_values=True,
-                ignore_empty_lines=False,
-                invalid_row_handler=on_invalid_row,
+            parse_options=sheet_io.csv_parse_options(
+                layout.delimiter, newlines_in_values=True, invalid_row_handler=on_invalid_row
             ),
-            convert_options=pa_csv.ConvertOptions(
-                column_types=dict.fromkeys(columns, pa.large_string()),
-                null_values=[],
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            ),
+            convert_options=sheet_io.text_convert_options(columns),
         )
         next_row = layout.header_row + 1
         last: pd.DataFrame | None = None

@@ -349,6 +349,31 @@ class _FallBack(Exception):
     """The fast reader cannot read this file exactly: use pandas' C parser."""
 
 
+def csv_parse_options(
+    delimiter: str, *, newlines_in_values: bool, invalid_row_handler: Any = None
+) -> pa_csv.ParseOptions:
+    """How a CSV is split into cells: quotes as Excel writes them, blank lines kept (they
+    are rows the person numbered)."""
+    return pa_csv.ParseOptions(
+        delimiter=delimiter,
+        quote_char='"',
+        double_quote=True,
+        escape_char=False,
+        newlines_in_values=newlines_in_values,
+        ignore_empty_lines=False,
+        invalid_row_handler=invalid_row_handler,
+    )
+
+
+def text_convert_options(names: list[str]) -> pa_csv.ConvertOptions:
+    """Every cell as the text typed: no type guessing, no "NA" turned into a missing value."""
+    return pa_csv.ConvertOptions(
+        column_types=dict.fromkeys(names, pa.large_string()),
+        null_values=[],
+        strings_can_be_null=False,
+        quoted_strings_can_be_null=False,
+    )
+
 def _parse_with_arrow(
     data: bytes, start: int, end: int, delimiter: str, width: int
 ) -> pd.DataFrame:
@@ -359,20 +384,8 @@ def _parse_with_arrow(
         table = pa_csv.read_csv(
             pa.BufferReader(pa.py_buffer(data).slice(start, end - start)),
             read_options=pa_csv.ReadOptions(column_names=names),
-            parse_options=pa_csv.ParseOptions(
-                delimiter=delimiter,
-                quote_char='"',
-                double_quote=True,
-                escape_char=False,
-                newlines_in_values=quoted,
-                ignore_empty_lines=False,
-            ),
-            convert_options=pa_csv.ConvertOptions(
-                column_types=dict.fromkeys(names, pa.large_string()),
-                null_values=[],
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            ),
+            parse_options=csv_parse_options(delimiter, newlines_in_values=quoted),
+            convert_options=text_convert_options(names),
         )
     except pa.ArrowInvalid as error:
         # Rows with more or fewer cells than the header (ragged rows), which pyarrow

@@ -21,9 +21,9 @@ import streamlit as st
 from bento_ui import BentoUIError, build_events, validate
 from bento_ui import events as ev
 from bento_ui.payloads import to_json
+from bento_ui.sending import Origin
 from bento_ui.ui_state import (
     CUSTOM_KIND,
-    Origin,
     compose_event_table,
     date_text,
     escape_markdown,

@@ -22,20 +22,19 @@ import pandas as pd
 import streamlit as st
 
 from bento_ui import BentoUIError
-from bento_ui.ledger import ACCEPTED, RUNNING, Ledger, RunRecord
-from bento_ui.resume import ResumePlan, check_target, plan_resume
+from bento_ui.guard import Resend
+from bento_ui.ledger import Ledger, RunRecord, batches_frame, run_where, runs_frame
+from bento_ui.messages import RUN_STATES
+from bento_ui.outcomes import BatchState, RunState
+from bento_ui.resume import check_target, plan_resume, rebuild_table
+from bento_ui.sending import SendPlan
 from bento_ui.ui_state import (
-    RUN_STATES,
     SendJob,
-    batches_frame,
     count,
     csv_bytes,
     escape_markdown,
     live_warning,
     numbers_text,
-    rebuild_valid,
-    run_where,
-    runs_frame,
     uncertain_note,
 )
 from ui.connection import Target, current_target
@@ -142,20 +141,20 @@ def rebuilt_table(run: RunRecord, uploaded: Any) -> pd.DataFrame:
     if memo is not None and memo[:2] == (run.id, uploaded.file_id):
         table: pd.DataFrame = memo[2]
         return table
-    table = rebuild_valid(run, uploaded.getvalue())
+    table = rebuild_table(run, uploaded.getvalue())
     st.session_state["history_rebuilt"] = (run.id, uploaded.file_id, table)
     return table
 
 
-def planned(run: RunRecord, uploaded: Any, table: pd.DataFrame) -> ResumePlan:
+def planned(run: RunRecord, uploaded: Any, table: pd.DataFrame, target: Target) -> SendPlan:
     """What a resume would send, without the uncertain batches (remembered per run state)."""
     key = (run.id, uploaded.file_id, run.updated_at)
     memo = st.session_state.get("history_plan")
     if memo is not None and memo[0] == key:
-        plan: ResumePlan = memo[1]
+        plan: SendPlan = memo[1]
         return plan
     with Ledger() as ledger:
-        plan = plan_resume(run.id, ledger=ledger, table=table)
+        plan = plan_resume(run.id, target.credentials, ledger=ledger, table=table)
     st.session_state["history_plan"] = (key, plan)
     return plan
 
@@ -164,19 +163,19 @@ def start_resume(run_id: str, table: pd.DataFrame, target: Target) -> None:
     """on_click of the resume button: plan again from the ledger as it is now, then send."""
     if not st.session_state.get("history_confirm") or job_for(PREFIX, f"run:{run_id}"):
         return
-    resend = bool(st.session_state.get("history_resend_unknown"))
+    resend = Resend(resend_unknown=bool(st.session_state.get("history_resend_unknown")))
     try:
         with Ledger() as ledger:
-            check_target(ledger.run(run_id), target.credentials)
-            plan = plan_resume(run_id, ledger=ledger, table=table, resend_unknown=resend)
+            plan = plan_resume(run_id, target.credentials, ledger=ledger, table=table,
+                               resend=resend)
     except BentoUIError as exc:
         st.session_state["history_send_error"] = f"Nothing was sent: {exc}"
         return
-    if not plan.batches:
+    if not plan.events:
         st.session_state["history_send_error"] = "Nothing was sent: nothing is left to send."
         return
-    jobs(PREFIX, f"run:{run_id}").append(SendJob.for_resume(
-        plan, source=f"run:{run_id}", credentials=target.credentials, target=target.label))
+    jobs(PREFIX, f"run:{run_id}").append(
+        SendJob.start(plan, source=f"run:{run_id}", table=table, target=target.label))
     st.session_state["history_confirm"] = False
     st.session_state["history_resend_unknown"] = False
 
@@ -200,7 +199,7 @@ def resume_section(run: RunRecord, target: Target | None, running: bool) -> None
     error = st.session_state.pop("history_send_error", None)
     if error:
         st.error(escape_markdown(error))
-    if run.batches and all(b.state == ACCEPTED for b in run.batches):
+    if run.complete and run.planning_done:
         st.success("Every batch of this run was accepted: there is nothing to resume.")
         return
     if not run.batches:
@@ -221,23 +220,24 @@ def resume_section(run: RunRecord, target: Target | None, running: bool) -> None
         return
     try:
         table = rebuilt_table(run, uploaded)
-        plan = planned(run, uploaded, table)
+        plan = planned(run, uploaded, table, target)
     except BentoUIError as exc:
         st.error(escape_markdown(exc))
         return
     st.success(f"{escape_markdown(uploaded.name)} is the file this run was sent from.")
-    if plan.accepted:
-        events = sum(r.events for r in plan.earlier if r.state == ACCEPTED)
-        st.info(f"{numbers_text(plan.accepted).capitalize()} ({count(events, 'event')}) "
-                f"{'was' if len(plan.accepted) == 1 else 'were'} accepted before: never "
+    accepted = [r.number for r in plan.earlier if r.state == BatchState.ACCEPTED]
+    if accepted:
+        events = sum(r.events for r in plan.earlier if r.state == BatchState.ACCEPTED)
+        st.info(f"{numbers_text(accepted).capitalize()} ({count(events, 'event')}) "
+                f"{'was' if len(accepted) == 1 else 'were'} accepted before: never "
                 "sent again.")
-    for number, runs in plan.accepted_elsewhere.items():
-        st.info(f"Batch {number}: some of its events were accepted by this site in run "
-                f"{escape_markdown(', '.join(runs))}: not sent.")
+    for number, runs in plan.elsewhere.items():
+        st.info(f"Batch {number}: some of its events were accepted by this site, or are "
+                f"being sent to it, in run {escape_markdown(', '.join(runs))}: not sent.")
     uncertain_events = 0
     resend = False
     if plan.uncertain:
-        uncertain_events = sum(b.events for b in run.batches if b.number in plan.uncertain)
+        uncertain_events = sum(run.batch(n).events for n in plan.uncertain)
         where = "Bento" if target.is_live else "the sandbox inbox"
         st.warning(
             "\n\n".join(escape_markdown(uncertain_note(run, n)) for n in plan.uncertain)
@@ -287,4 +287,4 @@ if not all_runs:
 
 picked = runs_section(all_runs, total_runs)
 run_section(picked)
-resume_section(picked, current_target(), picked.state == RUNNING)
+resume_section(picked, current_target(), picked.state == RunState.RUNNING)

@@ -25,12 +25,12 @@ from bento_ui import BentoUIError, apply_mapping, list_sheets, read_table, sugge
 from bento_ui import events as ev
 from bento_ui.ledger import file_hash
 from bento_ui.mapping import IGNORE, ColumnMapping, check_mapping
+from bento_ui.resume import apply_edits
+from bento_ui.sending import Origin
 from bento_ui.templates import template_csv, template_xlsx
 from bento_ui.ui_state import (
     GOES_TO,
     GOES_TO_HELP,
-    Origin,
-    apply_edits,
     csv_bytes,
     escape_markdown,
     fix_frame,

@@ -22,24 +22,19 @@ from typing import Any
 import pandas as pd
 
 from bento_ui import __version__
-from bento_ui.batching import MAX_BATCH_SIZE, describe_rows, plan_batches
+from bento_ui.batching import MAX_BATCH_SIZE
 from bento_ui.config import Credentials
 from bento_ui.errors import BentoUIError, ReadError
 from bento_ui.export import write_safe_csv
-from bento_ui.ledger import SENT_BEFORE, HeldBack, Ledger, RunRecord, file_hash
+from bento_ui.guard import Resend
+from bento_ui.ledger import Ledger, RunRecord, file_hash
 from bento_ui.mapping import ColumnMapping, apply_mapping, suggest_mapping
-from bento_ui.payloads import build_events
-from bento_ui.pipeline import PreparedFile, prepare_in_chunks, read_header, send_stream
+from bento_ui.messages import batches_text, failure_lines, held_back_note
+from bento_ui.outcomes import NOT_RECORDED, BatchState, RunState
+from bento_ui.pipeline import PreparedFile, prepare_in_chunks, read_header
 from bento_ui.progress import ProgressBar
-from bento_ui.resume import check_target, plan_resume, read_source, source_options
-from bento_ui.sending import (
-    ACCEPTED,
-    PARTIAL,
-    UNKNOWN,
-    BatchResult,
-    SendReport,
-    send_batches,
-)
+from bento_ui.resume import plan_resume, source_options
+from bento_ui.sending import BatchResult, Origin, SendPlan, SendReport, plan_send
 from bento_ui.spreadsheet import read_table
 from bento_ui.validation import Validation, validate
 
@@ -91,7 +86,6 @@ def _parser() -> argparse.ArgumentParser:
     send_cmd.add_argument(
         "--batch-size",
         type=_batch_size,
-        default=MAX_BATCH_SIZE,
         metavar="N",
         help="events per request, 1-1000 (default 1000)",
     )
@@ -105,6 +99,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     send_cmd.add_argument("--report", metavar="OUT.csv", help="write the per-batch report")
     send_cmd.add_argument(
+        "--failures",
+        metavar="OUT.csv",
+        help="write one line per event Bento refused: row, email, type, Bento's reason",
+    )
+    send_cmd.add_argument(
         "--resume",
         metavar="RUN_ID",
         help="finish an earlier run: send only its batches Bento did not record "
@@ -113,13 +112,14 @@ def _parser() -> argparse.ArgumentParser:
     send_cmd.add_argument(
         "--resend-unknown",
         action="store_true",
-        help="also send events whose earlier batch ended unknown or partial "
-        "(Bento may have recorded them: check Bento first)",
+        help="also send events of uncertain fate: their earlier batch got no answer, or "
+        "Bento refused some of it without naming them all (check Bento first)",
     )
     send_cmd.add_argument(
         "--send-again",
         action="store_true",
-        help="send events even when the ledger shows this site already received them",
+        help="send events even when the ledger shows this site accepted them, or may have "
+        "(implies --resend-unknown)",
     )
     send_cmd.set_defaults(run=_send_command)
 
@@ -313,118 +313,141 @@ def _validate_command(args: argparse.Namespace) -> int:
 
 
 def _send_command(args: argparse.Namespace) -> int:
+    """Read and check (or rebuild a run), ask the engine for a plan, send, print."""
     if not args.resume and not args.file:
         raise BentoUIError("bento-ui send: give a FILE to send, or --resume RUN_ID.")
+    resend = Resend(send_again=args.send_again, resend_unknown=args.resend_unknown)
     credentials, sandbox = _credentials()
-    if args.resume:
-        return _resume_command(args, credentials, sandbox)
-
-    if _streams(args):
-        return _send_in_chunks(args, credentials, sandbox)
-    path = Path(args.file)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ReadError(
-            f"Cannot open '{args.file}': {exc.strerror or exc}. Check the path and try again."
-        ) from exc
-    result = _prepare(args, data)
-    _print_problems(result.problems)
-    if result.error_rows and not args.skip_invalid:
-        print(
-            f"Nothing sent: {len(result.error_rows):,} rows have errors. Fix them, or pass "
-            "--skip-invalid to send only the valid rows."
-        )
-        return EXIT_PROBLEMS
-    if result.valid.empty:
-        print("Nothing to send: no valid rows.")
-        return EXIT_PROBLEMS if result.error_rows or _no_data_rows(result) else EXIT_OK
-
     with Ledger() as ledger:
-        events = build_events(result.valid)
-        rows = [int(r) for r in result.valid.index]
-        check = ledger.already_accepted(credentials.site_uuid, events)
-        held = check.held_back(rows, send_again=args.send_again, resend_unknown=args.resend_unknown)
-        if check.found:
-            keep = check.keep(send_again=args.send_again, resend_unknown=args.resend_unknown)
-            events = [e for e, k in zip(events, keep, strict=True) if k]
-            rows = [r for r, k in zip(rows, keep, strict=True) if k]
-        for group in held:
-            print(_held_message(group))
-        if check.found and args.send_again:
-            print(
-                f"{len(check.accepted) + len(check.uncertain):,} of these events were sent "
-                "to this site before: sending them again, as asked (--send-again)."
-            )
-        elif check.uncertain and args.resend_unknown:
-            print(
-                f"{len(check.uncertain):,} of these events were in earlier batches whose "
-                "outcome is unknown or partial: sending them again, as asked (--resend-unknown)."
-            )
-        batches = plan_batches(events, rows, args.batch_size)
-        if not batches:
+        if args.resume:
+            plan = _resume_plan(args, credentials, ledger, resend)
+        else:
+            planned = _plan_file(args, credentials, ledger, resend, sandbox)
+            if isinstance(planned, int):
+                return planned
+            plan = planned
+        if not plan.events and not plan.earlier:
             print("Nothing to send: every event was held back.")
-        run_id = None
-        if batches and not args.dry_run:
-            run_id = ledger.start_run(
-                credentials,
-                batches,
-                source_name=path.name,
-                source_path=path.resolve(),
-                source_hash=file_hash(data),
-                options=_run_options(args, args.mapping),
-                target="sandbox" if sandbox else None,
-                held_back=sum(h.events for h in held),
-            )
-            if sandbox:
-                print(f"Run {run_id} (a sandbox run: it cannot be resumed later).", flush=True)
-            else:
-                print(
-                    f"Run {run_id}: if it is interrupted, `bento-ui send --resume {run_id}` "
-                    "sends what is left.",
-                    flush=True,
-                )
-        report = send_batches(
-            batches, credentials, dry_run=args.dry_run, on_batch=_printer(len(events)),
-            ledger=ledger, run=run_id,
+        report = plan.send(
+            on_batch=_printer(plan.events), on_start=_announcer(args, sandbox),
+            dry_run=args.dry_run,
         )  # fmt: skip
-        report.held_back = held
-        _print_outcome(args, report, sandbox)
+        _print_outcome(args, report, sandbox, held=list(plan.elsewhere))
     if args.dry_run:
         return EXIT_OK
     return EXIT_OK if report.ok else EXIT_PROBLEMS
 
 
-def _send_in_chunks(args: argparse.Namespace, credentials: Credentials, sandbox: bool) -> int:
-    """`send` for a big CSV: checked in a first pass, sent batch by batch in a second.
-
-    Each batch passes the duplicate guard and is written to the ledger as it goes.
-    """
-    prepared = _prepare_in_chunks(args)
-    _print_problems(prepared.problems)
-    s = prepared.summary
-    if s["with errors"] and not args.skip_invalid:
+def _plan_file(
+    args: argparse.Namespace, credentials: Credentials, ledger: Ledger, resend: Resend,
+    sandbox: bool,
+) -> SendPlan | int:
+    """The plan for a file (checked whole, or in chunks when big); an exit code when
+    nothing can be sent."""
+    origin_target = "sandbox" if sandbox else None
+    size = args.batch_size or MAX_BATCH_SIZE
+    if _streams(args):
+        prepared = _prepare_in_chunks(args)
+        _print_problems(prepared.problems)
+        summary = prepared.summary
+        errors, valid_rows = summary["with errors"], prepared.valid_rows
+        no_data = summary["rows"] == summary["empty skipped"]
+        source: Any = prepared
+        path = Path(args.file)
+        file_digest = file_hash(path)
+        mapping = prepared.mapping
+    else:
+        path = Path(args.file)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise ReadError(
+                f"Cannot open '{args.file}': {exc.strerror or exc}. Check the path and try again."
+            ) from exc
+        result = _prepare(args, data)
+        _print_problems(result.problems)
+        errors, valid_rows = len(result.error_rows), len(result.valid)
+        no_data = _no_data_rows(result)
+        source, file_digest, mapping = result.valid, file_hash(data), args.mapping
+    if errors and not args.skip_invalid:
         print(
-            f"Nothing sent: {s['with errors']:,} rows have errors. Fix them, or pass "
+            f"Nothing sent: {errors:,} rows have errors. Fix them, or pass "
             "--skip-invalid to send only the valid rows."
         )
         return EXIT_PROBLEMS
-    if not prepared.valid_rows:
+    if not valid_rows:
         print("Nothing to send: no valid rows.")
-        return EXIT_PROBLEMS if s["with errors"] or s["rows"] == s["empty skipped"] else EXIT_OK
-    with Ledger() as ledger:
-        report = send_stream(
-            prepared, credentials, batch_size=args.batch_size, dry_run=args.dry_run,
-            on_batch=_printer(prepared.valid_rows), ledger=ledger,
-            send_again=args.send_again, resend_unknown=args.resend_unknown,
-            options=_run_options(args, prepared.mapping),
+        return EXIT_PROBLEMS if errors or no_data else EXIT_OK
+    origin = Origin(
+        name=path.name, path=path.resolve(), file_hash=file_digest,
+        options=_run_options(args, mapping), target=origin_target,
+    )  # fmt: skip
+    return plan_send(source, credentials, ledger=ledger, origin=origin, resend=resend,
+                     batch_size=size)  # fmt: skip
+
+
+def _resume_plan(
+    args: argparse.Namespace, credentials: Credentials, ledger: Ledger, resend: Resend
+) -> SendPlan:
+    run = ledger.run(args.resume)
+    source = args.file or None
+    plan = plan_resume(run.id, credentials, ledger=ledger, source=source, resend=resend)
+    print(
+        f"Resuming run {run.id} ({run.state}, started {_when(run.created_at)} UTC): "
+        f"{run.source_name} from {run.source_path or 'memory'}; the run's own options are "
+        "used."
+    )
+    if args.batch_size is not None:
+        print(f"--batch-size {args.batch_size} is not used: a resume sends the run's own "
+              "batches, as they were planned.")  # fmt: skip
+    accepted = [r.number for r in plan.earlier if r.state == BatchState.ACCEPTED]
+    if accepted:
+        print(f"{batches_text(accepted)} {'was' if len(accepted) == 1 else 'were'} accepted "
+              "before: not resent.")  # fmt: skip
+    for number in plan.uncertain:
+        record = run.batch(number)
+        what = (
+            f"Batch {number} (rows {record.rows}, {record.events:,} events) ended "
+            f"{record.state}: Bento may have recorded "
+            + (f"{record.uncertain_events:,} of its events" if record.state == BatchState.PARTIAL
+               else "it")
         )  # fmt: skip
-    for group in report.held_back:
-        print(_held_message(group))
-    _print_outcome(args, report, sandbox)
-    if args.dry_run:
-        return EXIT_OK
-    return EXIT_OK if report.ok else EXIT_PROBLEMS
+        if resend.resend_unknown or resend.send_again:
+            print(f"{what}. Sending it again, as asked.")
+        else:
+            print(f"{what}. Not resent: check Bento, then add --resend-unknown to send it.")
+    for number, runs in plan.elsewhere.items():
+        print(
+            f"Batch {number}: some of its events were accepted by this site, or are being "
+            f"sent to it, in run {', '.join(runs)}: not sent; pass --send-again to send it "
+            "anyway."
+        )
+    if plan.extra is not None:
+        print(f"The run stopped before the end of its file: {len(plan.extra[0]):,} more valid "
+              "rows are read on and sent, each event once.")  # fmt: skip
+    return plan
+
+
+def _announcer(args: argparse.Namespace, sandbox: bool) -> Callable[[SendReport], None]:
+    """What the CLI says once the engine has claimed the events, before any request."""
+
+    def announce(report: SendReport) -> None:
+        for group in report.held_back:
+            print(held_back_note(group, voice="cli", sandbox=sandbox))
+        if args.send_again:
+            print("Events sent to this site before are sent again, as asked (--send-again).")
+        elif args.resend_unknown:
+            print("Events of earlier batches whose outcome is unknown are sent again, as "
+                  "asked (--resend-unknown).")  # fmt: skip
+        if report.run_id and not args.dry_run and not args.resume:
+            if sandbox:
+                print(f"Run {report.run_id} (a sandbox run: it cannot be resumed later).",
+                      flush=True)  # fmt: skip
+            else:
+                print(f"Run {report.run_id}: if it is interrupted, `bento-ui send --resume "
+                      f"{report.run_id}` sends what is left.", flush=True)  # fmt: skip
+
+    return announce
 
 
 def _run_options(args: argparse.Namespace, mapping: ColumnMapping) -> dict[str, Any]:
@@ -434,7 +457,7 @@ def _run_options(args: argparse.Namespace, mapping: ColumnMapping) -> dict[str, 
         sheet=_sheet_arg(args),
         timezone=args.timezone,
         date_order=args.date_order,
-        batch_size=args.batch_size,
+        batch_size=args.batch_size or MAX_BATCH_SIZE,
         skip_invalid=args.skip_invalid,
         type=args.type,
         map=args.map,
@@ -461,7 +484,8 @@ def _credentials() -> tuple[Credentials, bool]:
 
 
 def _printer(total: int) -> Callable[[BatchResult], None]:
-    """An `on_batch` that prints each batch's line above a progress bar."""
+    """An `on_batch` that prints each batch's line (and Bento's refusals) above a
+    progress bar."""
     bar = ProgressBar(total)
     sent = 0
 
@@ -470,23 +494,13 @@ def _printer(total: int) -> Callable[[BatchResult], None]:
         sent += batch.events
         bar.clear()
         print(batch, flush=True)
+        for line in failure_lines(batch.failures):
+            print(f"    {line}")
         bar.update(sent)
         if sent >= total:
             bar.clear()
 
     return show
-
-
-def _held_message(group: HeldBack) -> str:
-    if group.reason == SENT_BEFORE:
-        return f"{group.message}: skipped them; pass --send-again to send them again."
-    rows = group.row_ranges
-    if len(rows) > 120:
-        rows = rows[:117].rsplit(",", 1)[0] + ", …"
-    return (
-        f"{group.message}, so they are not sent (rows {rows}). Check Bento, then pass "
-        "--resend-unknown to send them again."
-    )
 
 
 def _print_outcome(
@@ -499,17 +513,22 @@ def _print_outcome(
         f"Total: {t['events']:,} events: {t['recorded']:,} recorded by "
         f"{'the sandbox' if sandbox else 'Bento'}, {t['failed']:,} failed, "
         f"{t['unknown']:,} unknown, {t['not sent']:,} not sent"
-        + (f" ({held_events:,} of them held back: sent before)" if held_events else "")
+        + (f" ({held_events:,} of them held back by the duplicate guard)" if held_events else "")
         + "."
     )
     if report.stopped:
         print(f"Stopped early: {report.stopped}")
-    uncertain = [r.number for r in report.results if r.state in (UNKNOWN, PARTIAL)]
+    failures = report.failures
+    if failures:
+        print(f"Bento refused {len(failures):,} events by name: they were not recorded. Fix "
+              "them and send the file again: only what was not recorded goes"
+              + (f" (--failures {args.failures} lists them)." if args.failures else
+                 " (--failures OUT.csv lists them)."))  # fmt: skip
+    uncertain = [r.number for r in report.results if r.uncertain_events]
     not_sent = [
-        r.number
-        for r in report.results
-        if r.state not in (ACCEPTED, UNKNOWN, PARTIAL) and r.number not in held
-    ]
+        r.number for r in report.results
+        if r.state in NOT_RECORDED and not r.outcome.counted and r.number not in held
+    ]  # fmt: skip
     if t["unknown"] and (sandbox or not report.run_id):
         print("Unknown batches may have been recorded: check Bento before sending them again.")
     if report.run_id and not args.dry_run and sandbox:
@@ -518,13 +537,13 @@ def _print_outcome(
     elif report.run_id and not args.dry_run:
         if not_sent:
             print(
-                f"{_batches(not_sent)} not recorded: "
-                f"`bento-ui send --resume {report.run_id}` sends "
+                f"{batches_text(not_sent)} {'was' if len(not_sent) == 1 else 'were'} not "
+                f"recorded: `bento-ui send --resume {report.run_id}` sends "
                 + ("it." if len(not_sent) == 1 else "them.")
             )
         if uncertain:
             print(
-                f"{_batches(uncertain)} maybe recorded, in part or in full: check Bento "
+                f"{batches_text(uncertain)} maybe recorded, in part or in full: check Bento "
                 "before sending " + ("it" if len(uncertain) == 1 else "them") + " again "
                 f"(`bento-ui send --resume {report.run_id} --resend-unknown`)."
             )
@@ -532,61 +551,9 @@ def _print_outcome(
     if args.report:
         write_safe_csv(report.table, args.report)
         print(f"Wrote the per-batch report to {args.report}")
-
-
-def _resume_command(args: argparse.Namespace, credentials: Credentials, sandbox: bool) -> int:
-    with Ledger() as ledger:
-        run = ledger.run(args.resume)
-        check_target(run, credentials)
-        source = args.file or None
-        read_source(run, source)  # a clear refusal when the file is gone or changed
-        print(
-            f"Resuming run {run.id} ({run.state}, started {_when(run.created_at)} UTC): "
-            f"{run.source_name} from {run.source_path or 'memory'}; the run's own options are "
-            "used."
-        )
-        plan = plan_resume(
-            run.id, ledger=ledger, source=source, resend_unknown=args.resend_unknown,
-            send_again=args.send_again,
-        )  # fmt: skip
-        if plan.accepted:
-            print(f"{_batches(plan.accepted)} accepted before: not resent.")
-        for number in plan.uncertain:
-            if number in plan.accepted_elsewhere:
-                continue
-            record = run.batches[number - 1]
-            state = UNKNOWN if record.state == "sending" else record.state
-            what = (
-                f"Batch {number} (rows {record.rows}, {record.events:,} events) ended {state}: "
-                "Bento may have recorded " + ("some of its events" if state == PARTIAL else "it")
-            )
-            if args.resend_unknown:
-                print(f"{what}. Sending it again, as asked (--resend-unknown).")
-            else:
-                print(f"{what}. Not resent: check Bento, then add --resend-unknown to send it.")
-        for number, runs in plan.accepted_elsewhere.items():
-            print(
-                f"Batch {number}: some of its events were accepted by this site in run "
-                f"{', '.join(runs)}: not sent; pass --send-again to send it anyway."
-            )
-        if not plan.batches:
-            print("Nothing left to send.")
-        sent = send_batches(
-            plan.batches, credentials, dry_run=args.dry_run,
-            on_batch=_printer(plan.events), ledger=ledger, run=run.id,
-        )  # fmt: skip
-        report = plan.report(sent)
-        _print_outcome(args, report, sandbox, held=list(plan.accepted_elsewhere))
-    if args.dry_run:
-        return EXIT_OK
-    return EXIT_OK if report.ok else EXIT_PROBLEMS
-
-
-def _batches(numbers: Sequence[int]) -> str:
-    """`Batch 3 was` or `Batches 1-2, 5 were`."""
-    if len(numbers) == 1:
-        return f"Batch {numbers[0]} was"
-    return f"Batches {describe_rows(numbers)} were"
+    if args.failures:
+        write_safe_csv(report.failures_table, args.failures)
+        print(f"Wrote {len(failures):,} refused events to {args.failures}")
 
 
 def _when(stamp: str) -> str:
@@ -648,34 +615,41 @@ def _print_run(run: RunRecord) -> None:
         digest = f", sha256 {run.source_hash[:12]}…" if run.source_hash else ""
         print(f"  from:  {run.source_path or run.source_name}{digest}")
     if run.held_back:
-        print(f"  held back: {run.held_back:,} events sent to this site before")
+        print(f"  held back: {run.held_back:,} events by the duplicate guard")
     if run.message:
         print(f"  stopped: {run.message}")
     for batch in run.batches:
-        print(batch.describe(len(run.batches)))
+        print(batch.describe(run.of))
+        for line in failure_lines(batch.failures):
+            print(f"    {line}")
     print(
         f"Total: {t['events']:,} events: {t['recorded']:,} recorded, {t['failed']:,} failed, "
         f"{t['unknown']:,} unknown, {t['not sent']:,} not sent."
     )
-    not_sent = run.numbers_in("waiting", "failed", "rejected", "skipped")
-    uncertain = run.numbers_in(UNKNOWN, PARTIAL, "sending")
-    if run.state == "running":
+    not_sent = [b.number for b in run.batches if b.state in NOT_RECORDED]
+    uncertain = [b.number for b in run.batches if b.uncertain_events]
+    if run.state == RunState.RUNNING:
         print("It is being sent right now.")
         return
-    if not_sent:
-        print(
-            f"{_batches(not_sent)} not recorded: `bento-ui send --resume {run.id}` sends "
-            + ("it." if len(not_sent) == 1 else "them.")
-        )
+    if run.failures:
+        print(f"Bento refused {len(run.failures):,} events by name (not recorded): fix them "
+              "and send the file again; only what was not recorded goes.")  # fmt: skip
+    if run.target == "sandbox" and (not_sent or uncertain or not run.planning_done):
+        print("This run went to a sandbox, which forgot its events when the program that "
+              "started it ended: it cannot be resumed. Send the file again.")  # fmt: skip
+        return
+    if not_sent or not run.planning_done:
+        what = f"{batches_text(not_sent)} not recorded" if not_sent else "The rest of its file"
+        print(f"{what}: `bento-ui send --resume {run.id}` sends it.")
     if uncertain:
         print(
-            f"{_batches(uncertain)} maybe recorded, in part or in full: check Bento, then "
+            f"{batches_text(uncertain)} maybe recorded, in part or in full: check Bento, then "
             f"`bento-ui send --resume {run.id} --resend-unknown` sends "
             + ("it" if len(uncertain) == 1 else "them")
             + " again."
         )
-    if not not_sent and not uncertain:
-        print("Nothing to do: Bento accepted every batch.")
+    if not not_sent and not uncertain and run.planning_done:
+        print("Nothing to resend: every batch has its answer.")
 
 
 def _emulator_command(args: argparse.Namespace) -> int:

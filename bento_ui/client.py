@@ -1,19 +1,23 @@
 """HTTP to Bento: send one batch of events, or check that the keys work.
 
     with BentoClient(credentials) as client:
-        outcome = client.send_batch(events)     # a BatchOutcome, never an exception
+        outcome = client.send_batch(events)     # a Outcome, never an exception
 
-Every batch ends in one state:
+Every batch ends in one state (`bento_ui.outcomes.BatchState`):
 
     accepted    200, Bento recorded every event (results = size, failed = 0)
-    partial     200, Bento rejected some events (failed > 0); it does not say which
-    rejected    a 4xx that resending would not fix (400, 401, 403, 404, 422, ...);
-                401 and 403 also set stop_run: every later batch would fail the same way
+    partial     200, Bento refused some events (failed > 0) and names them in `errors`
+                (at most 20, by index in the request): those were not recorded
+    rejected    a 4xx that resending would not fix (400, 401, 403, 404, ...); a 422
+                with Bento's counts means every event failed, each named in `errors`
+                (the run goes on); 401/403/404 set stop_run: every later batch would
+                fail the same way
     failed      retries spent on 429, 500/502/503/504 or connection failures that
                 happened before the whole request was sent: nothing was recorded
     unknown     the events were sent but no usable answer came back (read timeout,
-                connection dropped, a 200 without the counts): Bento may have recorded
-                them, so the batch is never resent automatically
+                connection dropped, a 200 without counts, counts or errors that
+                contradict the batch): Bento may have recorded them, so the batch is
+                never resent automatically
 
 Retries use exponential backoff with full jitter and honour `Retry-After`; requests are
 paced to at most `requests_per_minute` starts a minute. The keys never appear in a
@@ -28,6 +32,7 @@ drops after the body was written leaves the batch `unknown`.
 
 from __future__ import annotations
 
+import dataclasses
 import email.utils
 import html
 import json
@@ -49,6 +54,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import NewConnectionError
 
 from bento_ui.config import Credentials
+from bento_ui.outcomes import EXTRACT_CHARS, BatchState, EventError, Outcome
 
 try:
     __version__ = version("bento-ui")
@@ -57,33 +63,14 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 
 USER_AGENT = f"bento-ui/{__version__}"
 
-ACCEPTED = "accepted"
-PARTIAL = "partial"
-REJECTED = "rejected"
-FAILED = "failed"
-UNKNOWN = "unknown"
-BATCH_STATES = (ACCEPTED, PARTIAL, REJECTED, FAILED, UNKNOWN)
+ACCEPTED, PARTIAL, REJECTED = BatchState.ACCEPTED, BatchState.PARTIAL, BatchState.REJECTED
+FAILED, UNKNOWN = BatchState.FAILED, BatchState.UNKNOWN
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 # Every later batch would fail the same way: wrong keys (401/403) or a wrong address (404).
 STOP_STATUSES = frozenset({401, 403, 404})
-EXTRACT_CHARS = 200
 
 _UNKNOWN_ADVICE = "Bento may have recorded them. Check Bento before sending this batch again."
-
-
-@dataclass(frozen=True)
-class BatchOutcome:
-    """How one batch ended. `results`/`failed` are Bento's counts when it gave them."""
-
-    state: str
-    status: int | None
-    results: int | None
-    failed: int | None
-    attempts: int
-    seconds: float
-    message: str
-    stop_run: bool = False
 
 
 @dataclass(frozen=True)
@@ -177,7 +164,7 @@ class _Attempt:
 
     response: requests.Response | None = None
     retry: bool = False  # nothing was sent and trying again may help
-    final: BatchOutcome | None = None  # nothing more to try: the outcome, minus timings
+    final: Outcome | None = None  # nothing more to try: the outcome, minus timings
     reason: str = ""
 
 
@@ -235,7 +222,7 @@ class BentoClient:
 
     # --- public operations
 
-    def send_batch(self, events: list[dict[str, Any]]) -> BatchOutcome:
+    def send_batch(self, events: list[dict[str, Any]]) -> Outcome:
         """POST one batch to `{base}/batch/events`; the outcome says what Bento did."""
         started = time.monotonic()
         try:
@@ -243,7 +230,7 @@ class BentoClient:
                 {"events": events}, ensure_ascii=False, separators=(",", ":"), allow_nan=False
             ).encode("utf-8")
         except (TypeError, ValueError) as exc:
-            return BatchOutcome(
+            return Outcome(
                 FAILED, None, None, None, 0, 0.0,
                 f"The events cannot be written as JSON ({exc}): nothing was sent.",
             )
@@ -333,14 +320,14 @@ class BentoClient:
             ))
         except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
                 requests.exceptions.InvalidSchema) as exc:
-            return _Attempt(final=BatchOutcome(
+            return _Attempt(final=Outcome(
                 FAILED, None, None, None, 0, 0.0,
                 f"The API address {self._credentials.base_url!r} is not a valid URL "
                 f"({type(exc).__name__}): check the base URL. Nothing was sent.",
                 stop_run=True,
             ))
         except requests.exceptions.SSLError as exc:
-            return _Attempt(final=BatchOutcome(
+            return _Attempt(final=Outcome(
                 FAILED, None, None, None, 0, 0.0,
                 f"The secure connection to {self._host()} failed ({_reason(exc)}): check the "
                 "API address and the system's certificates. Nothing was sent.",
@@ -365,45 +352,76 @@ class BentoClient:
 
     # --- judging an answer
 
-    def _judge(self, response: requests.Response, size: int) -> BatchOutcome:
+    def _judge(self, response: requests.Response, size: int) -> Outcome:
         status = response.status_code
         if 200 <= status < 300:
             return self._counts(response, size)
-        return BatchOutcome(
-            REJECTED, status, None, None, 0, 0.0, self._rejection(response),
+        if status == 422 and _count(_json(response), "failed") is not None:
+            return self._counts(response, size)  # every event of the batch failed, named
+        return Outcome(
+            REJECTED, status, message=self._rejection(response),
             stop_run=status in STOP_STATUSES,
         )
 
-    def _counts(self, response: requests.Response, size: int) -> BatchOutcome:
+    def _counts(self, response: requests.Response, size: int) -> Outcome:
+        """Bento's counts and named failures, if they agree with the batch; else unknown.
+
+        `{"results": N, "failed": M, "errors": [{"index", "error"}]}`: `errors` is optional
+        (older answers have none) and holds at most 20 items. Counts that contradict the
+        batch (N + M is not its size, an index outside it) leave the batch unknown, with
+        the answer quoted: a Bento that contradicts itself cannot be trusted either way.
+        """
         status = response.status_code
-        try:
-            payload = response.json()
-        except ValueError:
-            payload = None
+        payload = _json(response)
         results = _count(payload, "results")
         failed = _count(payload, "failed")
-        if results is None or failed is None:
+        if results is None or (failed is None and results != size):
             return _unknown(
                 f"Bento answered HTTP {status} without the expected counts "
                 f"({_extract(response, self._secrets())}): " + _UNKNOWN_ADVICE,
                 status,
             )
-        if results == size and failed == 0:
-            return BatchOutcome(
-                ACCEPTED, status, results, failed, 0, 0.0,
-                "The event was accepted." if size == 1 else f"All {size} events were accepted.",
-            )
-        if results > size:
+        failed = 0 if failed is None else failed
+        errors = _errors(payload, size, self._secrets())
+        contradiction = (
+            f"results {results} + failed {failed} is not the {size} events sent"
+            if results + failed != size
+            else "it lists refused events that are not in the batch, or twice"
+            if errors is None
+            else f"it names {len(errors)} refused events but counts {failed}"
+            if len(errors) > failed
+            else "it answered 422 (every event refused) but recorded some"
+            if status == 422 and results
+            else ""
+        )
+        if contradiction:
             return _unknown(
-                f"Bento answered that it recorded {results} events out of {size} sent: "
-                + _UNKNOWN_ADVICE,
+                f"Bento's answer contradicts itself ({contradiction}: "
+                f"{_extract(response, self._secrets())}): " + _UNKNOWN_ADVICE,
                 status,
             )
-        return BatchOutcome(
-            PARTIAL, status, results, failed, 0, 0.0,
-            f"Bento accepted {results} of {size} events and rejected {failed}. Bento does not "
-            "say which: check the emails, dates and fields of this batch. Resending the whole "
-            f"batch would record the {results} accepted events again.",
+        assert errors is not None
+        if failed == 0:
+            return Outcome(
+                ACCEPTED, status, results, failed,
+                message="The event was accepted." if size == 1
+                else f"All {size} events were accepted.",
+            )
+        named = (
+            "each named with its reason"
+            if len(errors) == failed
+            else f"naming {len(errors)} of them (Bento names at most 20): the other "
+            f"{size - len(errors)} events may or may not have been recorded"
+        )
+        if results == 0:
+            return Outcome(
+                REJECTED, status, results, failed, errors=tuple(errors),
+                message=f"Bento refused every event of this batch (HTTP {status}), "
+                f"{named}. Nothing was recorded: fix them and send them again.",
+            )
+        return Outcome(
+            PARTIAL, status, results, failed, errors=tuple(errors),
+            message=f"Bento recorded {results} of {size} events and refused {failed}, {named}.",
         )
 
     def _rejection(self, response: requests.Response) -> str:
@@ -449,7 +467,7 @@ class BentoClient:
             )
         return f"Bento rejected the batch (HTTP {status}: {extract}). Nothing was recorded."
 
-    def _gave_up(self, status: int | None, last: str, attempts: int) -> BatchOutcome:
+    def _gave_up(self, status: int | None, last: str, attempts: int) -> Outcome:
         tries = f"after {attempts} attempt{'s' if attempts != 1 else ''}"
         if status is None:
             message = (
@@ -466,7 +484,7 @@ class BentoClient:
                 f"Bento kept failing (HTTP {status}: {last}) {tries}: nothing was recorded. "
                 "Send this batch again later."
             )
-        return BatchOutcome(FAILED, status, None, None, attempts, 0.0, message)
+        return Outcome(FAILED, status, None, None, attempts, 0.0, message)
 
     # --- waiting
 
@@ -488,16 +506,12 @@ class BentoClient:
 
     # --- small helpers
 
-    def _timed(self, outcome: BatchOutcome, attempts: int, started: float) -> BatchOutcome:
-        return BatchOutcome(
-            state=outcome.state,
-            status=outcome.status,
-            results=outcome.results,
-            failed=outcome.failed,
+    def _timed(self, outcome: Outcome, attempts: int, started: float) -> Outcome:
+        return dataclasses.replace(
+            outcome,
             attempts=attempts,
             seconds=round(time.monotonic() - started, 3),
             message=_redact(outcome.message, self._secrets()),
-            stop_run=outcome.stop_run,
         )
 
     def _secrets(self) -> tuple[str, str]:
@@ -508,8 +522,35 @@ class BentoClient:
         return parts.netloc or self._credentials.base_url
 
 
-def _unknown(message: str, status: int | None = None) -> BatchOutcome:
-    return BatchOutcome(UNKNOWN, status, None, None, 0, 0.0, message)
+def _unknown(message: str, status: int | None = None) -> Outcome:
+    return Outcome(UNKNOWN, status, message=message)
+
+
+def _json(response: requests.Response) -> object:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _errors(payload: object, size: int, secrets: tuple[str, ...]) -> list[EventError] | None:
+    """The refused events Bento named, in index order; None when the list contradicts
+    the batch (an index outside it, or one index twice). Absent means none named."""
+    items = payload.get("errors") if isinstance(payload, dict) else None
+    if not isinstance(items, list):
+        return []
+    found: dict[int, str] = {}
+    for item in items:
+        index = item.get("index") if isinstance(item, dict) else None
+        if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < size:
+            return None
+        if index in found:
+            return None
+        error = item.get("error", "") if isinstance(item, dict) else ""
+        text = error if isinstance(error, str) else json.dumps(error, ensure_ascii=False)
+        text = _redact(_SPACE.sub(" ", text).strip(), secrets)
+        found[index] = _truncate(text) or "no reason given"
+    return [EventError(i, found[i]) for i in sorted(found)]
 
 
 def _count(payload: object, key: str) -> int | None:

@@ -14,7 +14,9 @@ Endpoints, as on Bento (base URL `http://127.0.0.1:PORT/api/v1`):
 - `POST /api/v1/batch/events`: HTTP Basic auth (publishable key as user name, secret key
   as password) and `site_uuid` in the query string or in the JSON body. Body
   `{"events": [...]}` with 1 to `max_batch` (1000) events; answers 200
-  `{"results": N, "failed": M}`.
+  `{"results": N, "failed": M, "errors": [{"index": i, "error": "..."}]}`, `errors` only
+  when an event was refused and with at most 20 items (`index` is the event's position in
+  `events`), and 422 with the same body when every event was refused.
 - `GET /api/v1/fetch/tags?site_uuid=...`: the same auth rules; answers `{"data": []}`.
   A read-only request that tests the keys without recording anything.
 
@@ -24,14 +26,16 @@ limit exceeded -> 429 `{"error": "Too many requests"}` with `Retry-After`; unkno
 401 plain text `HTTP Basic: Access denied.`; a body that is not JSON, `events` missing,
 not a list, empty or longer than `max_batch`, an event that is not an object, `type` or
 `email` missing or not a string, `fields` or `details` not an object, `date` not a
-string -> 400 `{"error": "..."}` for the whole request, nothing recorded.
+string, `details.value` without `amount` and `currency` -> 400 `{"error": "..."}` for the
+whole request, nothing recorded.
 
 Stated choices where Bento's behaviour is undocumented:
 
 - An event is not recorded, and is counted in `failed`, when its email is not a
   plausible address (no `@`, nothing before it, or no dot inside the domain), its `type`
   is blank, a `fields` value is a nested object or a list, or its `date` is not ISO 8601.
-  The other events of the batch are recorded; the answer is still 200.
+  The other events of the batch are recorded; the answer is 200 (422 when none is left),
+  and `errors` names each refused event (the first 20) with the reason.
 - `site_uuid` in the query string wins over one in the body.
 - `null` for `fields`, `details` or `date` means "not given" (the SDKs send it). Other
   keys in an event are kept as they are.
@@ -62,8 +66,10 @@ request is. A fault is an object with any of:
   body larger than the socket buffers (several MB) is still being written, and the
   client sees its write fail (safe to retry). `"after_body"` processes the request
   (events recorded) and closes the connection without answering.
-- `failed`: record all but this many of the valid events (the last ones) and count them
-  in `failed`.
+- `failed`: refuse this many of the valid events (the last ones): counted in `failed`
+  and named in `errors` (at most 20).
+- `errors`: answer this list as `errors` instead of the one the emulator would give (the
+  events are recorded and counted as usual): for answers that name too few or contradict.
 - `body`: answer this text as the body instead of the usual one (as `text/html` when it
   starts with `<`, else `text/plain`). With `status` it replaces that status's body;
   without, the request is processed as usual (events recorded) and its answer keeps its
@@ -101,7 +107,8 @@ INSPECT_PREFIX = "/_emulator"
 MAX_BODY_BYTES = 32 * 1024 * 1024
 _DROP_PAUSE = 0.2  # seconds a `before_body` drop waits before resetting the connection
 
-FAULT_KEYS = ("status", "retry_after", "delay", "drop", "failed", "body")
+FAULT_KEYS = ("status", "retry_after", "delay", "drop", "failed", "errors", "body")
+MAX_ERRORS = 20  # Bento's spec: `errors` holds at most 20 items
 DROP_CHOICES = ("before_body", "after_body")
 
 _ACCESS_DENIED = "HTTP Basic: Access denied."
@@ -232,6 +239,10 @@ def validate_fault(fault: object, index: int = 0) -> dict[str, Any]:
         failed = fault["failed"]
         if not isinstance(failed, int) or isinstance(failed, bool) or failed < 0:
             raise ValueError(f"{where}.failed must be a whole number, 0 or more.")
+    if "errors" in fault and not isinstance(fault["errors"], list):
+        raise ValueError(
+            f'{where}.errors must be a list, like [{{"index": 0, "error": "invalid email"}}].'
+        )
     if "body" in fault:
         if not isinstance(fault["body"], str):
             raise ValueError(f"{where}.body must be text.")
@@ -266,15 +277,21 @@ def _iso_8601(value: str) -> bool:
     return bool(value.strip())
 
 
-def _event_is_recordable(event: Mapping[str, Any]) -> bool:
-    """The stated choices: what Bento would count in `failed` rather than record."""
-    if not str(event["type"]).strip() or not _plausible_email(event["email"]):
-        return False
+def refusal(event: Mapping[str, Any]) -> str | None:
+    """The stated choices: why the emulator counts an event in `failed`, or None."""
+    if not str(event["type"]).strip():
+        return "type is blank"
+    if not _plausible_email(event["email"]):
+        return f"email {str(event['email'])[:80]!r} is not a valid address"
     fields = event.get("fields")
-    if isinstance(fields, dict) and any(isinstance(v, dict | list) for v in fields.values()):
-        return False
+    if isinstance(fields, dict):
+        nested = [k for k, v in fields.items() if isinstance(v, dict | list)]
+        if nested:
+            return f"fields.{str(nested[0])[:40]} is nested: fields must be flat"
     date = event.get("date")
-    return date is None or _iso_8601(date)
+    if date is not None and not _iso_8601(date):
+        return f"date {str(date)[:40]!r} is not ISO 8601"
+    return None
 
 
 def _check_events(payload: object, max_batch: int) -> list[dict[str, Any]] | str:
@@ -304,6 +321,11 @@ def _check_events(payload: object, max_batch: int) -> list[dict[str, Any]] | str
                 return f"{where}.{key} must be an object."
         if event.get("date") is not None and not isinstance(event["date"], str):
             return f"{where}.date must be a string (ISO 8601)."
+        value = event["details"].get("value") if isinstance(event.get("details"), dict) else None
+        if value is not None and not (
+            isinstance(value, dict) and "amount" in value and "currency" in value
+        ):
+            return f"{where}.details.value must hold amount and currency."
     return cast(list[dict[str, Any]], events)
 
 
@@ -621,7 +643,10 @@ class Emulator:
         if "status" in fault:
             reply = _fault_reply(int(fault["status"]))
         else:
-            reply = self._answer(handler, method, path, query, body, int(fault.get("failed", 0)))
+            reply = self._answer(
+                handler, method, path, query, body, int(fault.get("failed", 0)),
+                fault.get("errors"),
+            )
         if "body" in fault:
             text = str(fault["body"])
             kind = "text/html" if text.lstrip().startswith("<") else "text/plain"
@@ -646,6 +671,7 @@ class Emulator:
         query: dict[str, list[str]],
         body: bytes,
         fail_last: int,
+        given_errors: list[Any] | None = None,
     ) -> _Reply:
         if not handler.headers.get("User-Agent", "").strip():
             return _html_reply(403, _FORBIDDEN_HTML)
@@ -680,12 +706,21 @@ class Emulator:
         checked = _check_events(payload, self.max_batch)
         if isinstance(checked, str):
             return _error(400, checked)
-        good = [event for event in checked if _event_is_recordable(event)]
-        if fail_last:
-            good = good[: max(0, len(good) - fail_last)]
+        refused = {i: why for i, event in enumerate(checked) if (why := refusal(event))}
+        valid = [i for i in range(len(checked)) if i not in refused]
+        for i in valid[len(valid) - fail_last :] if fail_last else ():
+            refused[i] = "refused by a fault (failed)"
         with self._lock:
-            self._events.extend(copy.deepcopy(good))
-        return _json_reply(200, {"results": len(good), "failed": len(checked) - len(good)})
+            self._events.extend(
+                copy.deepcopy(e) for i, e in enumerate(checked) if i not in refused
+            )
+        named = given_errors if given_errors is not None else [
+            {"index": i, "error": refused[i]} for i in sorted(refused)[:MAX_ERRORS]
+        ]
+        answer: dict[str, Any] = {"results": len(checked) - len(refused), "failed": len(refused)}
+        if named:
+            answer["errors"] = named
+        return _json_reply(422 if refused and len(refused) == len(checked) else 200, answer)
 
     def _admit(self) -> int | None:
         """None when the request is within the rate limit, else the seconds to wait."""

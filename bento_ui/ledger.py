@@ -7,33 +7,32 @@ directory (`BENTO_UI_HOME` overrides it, see `bento_ui.paths`):
 - each **run**: when, the site UUID and API address, the source file's name, absolute
   path and SHA-256, and the options that turned it into events;
 - each **batch** of a run: its spreadsheet rows, event count, a hash of its payload, its
-  state, Bento's answer (status, results, failed), attempts and message. A batch is
-  written as `sending` before its request and with its outcome after the answer, so a
-  crash at any moment leaves a true record: a batch still `sending` when its run is no
-  longer alive is reported as `unknown` (Bento may have recorded it);
-- a **fingerprint** of every event that was sent: a SHA-256 of the event's canonical JSON
-  and the site UUID. `already_accepted` uses them to find events that a site already
-  accepted, whichever run or file they came from.
+  state and Bento's answer (an `outcomes.Outcome`). A batch is written as `sending`
+  before its request and with its outcome after the answer, so a crash at any moment
+  leaves a true record: a batch still `sending` when its run is no longer alive is
+  reported as `unknown` (Bento may have recorded it);
+- each **failure** Bento named: the event's spreadsheet row, email, type and Bento's
+  reason (so a person can fix it), and its fingerprint;
+- a **fingerprint** of every event claimed for a site: a SHA-256 of the event's canonical
+  JSON and the site UUID. The duplicate guard (`bento_ui.guard`) uses them to find events
+  a site has, may have, or is being sent right now, whichever run or file they came from.
 
 It never stores a key, nor the events themselves. Every write is one short transaction
 in WAL mode with `synchronous=FULL`: once a call returns, the write survives the process
-being killed or the machine losing power.
-
-    ledger = Ledger()                                   # the default file
-    check = ledger.already_accepted(site_uuid, events)  # before planning
-    run_id = ledger.start_run(credentials, batches, source_name="attendees.csv", ...)
-    send_batches(batches, credentials, ledger=ledger, run=run_id)
-    ledger.runs(); ledger.run(run_id); ledger.batches_table(run_id)
+being killed or the machine losing power. The send engine (`bento_ui.sending`) is its
+one writer; people read it through `runs`, `run` and the history commands.
 
 A run that is being sent holds an operating-system lock on a small file next to the
-ledger; the lock goes when the process ends, however it ends. That is how a `running`
-run whose process was killed is told apart from one still going, and why two processes
-can never resume the same run at once.
+ledger from before its events are claimed until it ends; the lock goes when the process
+ends, however it ends. That is how a `running` run whose process was killed is told
+apart from one still going, why two processes can never send the same run at once, and
+how the guard knows which events another process is sending right now: `claim` checks
+and claims a batch's fingerprints in one transaction, so of two processes sending the
+same file at once, the second finds the first's events in flight and holds them back.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import os
@@ -43,49 +42,58 @@ import sqlite3
 import sys
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pandas as pd
 
-from bento_ui.batching import Batch, describe_rows
+from bento_ui.batching import Batch, describe_rows, plan_batches
 from bento_ui.config import Credentials
 from bento_ui.errors import LedgerError
+from bento_ui.guard import DuplicateCheck, Found, Held, Resend
+from bento_ui.outcomes import (
+    ANSWER_LOST,
+    BatchState,
+    EventError,
+    EventFailure,
+    Outcome,
+    RunState,
+    add_up,
+    describe_batch,
+    redact,
+)
 from bento_ui.paths import ledger_path
 
-if TYPE_CHECKING:
-    from bento_ui.sending import BatchResult
-
-SCHEMA_VERSION = 1
-
-# Run states. `running` is only ever true while a process holds the run's lock; a run
-# written as `running` whose lock is free was interrupted (killed, crashed, closed).
-PLANNED, RUNNING, INTERRUPTED, STOPPED, FINISHED = (
-    "planned", "running", "interrupted", "stopped", "finished",
+SCHEMA_VERSION = 2
+WAITING, SENDING, ACCEPTED, PARTIAL = (
+    BatchState.WAITING, BatchState.SENDING, BatchState.ACCEPTED, BatchState.PARTIAL,
 )  # fmt: skip
-# Batch states besides the send outcomes of `bento_ui.client` and `skipped`.
-WAITING, SENDING = "waiting", "sending"
-ACCEPTED, PARTIAL, REJECTED, FAILED, UNKNOWN, SKIPPED = (
-    "accepted", "partial", "rejected", "failed", "unknown", "skipped",
-)  # fmt: skip
-# Batches that Bento may have recorded, in part or in full, without saying which events.
-UNCERTAIN_STATES = (PARTIAL, UNKNOWN, SENDING)
-# Batches of which Bento recorded nothing: sending them again is safe.
-NOT_RECORDED_STATES = (WAITING, REJECTED, FAILED, SKIPPED)
-
-SENT_BEFORE, UNCERTAIN_BEFORE = "sent before", "maybe sent before"
+UNKNOWN = BatchState.UNKNOWN
 
 _DIED_WHILE_SENDING = (
     "The send stopped while this batch was being sent (the process ended or lost the "
     "connection): Bento may have recorded it. Check Bento before sending it again."
 )
-_MASK = "********"
 _IN_CHUNK = 500  # fingerprints per query: far below SQLite's limit on parameters
 
+# Schema 2 (failures Bento named, streamed runs not planned to the end) over schema 1.
+_FAILURES_TABLE = """
+CREATE TABLE IF NOT EXISTS failures (
+    run_id TEXT NOT NULL,
+    batch INTEGER NOT NULL,
+    position INTEGER NOT NULL,
+    row INTEGER NOT NULL,
+    email TEXT NOT NULL,
+    type TEXT NOT NULL,
+    error TEXT NOT NULL,
+    fingerprint BLOB NOT NULL,
+    PRIMARY KEY (run_id, batch, position)
+);
+"""
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     id TEXT PRIMARY KEY,
@@ -101,7 +109,8 @@ CREATE TABLE IF NOT EXISTS runs (
     state TEXT NOT NULL,
     events INTEGER NOT NULL,
     held_back INTEGER NOT NULL DEFAULT 0,
-    message TEXT NOT NULL DEFAULT ''
+    message TEXT NOT NULL DEFAULT '',
+    planning_done INTEGER NOT NULL DEFAULT 1
 );
 CREATE INDEX IF NOT EXISTS runs_created ON runs (created_at);
 CREATE TABLE IF NOT EXISTS batches (
@@ -119,6 +128,7 @@ CREATE TABLE IF NOT EXISTS batches (
     message TEXT NOT NULL DEFAULT '',
     started_at TEXT,
     finished_at TEXT,
+    named INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (run_id, number)
 );
 CREATE TABLE IF NOT EXISTS fingerprints (
@@ -128,14 +138,19 @@ CREATE TABLE IF NOT EXISTS fingerprints (
     batch INTEGER NOT NULL,
     PRIMARY KEY (site_uuid, fingerprint, run_id, batch)
 ) WITHOUT ROWID;
-"""
+""" + _FAILURES_TABLE
+
+_FROM_1 = """
+ALTER TABLE runs ADD COLUMN planning_done INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE batches ADD COLUMN named INTEGER NOT NULL DEFAULT 0;
+""" + _FAILURES_TABLE
 
 BATCH_COLUMNS = [
     "batch", "rows", "events", "results", "failed", "state", "status", "attempts", "sends",
-    "started_at", "finished_at", "message",
+    "started_at", "finished_at", "message", "failures",
 ]  # fmt: skip
 RUN_COLUMNS = [
-    "id", "created_at", "state", "target", "site_uuid", "base_url", "source_name", "events",
+    "id", "created_at", "state", "where", "site_uuid", "base_url", "source_name", "events",
     "recorded", "failed", "unknown", "not sent", "batches",
 ]  # fmt: skip
 
@@ -211,13 +226,6 @@ def _clean_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
-def _redact(text: str, secrets_: Sequence[str]) -> str:
-    for secret in secrets_:
-        if secret:
-            text = text.replace(secret, _MASK)
-    return text
-
-
 # --- run locks ---------------------------------------------------------------------------
 
 
@@ -277,54 +285,65 @@ class BatchRecord:
     rows: str  # spreadsheet rows, as `describe_rows` writes them
     events: int
     payload_hash: str
-    state: str
-    status: int | None
-    results: int | None
-    failed: int | None
-    attempts: int
+    state: BatchState
+    outcome: Outcome  # the latest answer (state WAITING and no counts before any)
     sends: int  # how many times the batch was handed to Bento (more than 1: resent)
-    message: str
     started_at: str | None
     finished_at: str | None
+    failures: tuple[EventFailure, ...] = ()  # the refused events Bento named
 
     @property
     def row_numbers(self) -> list[int]:
         return parse_rows(self.rows)
 
+    @property
+    def results(self) -> int | None:
+        return self.outcome.results
+
+    @property
+    def failed(self) -> int | None:
+        return self.outcome.failed
+
+    @property
+    def status(self) -> int | None:
+        return self.outcome.status
+
+    @property
+    def attempts(self) -> int:
+        return self.outcome.attempts
+
+    @property
+    def message(self) -> str:
+        return self.outcome.message
+
+    @property
+    def uncertain_events(self) -> int:
+        """Events whose fate is not known: all of a batch without an answer, or the
+        unnamed ones of a batch whose failures Bento did not all name."""
+        if self.state in ANSWER_LOST:
+            return self.events
+        if self.state == PARTIAL and not self.outcome.all_failures_named:
+            return self.events - len(self.failures)
+        return 0
+
     def as_dict(self) -> dict[str, Any]:
+        o = self.outcome
         return {
-            "batch": self.number,
-            "rows": self.rows,
-            "events": self.events,
-            "results": self.results,
-            "failed": self.failed,
-            "state": self.state,
-            "status": self.status,
-            "attempts": self.attempts,
-            "sends": self.sends,
-            "started_at": self.started_at,
-            "finished_at": self.finished_at,
-            "message": self.message,
-            "payload_hash": self.payload_hash,
-        }
+            "batch": self.number, "rows": self.rows, "events": self.events,
+            "results": o.results, "failed": o.failed, "state": str(self.state),
+            "status": o.status, "attempts": o.attempts, "sends": self.sends,
+            "started_at": self.started_at, "finished_at": self.finished_at,
+            "message": o.message, "payload_hash": self.payload_hash,
+            "failures": [
+                {"row": f.row, "email": f.email, "type": f.type, "error": f.error}
+                for f in self.failures
+            ],
+        }  # fmt: skip
 
     def describe(self, of: int) -> str:
         """One line, like the CLI's line for a batch being sent."""
-        if self.results is not None:
-            counts = f"results {self.results}, failed {self.failed}"
-        elif self.state in (UNKNOWN, SENDING):
-            counts = "no answer"
-        elif self.state == WAITING:
-            counts = "not sent yet"
-        else:
-            counts = "nothing recorded"
-        shown = self.message if self.state not in (ACCEPTED, WAITING) else ""
-        resent = f" (sent {self.sends} times)" if self.sends > 1 else ""
-        return (
-            f"batch {self.number}/{of}  rows {self.rows}  "
-            f"{self.events} event{'s' if self.events != 1 else ''}  {counts}  {self.state}"
-            + resent
-            + (f": {shown}" if shown else "")
+        return describe_batch(
+            self.number, of, self.rows, self.events, self.state, self.outcome, sends=self.sends
         )
 
 
@@ -342,11 +361,19 @@ class RunRecord:
     source_path: str | None
     source_hash: str | None
     options: dict[str, Any]
-    state: str
+    state: RunState
     events: int  # events in the run's batches
     held_back: int  # events of the source not sent because the ledger showed them sent
     message: str
+    planning_done: bool = True  # False: a streamed run that stopped before its file's end
     batches: tuple[BatchRecord, ...] = field(default=())
+
+    def batch(self, number: int) -> BatchRecord:
+        """The batch with this number (numbers may have gaps: never index by position)."""
+        for record in self.batches:
+            if record.number == number:
+                return record
+        raise LedgerError(f"Run {self.id} has no batch {number}.")
 
     def numbers_in(self, *states: str) -> list[int]:
         return [b.number for b in self.batches if b.state in states]
@@ -355,25 +382,21 @@ class RunRecord:
         return sum(b.events for b in self.batches if b.state in states)
 
     @property
+    def of(self) -> int:
+        """What the batch lines count to: the highest batch number."""
+        return max((b.number for b in self.batches), default=0)
+
+    @property
     def totals(self) -> dict[str, int]:
         """Like `SendReport.totals`: events = recorded + failed + unknown + not sent."""
-        recorded = failed = unknown = not_sent = 0
-        for b in self.batches:
-            if b.state in (ACCEPTED, PARTIAL):
-                recorded += b.results or 0
-                failed += b.failed or 0
-                unknown += max(b.events - (b.results or 0) - (b.failed or 0), 0)
-            elif b.state in (UNKNOWN, SENDING):
-                unknown += b.events
-            else:
-                not_sent += b.events
-        return {
-            "events": self.events + self.held_back,
-            "recorded": recorded,
-            "failed": failed,
-            "unknown": unknown,
-            "not sent": not_sent + self.held_back,
-        }
+        totals = add_up((b.events, b.outcome, b.state) for b in self.batches)
+        totals["events"] += self.held_back
+        totals["not sent"] += self.held_back
+        return totals
+
+    @property
+    def failures(self) -> list[EventFailure]:
+        return [f for b in self.batches for f in b.failures]
 
     @property
     def complete(self) -> bool:
@@ -382,141 +405,23 @@ class RunRecord:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "id": self.id,
-            "state": self.state,
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
-            "site_uuid": self.site_uuid,
-            "base_url": self.base_url,
-            "target": self.target,
-            "source_name": self.source_name,
-            "source_path": self.source_path,
-            "source_hash": self.source_hash,
-            "options": self.options,
-            "events": self.events,
-            "held_back": self.held_back,
-            "totals": self.totals,
-            "message": self.message,
+            "id": self.id, "state": str(self.state), "created_at": self.created_at,
+            "updated_at": self.updated_at, "site_uuid": self.site_uuid,
+            "base_url": self.base_url, "target": self.target,
+            "source_name": self.source_name, "source_path": self.source_path,
+            "source_hash": self.source_hash, "options": self.options, "events": self.events,
+            "held_back": self.held_back, "totals": self.totals, "message": self.message,
+            "planning_done": self.planning_done,
             "batches": [b.as_dict() for b in self.batches],
-        }
+        }  # fmt: skip
 
 
 @dataclass(frozen=True)
-class HeldBack:
-    """Events not sent because the ledger shows this site received them before."""
+class Claimed:
+    """What `Ledger.claim` planned: the batches to send, and what the guard found."""
 
-    reason: str  # SENT_BEFORE (accepted) or UNCERTAIN_BEFORE (in a partial/unknown batch)
-    rows: tuple[int, ...]
-    runs: tuple[str, ...]
-    first_date: str  # UTC dates of the earlier sends, YYYY-MM-DD
-    last_date: str
-
-    @property
-    def events(self) -> int:
-        return len(self.rows)
-
-    @property
-    def row_ranges(self) -> str:
-        return describe_rows(self.rows)
-
-    @property
-    def message(self) -> str:
-        """What happened, in a sentence a person can act on (the caller adds the how)."""
-        n = self.events
-        these = f"{n:,} of these events {'was' if n == 1 else 'were'}"
-        when = (
-            f"on {self.first_date}"
-            if self.first_date == self.last_date
-            else f"between {self.first_date} and {self.last_date}"
-        )
-        runs = ", ".join(self.runs[:3])
-        if len(self.runs) > 3:
-            runs += f" and {len(self.runs) - 3} more"
-        label = "run" if len(self.runs) == 1 else "runs"
-        if self.reason == SENT_BEFORE:
-            return f"{these} sent to this site {when} ({label} {runs}) and accepted by it"
-        return (
-            f"{these} sent to this site {when} ({label} {runs}) in batches whose outcome is "
-            "unknown or partial: Bento may have recorded them"
-        )
-
-
-@dataclass(frozen=True)
-class DuplicateCheck:
-    """Which events of a list the ledger shows as sent to a site before.
-
-    `accepted` and `uncertain` are positions in the list: events of a batch the site
-    accepted, and events only found in partial or unknown batches (Bento may or may not
-    have recorded them). An event both accepted and uncertain counts as accepted.
-    """
-
-    site_uuid: str
-    events: int
-    accepted: tuple[int, ...] = ()
-    uncertain: tuple[int, ...] = ()
-    accepted_runs: tuple[str, ...] = ()
-    uncertain_runs: tuple[str, ...] = ()
-    uncertain_batches: tuple[tuple[str, int, str], ...] = ()  # (run, batch, state)
-    accepted_dates: tuple[str, str] | None = None  # first and last, YYYY-MM-DD
-    uncertain_dates: tuple[str, str] | None = None
-
-    @property
-    def found(self) -> bool:
-        return bool(self.accepted or self.uncertain)
-
-    @property
-    def first_accepted(self) -> str | None:
-        return self.accepted_dates[0] if self.accepted_dates else None
-
-    @property
-    def accepted_mask(self) -> list[bool]:
-        mask = [False] * self.events
-        for i in self.accepted:
-            mask[i] = True
-        return mask
-
-    def keep(self, *, send_again: bool = False, resend_unknown: bool = False) -> list[bool]:
-        """Per event: send it? By default neither accepted nor uncertain events are sent.
-
-        `send_again` sends everything (it overrides the ledger); `resend_unknown` sends
-        the uncertain events but still not the accepted ones.
-        """
-        mask = [True] * self.events
-        if send_again:
-            return mask
-        held = self.accepted if resend_unknown else (*self.accepted, *self.uncertain)
-        for i in held:
-            mask[i] = False
-        return mask
-
-    def held_back(
-        self, rows: Sequence[int], *, send_again: bool = False, resend_unknown: bool = False
-    ) -> list[HeldBack]:
-        """The events `keep` leaves out, grouped by reason, with their spreadsheet rows."""
-        if len(rows) != self.events:
-            raise ValueError(f"{self.events} events but {len(rows)} row numbers")
-        if send_again:
-            return []
-        groups: list[HeldBack] = []
-        if self.accepted and self.accepted_dates:
-            groups.append(
-                HeldBack(
-                    SENT_BEFORE,
-                    tuple(rows[i] for i in self.accepted),
-                    self.accepted_runs,
-                    *self.accepted_dates,
-                )
-            )
-        if self.uncertain and self.uncertain_dates and not resend_unknown:
-            groups.append(
-                HeldBack(
-                    UNCERTAIN_BEFORE,
-                    tuple(rows[i] for i in self.uncertain),
-                    self.uncertain_runs,
-                    *self.uncertain_dates,
-                )
-            )
-        return groups
+    batches: list[Batch]
+    check: DuplicateCheck
 
 
 # --- the ledger --------------------------------------------------------------------------
@@ -540,13 +445,15 @@ class Ledger:
                 # Readable by its owner only: it names files and sites.
                 os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
             self._conn = sqlite3.connect(
-                self.path, timeout=30.0, isolation_level=None, check_same_thread=False
+                self.path, timeout=120.0, isolation_level=None, check_same_thread=False
             )
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=FULL")
             self._conn.execute("PRAGMA foreign_keys=ON")
             self._conn.execute("PRAGMA cache_size=-65536")  # 64 MB: fingerprints of big files
             self._migrate()
+            stat = os.stat(self.path)
+            self._identity = (stat.st_dev, stat.st_ino)
         except (OSError, sqlite3.Error) as exc:
             raise self._error("opened", exc) from exc
 
@@ -582,8 +489,9 @@ class Ledger:
                 f"{version}): upgrade bento-ui, or set BENTO_UI_HOME to use another folder."
             )
         if version < SCHEMA_VERSION:
+            script = _FROM_1 if version == 1 else _SCHEMA
             with self._write() as db:
-                for statement in filter(str.strip, _SCHEMA.split(";")):
+                for statement in filter(str.strip, script.split(";")):
                     db.execute(statement)
                 db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
@@ -597,14 +505,15 @@ class Ledger:
                 raise self._error("written", exc) from exc
             try:
                 yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            try:
                 self._conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                self._conn.execute("ROLLBACK")
-                raise self._error("written", exc) from exc
+            except BaseException as exc:
+                with suppress(sqlite3.Error):
+                    self._conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.IntegrityError):
+                    raise
+                if isinstance(exc, sqlite3.Error):  # a full disk, a file gone read-only
+                    raise self._error("written", exc) from exc
+                raise
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
@@ -613,118 +522,137 @@ class Ledger:
             except sqlite3.Error as exc:
                 raise self._error("read", exc) from exc
 
-    # --- writing a run
+    # --- writing a run (the send engine's calls, in the order it makes them)
 
-    def start_run(
+    def create_run(
         self,
         credentials: Credentials,
-        batches: Sequence[Batch],
         *,
         source_name: str = "",
         source_path: str | os.PathLike[str] | None = None,
         source_hash: str | None = None,
         options: Mapping[str, Any] | None = None,
         target: str | None = None,
-        held_back: int = 0,
+        planning_done: bool = True,
     ) -> str:
-        """Record a new run and its planned batches (all `waiting`); return its id.
+        """Record a new run with no batches yet, and hold it (see `hold`); return its id.
 
         `source_path` is stored as an absolute path; `source_hash` is the SHA-256 of the
         file's bytes (see `file_hash`). `options` (JSON-able) are what turned the file into
         events, so that a resume can rebuild them. `target` says where the run goes:
         "sandbox", "bento" or "server" (default: "bento" for Bento's own address).
+        `planning_done=False` marks a run whose batches are claimed as a file is read.
         """
         secrets_ = (credentials.secret_key, credentials.publishable_key)
-        options_json = _redact(canonical_json(dict(options or {})), secrets_)
+        options_json = redact(canonical_json(dict(options or {})), secrets_)
         path = str(Path(source_path).resolve()) if source_path is not None else None
         target = target or ("bento" if credentials.is_bento else "server")
-        now = _now()
-        rows = [
-            (b.number, describe_rows(b.rows), b.size, payload_hash(b.events), WAITING)
-            for b in batches
-        ]
-        numbers = [b.number for b in batches]
-        if len(set(numbers)) != len(numbers):
-            raise ValueError("two batches have the same number")
         for _ in range(20):
             run_id = _new_run_id()
+            if not self._acquire(run_id):
+                continue  # another process drew the same id this minute
+            now = _now()
             try:
                 with self._write() as db:
                     db.execute(
                         "INSERT INTO runs (id, created_at, updated_at, site_uuid, base_url, "
                         "target, source_name, source_path, source_hash, options, state, events, "
-                        "held_back) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (
-                            run_id,
-                            now,
-                            now,
-                            credentials.site_uuid,
-                            _clean_url(credentials.base_url),
-                            target,
-                            source_name,
-                            path,
-                            source_hash,
-                            options_json,
-                            PLANNED,
-                            sum(b.size for b in batches),
-                            held_back,
-                        ),
-                    )
-                    db.executemany(
-                        "INSERT INTO batches (run_id, number, rows, events, payload_hash, state)"
-                        " VALUES (?, ?, ?, ?, ?, ?)",
-                        [(run_id, *row) for row in rows],
-                    )
+                        "held_back, planning_done) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?)",
+                        (run_id, now, now, credentials.site_uuid, _clean_url(credentials.base_url),
+                         target, source_name, path, source_hash, options_json, RunState.RUNNING,
+                         int(planning_done)),
+                    )  # fmt: skip
             except sqlite3.IntegrityError:
+                self.release(run_id)
                 continue  # the same id in the same minute: draw again
+            except BaseException:
+                self.release(run_id)
+                raise
             self._secrets[run_id] = secrets_
             self._sites[run_id] = credentials.site_uuid
             return run_id
         raise LedgerError("Could not find a free run id: try again.")  # pragma: no cover
 
-    def add_batches(self, run_id: str, batches: Sequence[Batch]) -> None:
-        """Plan more batches for a run (`waiting`): for sends that plan as they read,
-        such as a file streamed chunk by chunk. Numbers must be new to the run."""
-        rows = [
-            (run_id, b.number, describe_rows(b.rows), b.size, payload_hash(b.events), WAITING)
-            for b in batches
-        ]
-        try:
-            with self._write() as db:
-                db.executemany(
-                    "INSERT INTO batches (run_id, number, rows, events, payload_hash, state) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    rows,
-                )
-                db.execute(
-                    "UPDATE runs SET events = events + ?, updated_at = ? WHERE id = ?",
-                    (sum(b.size for b in batches), _now(), run_id),
-                )
-        except sqlite3.IntegrityError as exc:
-            raise LedgerError(
-                f"Run {run_id} already has a batch with one of these numbers."
-            ) from exc
+    def claim(
+        self,
+        run_id: str,
+        events: Sequence[dict[str, Any]],
+        rows: Sequence[int],
+        *,
+        resend: Resend,
+        batch_size: int,
+        first_number: int = 1,
+        held_back: int = 0,
+    ) -> Claimed:
+        """Check `events` against the ledger and claim the ones that go, in ONE transaction.
 
-    @contextmanager
-    def claim(self, run_id: str, credentials: Credentials | None = None) -> Iterator[RunRecord]:
-        """Hold a run for sending: nobody else can send it until the block ends.
-
-        Batches left `sending` by a process that died become `unknown`. Raises
-        LedgerError when another process (or another thread) is sending the run.
+        The events the guard lets through (see `guard.Resend`) are planned as batches
+        numbered from `first_number` and written `waiting`, with their fingerprints, in
+        the run `run_id` (which this ledger must hold). A second process that checks the
+        same events afterwards finds them in flight. `held_back` adds to the run's count of
+        events of its source not sent.
         """
+        if run_id not in self._held:
+            raise LedgerError(f"Run {run_id} is not held by this process: nothing was claimed.")
+        site = self._site(run_id)
+        with self._write() as db:
+            check = self._check(site, events, exclude_run=run_id)
+            keep = check.keep(resend)
+            kept_rows = [r for r, k in zip(rows, keep, strict=True) if k]
+            kept = [e for e, k in zip(events, keep, strict=True) if k]
+            batches = [
+                Batch(b.number + first_number - 1, b.rows, b.events)
+                for b in plan_batches(kept, kept_rows, batch_size)
+            ]
+            db.executemany(
+                "INSERT INTO batches (run_id, number, rows, events, payload_hash, state) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [(run_id, b.number, describe_rows(b.rows), b.size, payload_hash(b.events),
+                  WAITING) for b in batches],
+            )  # fmt: skip
+            db.executemany(
+                "INSERT OR IGNORE INTO fingerprints (site_uuid, fingerprint, run_id, batch) "
+                "VALUES (?, ?, ?, ?)",
+                [(site, fp, run_id, b.number) for b in batches
+                 for fp in {event_fingerprint(e, site) for e in b.events}],
+            )  # fmt: skip
+            held = len(events) - len(kept) + held_back
+            db.execute(
+                "UPDATE runs SET events = events + ?, held_back = held_back + ?, updated_at = ? "
+                "WHERE id = ?",
+                (len(kept), held, _now(), run_id),
+            )
+        return Claimed(batches, check)
+
+    def reclaim(self, run_id: str, batches: Sequence[Batch]) -> DuplicateCheck:
+        """For a resume of a run this ledger holds: check its batches' events against the
+        other runs, in a write transaction so that no other send claims them meanwhile
+        (see `guard.batches_held` for which batches that keeps back)."""
+        site = self._site(run_id)
+        with self._write() as db:
+            check = self._check(site, [e for b in batches for e in b.events], exclude_run=run_id)
+            db.execute("UPDATE runs SET updated_at = ? WHERE id = ?", (_now(), run_id))
+        return check
+
+    def finish_planning(self, run_id: str) -> None:
+        """Note that every row of a streamed run's file has been claimed or held back."""
+        with self._write() as db:
+            db.execute("UPDATE runs SET planning_done = 1 WHERE id = ?", (run_id,))
+
+    def hold(self, run_id: str, credentials: Credentials | None = None) -> RunRecord:
+        """Hold an existing run for sending (a resume): nobody else can send it until
+        `release`. Batches left `sending` by a process that died become `unknown`.
+        Raises LedgerError when another process (or thread) is sending the run."""
         record = self.run(run_id)
         if credentials is not None:
             self._secrets[run_id] = (credentials.secret_key, credentials.publishable_key)
         self._sites[run_id] = record.site_uuid
-        lock = _RunLock(self._lock_path(run_id))
-        with self._lock:
-            if run_id in self._held or not lock.acquire():
-                raise LedgerError(
-                    f"Run {run_id} is being sent right now by another window or process: "
-                    "wait for it to finish, then look at `bento-ui history "
-                    f"{run_id}`."
-                )
-            self._held[run_id] = lock
+        if not self._acquire(run_id):
+            raise LedgerError(
+                f"Run {run_id} is being sent right now by another window or process: "
+                f"wait for it to finish, then look at `bento-ui history {run_id}`."
+            )
         try:
             with self._write() as db:
                 db.execute(
@@ -734,17 +662,44 @@ class Ledger:
                 )
                 db.execute(
                     "UPDATE runs SET state = ?, updated_at = ?, message = '' WHERE id = ?",
-                    (RUNNING, _now(), run_id),
+                    (RunState.RUNNING, _now(), run_id),
                 )
-            yield self.run(run_id)
-        finally:
-            with self._lock:
-                held = self._held.pop(run_id, None)
-                if held is not None:
-                    held.release()
+        except BaseException:
+            self.release(run_id)
+            raise
+        return self.run(run_id)
+
+    def release(self, run_id: str) -> None:
+        """Let go of a run held by `create_run` or `hold`."""
+        with self._lock:
+            held = self._held.pop(run_id, None)
+        if held is not None:
+            held.release()
+
+    def _acquire(self, run_id: str) -> bool:
+        lock = _RunLock(self._lock_path(run_id))
+        with self._lock:
+            if run_id in self._held or not lock.acquire():
+                return False
+            self._held[run_id] = lock
+        return True
+
+    def check_present(self) -> None:
+        """Raise LedgerError when the ledger file was deleted or replaced since it was
+        opened: writes would go to a file nobody will read, and the guard would forget."""
+        try:
+            now = os.stat(self.path)
+        except OSError:
+            now = None
+        if now is None or (now.st_dev, now.st_ino) != self._identity:
+            raise LedgerError(
+                f"The send ledger at {self.path} was deleted or replaced while sending, so "
+                "what is sent now could not be remembered: the send stopped. Put the file "
+                "back if you can; `bento-ui history` then shows what was sent."
+            )
 
     def mark_sending(self, run_id: str, batch: Batch) -> None:
-        """Write `sending` and the batch's fingerprints: call it just before the request.
+        """Write `sending`: call it just before the request.
 
         Raises LedgerError when the batch is not the one planned for the run (another
         number, other events), or when Bento already accepted it in this run.
@@ -765,69 +720,80 @@ class Ledger:
                 f"Batch {batch.number} does not hold the events run {run_id} planned for it: "
                 "nothing was sent. Plan the batches again from the same events."
             )
-        site = self._site(run_id)
-        prints = sorted({event_fingerprint(event, site) for event in batch.events})
         with self._write() as db:
             db.execute(
                 "UPDATE batches SET state = ?, started_at = ?, finished_at = NULL, "
                 "sends = sends + 1, message = '' WHERE run_id = ? AND number = ?",
                 (SENDING, _now(), run_id, batch.number),
             )
-            db.executemany(
-                "INSERT OR IGNORE INTO fingerprints (site_uuid, fingerprint, run_id, batch) "
-                "VALUES (?, ?, ?, ?)",
-                [(site, fp, run_id, batch.number) for fp in prints],
-            )
             db.execute("UPDATE runs SET updated_at = ? WHERE id = ?", (_now(), run_id))
 
-    def record(self, run_id: str, result: BatchResult) -> None:
-        """Write a batch's outcome: call it as soon as the answer (or its absence) is known."""
-        message = _redact(result.message, self._secrets.get(run_id, ()))
+    def record(self, run_id: str, batch: Batch, state: BatchState, outcome: Outcome) -> None:
+        """Write a batch's outcome and the failures Bento named: call it as soon as the
+        answer (or its absence) is known."""
+        secrets_ = self._secrets.get(run_id, ())
+        site = self._site(run_id)
+        failures = []
+        for error in outcome.errors:
+            if 0 <= error.index < batch.size:
+                event = batch.events[error.index]
+                failures.append((
+                    run_id, batch.number, error.index, batch.rows[error.index],
+                    str(event.get("email", "")), str(event.get("type", "")),
+                    redact(error.error, secrets_), event_fingerprint(event, site),
+                ))  # fmt: skip
         with self._write() as db:
             db.execute(
                 "UPDATE batches SET state = ?, status = ?, results = ?, failed = ?, "
-                "attempts = attempts + ?, message = ?, finished_at = ? "
+                "attempts = attempts + ?, message = ?, finished_at = ?, named = ? "
                 "WHERE run_id = ? AND number = ?",
-                (
-                    result.state,
-                    result.status,
-                    result.results,
-                    result.failed,
-                    result.attempts,
-                    message,
-                    _now(),
-                    run_id,
-                    result.number,
-                ),
+                (state, outcome.status, outcome.results, outcome.failed, outcome.attempts,
+                 redact(outcome.message, secrets_), _now(), len(failures), run_id,
+                 batch.number),
+            )  # fmt: skip
+            db.execute(
+                "DELETE FROM failures WHERE run_id = ? AND batch = ?", (run_id, batch.number)
+            )
+            db.executemany(
+                "INSERT INTO failures (run_id, batch, position, row, email, type, error, "
+                "fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                failures,
             )
             db.execute("UPDATE runs SET updated_at = ? WHERE id = ?", (_now(), run_id))
 
-    def end_run(self, run_id: str, *, interrupted: bool = False, stopped: str = "") -> str:
-        """Close a run after sending; returns its new state.
+    def end_run(self, run_id: str, *, interrupted: bool = False, stopped: str = "") -> RunState:
+        """Close a run after sending and release it; returns its new state.
 
         `interrupted`: the send ended by an exception; a batch still `sending` becomes
         `unknown`. Otherwise the run is `finished`, `stopped` (with the reason) when the
         run stopped early, or `interrupted` when some batches were never sent.
         """
-        with self._write() as db:
-            if interrupted:
+        try:
+            with self._write() as db:
+                if interrupted:
+                    db.execute(
+                        "UPDATE batches SET state = ?, message = ?, finished_at = ? "
+                        "WHERE run_id = ? AND state = ?",
+                        (UNKNOWN, _DIED_WHILE_SENDING, _now(), run_id, SENDING),
+                    )
+                waiting = db.execute(
+                    "SELECT COUNT(*) FROM batches WHERE run_id = ? AND state = ?",
+                    (run_id, WAITING),
+                ).fetchone()[0]
+                unplanned = not db.execute(
+                    "SELECT planning_done FROM runs WHERE id = ?", (run_id,)
+                ).fetchone()[0]
+                state = (
+                    RunState.INTERRUPTED if interrupted else RunState.STOPPED if stopped
+                    else RunState.INTERRUPTED if waiting or unplanned else RunState.FINISHED
+                )  # fmt: skip
+                message = redact(stopped, self._secrets.get(run_id, ()))
                 db.execute(
-                    "UPDATE batches SET state = ?, message = ?, finished_at = ? "
-                    "WHERE run_id = ? AND state = ?",
-                    (UNKNOWN, _DIED_WHILE_SENDING, _now(), run_id, SENDING),
+                    "UPDATE runs SET state = ?, message = ?, updated_at = ? WHERE id = ?",
+                    (state, message, _now(), run_id),
                 )
-            waiting = db.execute(
-                "SELECT COUNT(*) FROM batches WHERE run_id = ? AND state = ?", (run_id, WAITING)
-            ).fetchone()[0]
-            state = (
-                INTERRUPTED if interrupted else STOPPED if stopped
-                else INTERRUPTED if waiting else FINISHED
-            )  # fmt: skip
-            message = _redact(stopped, self._secrets.get(run_id, ()))
-            db.execute(
-                "UPDATE runs SET state = ?, message = ?, updated_at = ? WHERE id = ?",
-                (state, message, _now(), run_id),
-            )
+        finally:
+            self.release(run_id)
         return state
 
     def _site(self, run_id: str) -> str:
@@ -876,64 +842,57 @@ class Ledger:
 
     def _run_record(self, row: tuple[Any, ...], with_batches: bool) -> RunRecord:
         (run_id, created, updated, site, base_url, target, name, path, source_hash, options,
-         state, events, held_back, message) = row  # fmt: skip
+         state, events, held_back, message, planning_done) = row  # fmt: skip
         batches: tuple[BatchRecord, ...] = ()
+        dead = state == RunState.RUNNING and not self.is_running(run_id)
+        if dead:  # the process that was sending it ended without closing it: killed
+            state = RunState.INTERRUPTED
         if with_batches:
+            failures: dict[int, list[EventFailure]] = {}
+            positions: dict[int, list[int]] = {}
+            for number, position, frow, email, etype, error in self._read(
+                "SELECT batch, position, row, email, type, error FROM failures "
+                "WHERE run_id = ? ORDER BY batch, position",
+                (run_id,),
+            ):
+                failures.setdefault(number, []).append(EventFailure(frow, email, etype, error))
+                positions.setdefault(number, []).append(position)
             batches = tuple(
-                BatchRecord(run_id, *b)
+                _batch_record(run_id, b, failures.get(b[0], []), positions.get(b[0], []), dead)
                 for b in self._read(
                     f"SELECT {_BATCH_FIELDS} FROM batches WHERE run_id = ? ORDER BY number",
                     (run_id,),
                 )
             )
-        if state == RUNNING and not self.is_running(run_id):
-            # The process that was sending it ended without closing it: killed or crashed.
-            state = INTERRUPTED
-            batches = tuple(
-                _replace_state(b, UNKNOWN, _DIED_WHILE_SENDING) if b.state == SENDING else b
-                for b in batches
-            )
         return RunRecord(
             id=run_id, created_at=created, updated_at=updated, site_uuid=site,
             base_url=base_url, target=target, source_name=name, source_path=path,
-            source_hash=source_hash, options=json.loads(options), state=state, events=events,
-            held_back=held_back, message=message, batches=batches,
+            source_hash=source_hash, options=json.loads(options), state=RunState(state),
+            events=events, held_back=held_back, message=message,
+            planning_done=bool(planning_done), batches=batches,
         )  # fmt: skip
 
     def runs_table(self, limit: int | None = None) -> pd.DataFrame:
-        """One row per run, newest first: id, when, state, target, site, file, totals."""
-        rows = []
-        for run in self.runs(limit):
-            rows.append({
-                "id": run.id, "created_at": run.created_at, "state": run.state,
-                "target": run.target, "site_uuid": run.site_uuid, "base_url": run.base_url,
-                "source_name": run.source_name, **run.totals, "batches": len(run.batches),
-            })  # fmt: skip
-        return pd.DataFrame(rows, columns=RUN_COLUMNS)
+        """`runs_frame` of the newest runs."""
+        return runs_frame(self.runs(limit))
 
     def batches_table(self, run_id: str) -> pd.DataFrame:
-        """One row per batch of a run: rows, events, Bento's counts, state, attempts, ..."""
-        frame = pd.DataFrame(
-            [b.as_dict() for b in self.run(run_id).batches], columns=[*BATCH_COLUMNS]
-        )
-        for column in ("results", "failed", "status"):
-            frame[column] = frame[column].astype("Int64")
-        return frame
+        """`batches_frame` of one run."""
+        return batches_frame(self.run(run_id))
 
     # --- the duplicate guard
 
-    def already_accepted(
-        self,
-        site_uuid: str,
-        events: Sequence[Mapping[str, Any]],
-        *,
-        exclude_run: str | None = None,
+    def check(
+        self, site_uuid: str, events: Sequence[Mapping[str, Any]], *, exclude_run: str | None = None
     ) -> DuplicateCheck:
-        """Which of `events` this site accepted before, or may have (partial, unknown).
+        """Which of `events` this site has, may have, or is being sent right now (see
+        `bento_ui.guard`), whichever run or file they came from. Reads only: a send
+        checks again when it claims the events (`claim`)."""
+        return self._check(site_uuid, events, exclude_run=exclude_run)
 
-        Matches on the event fingerprint, whatever run or file the events came from.
-        `exclude_run` leaves one run out (a run being resumed is checked by its batches).
-        """
+    def _check(
+        self, site_uuid: str, events: Sequence[Mapping[str, Any]], *, exclude_run: str | None
+    ) -> DuplicateCheck:
         if not events or not self._read(
             "SELECT 1 FROM fingerprints WHERE site_uuid = ? LIMIT 1", (site_uuid,)
         ):
@@ -942,78 +901,129 @@ class Ledger:
         for i, event in enumerate(events):
             positions.setdefault(event_fingerprint(event, site_uuid), []).append(i)
         prints = sorted(positions)  # in index order: each query reads neighbouring pages
-        found_in: dict[bytes, list[tuple[str, int]]] = {}
+        hits: dict[bytes, list[tuple[str, int]]] = {}
         for start in range(0, len(prints), _IN_CHUNK):
             chunk = prints[start : start + _IN_CHUNK]
             marks = ",".join("?" * len(chunk))
-            rows = self._read(
+            for fp, run_id, number in self._read(
                 "SELECT fingerprint, run_id, batch FROM fingerprints "
                 f"WHERE site_uuid = ? AND fingerprint IN ({marks})",
                 (site_uuid, *chunk),
-            )
-            for fp, run_id, number in rows:
+            ):
                 if run_id != exclude_run:
-                    found_in.setdefault(fp, []).append((run_id, number))
-        # The state and date of each batch found, read once per run.
-        batch_info: dict[tuple[str, int], tuple[str, str]] = {}
-        for run_id in {run for hits in found_in.values() for run, _ in hits}:
-            for number, state, when in self._read(
-                "SELECT number, state, COALESCE(finished_at, started_at, '') FROM batches "
-                "WHERE run_id = ?",
+                    hits.setdefault(fp, []).append((run_id, number))
+        runs = {run for found in hits.values() for run, _ in found}
+        live = {run for run in runs if self.is_running(run)}
+        # Per batch found: state, day, whether all its failures are named; per run, once.
+        batch_info: dict[tuple[str, int], tuple[str, str, bool]] = {}
+        named: set[tuple[str, int, bytes]] = set()
+        for run_id in runs:
+            for number, state, when, failed, count in self._read(
+                "SELECT number, state, COALESCE(finished_at, started_at, ''), failed, named "
+                "FROM batches WHERE run_id = ?",
                 (run_id,),
             ):
-                batch_info[(run_id, number)] = (state, when)
-        matches: dict[bytes, list[tuple[str, str, int, str]]] = {
-            fp: [(*batch_info[key][:1], *key, batch_info[key][1]) for key in keys]
-            for fp, keys in found_in.items()
-        }
-        accepted: list[int] = []
-        uncertain: list[int] = []
-        accepted_runs: dict[str, None] = {}
-        uncertain_runs: dict[str, None] = {}
-        uncertain_batches: dict[tuple[str, int, str], None] = {}
-        accepted_dates: list[str] = []
-        uncertain_dates: list[str] = []
-        for fp, found in matches.items():
-            hits = [m for m in found if m[0] == ACCEPTED]
-            if hits:
-                accepted.extend(positions[fp])
-                for _, run_id, _, when in hits:
-                    accepted_runs[run_id] = None
-                    accepted_dates.append(when[:10])
-                continue
-            maybe = [m for m in found if m[0] in UNCERTAIN_STATES]
-            if maybe:
-                uncertain.extend(positions[fp])
-                for state, run_id, number, when in maybe:
-                    uncertain_runs[run_id] = None
-                    shown = UNKNOWN if state == SENDING else state
-                    uncertain_batches[(run_id, number, shown)] = None
-                    uncertain_dates.append(when[:10])
+                batch_info[(run_id, number)] = (state, when[:10], failed == count)
+            named.update(
+                (run_id, number, fp)
+                for number, fp in self._read(
+                    "SELECT batch, fingerprint FROM failures WHERE run_id = ?", (run_id,)
+                )
+            )
+        grouped: dict[Held, tuple[list[int], dict[str, None], list[str]]] = {}
+        for fp, found in hits.items():
+            fates: dict[Held, list[tuple[str, str]]] = {}
+            for run_id, number in found:
+                state, day, all_named = batch_info[(run_id, number)]
+                fate = _fate(state, run_id in live, all_named, (run_id, number, fp) in named)
+                if fate is not None:
+                    fates.setdefault(fate, []).append((run_id, day))
+            for reason in (Held.SENT_BEFORE, Held.IN_FLIGHT, Held.UNCERTAIN_BEFORE):
+                if reason in fates:
+                    at, in_runs, days = grouped.setdefault(reason, ([], {}, []))
+                    at.extend(positions[fp])
+                    for run_id, day in fates[reason]:
+                        in_runs[run_id] = None
+                        days.append(day or _now()[:10])
+                    break
         return DuplicateCheck(
             site_uuid=site_uuid,
             events=len(events),
-            accepted=tuple(sorted(accepted)),
-            uncertain=tuple(sorted(uncertain)),
-            accepted_runs=tuple(sorted(accepted_runs)),
-            uncertain_runs=tuple(sorted(uncertain_runs)),
-            uncertain_batches=tuple(sorted(uncertain_batches)),
-            accepted_dates=(min(accepted_dates), max(accepted_dates)) if accepted_dates else None,
-            uncertain_dates=(
-                (min(uncertain_dates), max(uncertain_dates)) if uncertain_dates else None
-            ),
+            found={
+                reason: Found(tuple(sorted(at)), tuple(sorted(in_runs)), min(days), max(days))
+                for reason, (at, in_runs, days) in grouped.items()
+            },
         )
+
+
+def runs_frame(runs: Sequence[RunRecord]) -> pd.DataFrame:
+    """One row per run: id, when, state, where it went, its file and totals (the history
+    page, `bento-ui history --csv`)."""
+    rows = [
+        {"id": run.id, "created_at": run.created_at, "state": str(run.state),
+         "where": run_where(run), "site_uuid": run.site_uuid, "base_url": run.base_url,
+         "source_name": run.source_name, **run.totals, "batches": len(run.batches)}
+        for run in runs
+    ]  # fmt: skip
+    return pd.DataFrame(rows, columns=RUN_COLUMNS)
+
+
+def batches_frame(run: RunRecord) -> pd.DataFrame:
+    """One row per batch of a run: rows, events, Bento's counts, state, attempts, ..."""
+    rows = []
+    for b in run.batches:
+        row = b.as_dict()
+        row["failures"] = len(b.failures)
+        rows.append(row)
+    frame = pd.DataFrame(rows, columns=BATCH_COLUMNS)
+    for column in ("results", "failed", "status"):
+        frame[column] = frame[column].astype("Int64")
+    return frame
+
+
+def run_where(run: RunRecord) -> str:
+    """Where a run went, in words: 'the sandbox', 'Bento site abc', 'site abc at URL'."""
+    if run.target == "sandbox":
+        return "the sandbox"
+    where = "" if run.target == "bento" else f" at {run.base_url}"
+    return f"Bento site {run.site_uuid}{where}"
+
+
+def _batch_record(
+    run_id: str, row: tuple[Any, ...], failures: list[EventFailure], positions: list[int],
+    dead: bool,
+) -> BatchRecord:
+    (number, rows, events, digest, state, status, results, failed, attempts, sends, message,
+     started, finished) = row  # fmt: skip
+    state = BatchState(state)
+    if dead and state == SENDING:
+        state, message = UNKNOWN, _DIED_WHILE_SENDING
+    errors = tuple(EventError(i, f.error) for i, f in zip(positions, failures, strict=True))
+    outcome = Outcome(state, status, results, failed, attempts, 0.0, message, errors=errors)
+    return BatchRecord(run_id, number, rows, events, digest, state, outcome, sends, started,
+                       finished, tuple(failures))  # fmt: skip
+
+
+def _fate(state: str, live: bool, all_named: bool, named: bool) -> Held | None:
+    """What an event's presence in one earlier batch says; None: not recorded there."""
+    if state == ACCEPTED:
+        return Held.SENT_BEFORE
+    if live and state in (WAITING, SENDING):
+        return Held.IN_FLIGHT
+    if state == PARTIAL:
+        if named:
+            return None  # Bento refused it by name: it was not recorded
+        return Held.SENT_BEFORE if all_named else Held.UNCERTAIN_BEFORE
+    if state in ANSWER_LOST:
+        return Held.UNCERTAIN_BEFORE
+    return None  # waiting in a run nobody sends, rejected, failed, skipped
 
 
 _RUN_FIELDS = (
     "id, created_at, updated_at, site_uuid, base_url, target, source_name, source_path, "
-    "source_hash, options, state, events, held_back, message"
+    "source_hash, options, state, events, held_back, message, planning_done"
 )
 _BATCH_FIELDS = (
     "number, rows, events, payload_hash, state, status, results, failed, attempts, sends, "
     "message, started_at, finished_at"
 )
-
-
-def _replace_state(batch: BatchRecord, state: str, message: str) -> BatchRecord:
-    return dataclasses.replace(batch, state=state, message=message)

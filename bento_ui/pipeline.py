@@ -4,7 +4,7 @@
     mapping = suggest_mapping(headers, default_type="signup")
     prepared = prepare_in_chunks("export.csv", mapping)      # pass 1: every problem
     prepared.summary, prepared.problems                       # as `validate` gives them
-    report = send_stream(prepared, credentials)               # pass 2: batch by batch
+    report = plan_send(prepared, credentials, ledger=ledger).send()  # pass 2, by batch
 
 Memory stays flat as the file grows: a CSV or TSV file on disk is parsed by pyarrow's
 streaming reader `chunk_rows` rows at a time (with the same text-exact options as
@@ -37,10 +37,9 @@ import csv
 import io
 import os
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -48,15 +47,11 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 
 from bento_ui import spreadsheet as sheet_io
-from bento_ui.batching import MAX_BATCH_SIZE, Batch
-from bento_ui.client import BentoClient
-from bento_ui.config import Credentials
+from bento_ui.batching import Batch
 from bento_ui.dates import DateOrder
 from bento_ui.errors import ReadError
-from bento_ui.ledger import Ledger, file_hash
 from bento_ui.mapping import ColumnMapping, apply_mapping
 from bento_ui.payloads import build_events, encode_events
-from bento_ui.sending import BatchResult, SendReport, send_batch_stream
 from bento_ui.validation import ERROR, PROBLEM_COLUMNS, WARNING, SeenRows, Validation, validate
 
 __all__ = [
@@ -65,7 +60,7 @@ __all__ = [
     "iter_table",
     "prepare_in_chunks",
     "read_header",
-    "send_stream",
+    "stream_batches",
 ]
 
 CHUNK_ROWS = 100_000
@@ -434,42 +429,9 @@ def _check_chunks(
 # --- sending --------------------------------------------------------------------------
 
 
-def send_stream(
-    prepared: PreparedFile,
-    credentials: Credentials,
-    *,
-    batch_size: int = MAX_BATCH_SIZE,
-    dry_run: bool = False,
-    on_batch: Callable[[BatchResult], None] | None = None,
-    client: BentoClient | None = None,
-    ledger: Ledger | Literal["default"] | None = "default",
-    send_again: bool = False,
-    resend_unknown: bool = False,
-    options: Mapping[str, Any] | None = None,
-) -> SendReport:
-    """Send the valid rows of a prepared file (the second pass), batch by batch as the
-    chunks are read again: memory stays flat. Recorded in the send ledger like `send`
-    (with the file's hash, and `options` so that a resume can rebuild the events), with
-    the duplicate guard applied batch by batch; stops at the first 401/403/404."""
-    if not 1 <= batch_size <= MAX_BATCH_SIZE:
-        raise ValueError(f"batch size must be between 1 and {MAX_BATCH_SIZE}, not {batch_size}")
-    book = Ledger() if ledger == "default" else ledger
-    try:
-        return send_batch_stream(
-            _stream_batches(prepared, batch_size), credentials,
-            of=-(-prepared.valid_rows // batch_size), dry_run=dry_run, on_batch=on_batch,
-            client=client, ledger=book, send_again=send_again, resend_unknown=resend_unknown,
-            source_name=Path(prepared.source).name, source_path=prepared.source,
-            source_hash=None if book is None or dry_run else file_hash(prepared.source),
-            options=options,
-        )  # fmt: skip
-    finally:
-        if ledger == "default" and book is not None:
-            book.close()
-
-
-def _stream_batches(prepared: PreparedFile, size: int) -> Iterator[Batch]:
-    """Full batches across chunk boundaries; the rows of each event carried along."""
+def stream_batches(prepared: PreparedFile, size: int) -> Iterator[Batch]:
+    """The valid rows of a prepared file (the second pass), in full batches across chunk
+    boundaries, each event with its row: what `sending.plan_send` sends of a stream."""
     number = 0
     carry: pd.DataFrame | None = None
     for chunk in prepared.chunks():
@@ -489,4 +451,3 @@ def _batch(number: int, valid: pd.DataFrame) -> Batch:
         rows=tuple(int(r) for r in valid.index),
         events=tuple(build_events(valid)),
     )
-

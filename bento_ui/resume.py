@@ -5,48 +5,40 @@ the file into events (`source_options`). Resuming reads the file again, refuses 
 changed since, rebuilds every batch from the rows the ledger lists for it, checks that
 each batch's payload hash is the one the ledger has, then:
 
-- never resends an `accepted` batch;
+- never resends an `accepted` batch, nor a `partial` one whose failures Bento named
+  (its other events were recorded; sending the file again sends the named failures);
 - resends batches of which Bento recorded nothing (`waiting`, `failed`, `rejected`,
   `skipped`);
-- resends `unknown` and `partial` batches (Bento may have recorded them, or some of
-  them) only when asked: `resend_unknown=True`, `--resend-unknown` in the CLI;
-- holds back a batch with events that another run already got accepted by this site,
-  unless `send_again=True`.
+- resends batches of uncertain fate (`unknown`, or `partial` with failures Bento did not
+  name) only as `guard.Resend` says: `resend_unknown`, `--resend-unknown` in the CLI;
+- holds back a batch with events another run got accepted, or is sending right now;
+- looks batches up by their number (a streamed run's numbers may have gaps), and reads
+  on past the last batch of a streamed run that stopped before its file's end, planning
+  the rest (each event once: the guard checks it as it is claimed).
 
-    plan = plan_resume(run_id, ledger=ledger)             # reads the run's own file
-    plan.batches, plan.earlier, plan.uncertain            # what goes, what stays, and why
-    report = resume(run_id, credentials, ledger=ledger)   # plan + send + the whole run
+    plan = plan_resume(run_id, credentials, ledger=ledger)   # reads the run's own file
+    plan.batches, plan.earlier, plan.uncertain               # what goes, what stays
+    report = plan.send(on_batch=print)                       # the whole run's report
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import pandas as pd
 
-from bento_ui.batching import Batch
-from bento_ui.client import BentoClient
+from bento_ui.batching import MAX_BATCH_SIZE, Batch
 from bento_ui.config import Credentials
 from bento_ui.errors import LedgerError, ReadError
-from bento_ui.ledger import (
-    ACCEPTED,
-    NOT_RECORDED_STATES,
-    SENDING,
-    UNCERTAIN_STATES,
-    UNKNOWN,
-    BatchRecord,
-    Ledger,
-    RunRecord,
-    file_hash,
-    payload_hash,
-)
+from bento_ui.guard import Resend, batches_held
+from bento_ui.ledger import BatchRecord, Ledger, RunRecord, file_hash, payload_hash
 from bento_ui.mapping import ColumnMapping, apply_mapping
-from bento_ui.payloads import build_events
-from bento_ui.sending import SKIPPED, BatchResult, SendReport, send_batches
+from bento_ui.outcomes import BatchState
+from bento_ui.payloads import Event, build_events
+from bento_ui.sending import NO_RESEND, BatchResult, Origin, SendPlan
 from bento_ui.spreadsheet import read_table
 from bento_ui.validation import Validation, validate
 
@@ -74,7 +66,8 @@ def source_options(
 
 
 def validate_source(data: bytes, name: str, options: Mapping[str, Any]) -> Validation:
-    """Read, map and validate a file's bytes with stored options (see `source_options`)."""
+    """Read, map and validate a file's bytes with stored options (see `source_options`),
+    with the cells the person fixed in the app (`options["edits"]`) typed over it."""
     stored = options.get("mapping")
     if not isinstance(stored, Mapping) or not isinstance(stored.get("columns"), Mapping):
         raise LedgerError(
@@ -86,10 +79,30 @@ def validate_source(data: bytes, name: str, options: Mapping[str, Any]) -> Valid
         default_type=str(stored.get("default_type") or ""),
     )
     sheet = read_table(data, sheet=options.get("sheet"), name=name or None)
-    table = apply_mapping(sheet, mapping)
+    raw = options.get("edits") or {}
+    edits = (
+        {int(row): {str(k): str(v) for k, v in cells.items()} for row, cells in raw.items()}
+        if isinstance(raw, Mapping) else {}
+    )  # fmt: skip
+    table = apply_mapping(apply_edits(sheet, edits), mapping)
     return validate(
         table, timezone=str(options.get("timezone") or "UTC"), date_order=options.get("date_order")
     )
+
+
+def apply_edits(sheet: pd.DataFrame, edits: Mapping[int, Mapping[str, str]]) -> pd.DataFrame:
+    """The sheet with the person's fixes typed over it (row -> column -> text), as the
+    app stores them with a run; the original is left as it was."""
+    if not edits:
+        return sheet
+    fixed = sheet.copy()
+    for row, changes in edits.items():
+        if row not in fixed.index:
+            continue
+        for column, value in changes.items():
+            if column in fixed.columns:
+                fixed.at[row, column] = value
+    return fixed
 
 
 def read_source(run: RunRecord, source: bytes | str | os.PathLike[str] | None = None) -> bytes:
@@ -158,54 +171,26 @@ def check_target(run: RunRecord, credentials: Credentials) -> None:
     )
 
 
-@dataclass
-class ResumePlan:
-    """What a resume sends, and what it leaves as it is."""
-
-    run: RunRecord
-    batches: list[Batch] = field(default_factory=list)  # to send now, in order
-    # Batches not sent now, as they stand in the ledger (accepted, and uncertain ones
-    # not resent), so that a report over the whole run adds up.
-    earlier: list[BatchResult] = field(default_factory=list)
-    uncertain: list[int] = field(default_factory=list)  # unknown or partial batch numbers
-    resend_unknown: bool = False
-    # Batches held back because another run got some of their events accepted.
-    accepted_elsewhere: dict[int, tuple[str, ...]] = field(default_factory=dict)
-
-    @property
-    def accepted(self) -> list[int]:
-        return [r.number for r in self.earlier if r.state == ACCEPTED]
-
-    @property
-    def events(self) -> int:
-        return sum(b.size for b in self.batches)
-
-    def report(self, sent: SendReport | None = None) -> SendReport:
-        """The whole run: the earlier outcomes with what was sent now, by batch number."""
-        results = [*self.earlier, *(sent.results if sent else [])]
-        results.sort(key=lambda r: r.number)
-        return SendReport(results=results, stopped=sent.stopped if sent else "", run_id=self.run.id)
-
-
 def plan_resume(
     run_id: str,
+    credentials: Credentials,
     *,
     ledger: Ledger,
     table: pd.DataFrame | None = None,
     source: bytes | str | os.PathLike[str] | None = None,
-    resend_unknown: bool = False,
-    send_again: bool = False,
-) -> ResumePlan:
-    """Which batches of a run to send again (see the module docstring).
+    resend: Resend = NO_RESEND,
+) -> SendPlan:
+    """The send that finishes a run (see the module docstring), as a `SendPlan`.
 
     The events come from `table` (a valid event table indexed by spreadsheet row, as the
     app holds it), else from `source` (the file's bytes or path), else from the file at
-    the run's stored path. Raises LedgerError when the file changed, a batch's events are
-    not the ones planned, or the run is being sent right now.
+    the run's stored path. Raises LedgerError when the run went elsewhere, the file
+    changed, a batch's events are not the ones planned, or the run is being sent now.
     """
     run = ledger.run(run_id)
-    # A run planned with "send again" was meant to send its events whatever other runs did.
-    send_again = send_again or run.options.get("send_again") is True
+    check_target(run, credentials)
+    if run.options.get("send_again") is True:  # it was meant to send whatever others did
+        resend = Resend(send_again=True)
     if ledger.is_running(run.id):
         raise LedgerError(
             f"Run {run.id} is being sent right now by another window or process: wait for "
@@ -214,107 +199,47 @@ def plan_resume(
     if table is None:
         table = rebuild_table(run, source)
     by_row = dict(zip((int(r) for r in table.index), build_events(table), strict=True))
-    of = len(run.batches)
-    plan = ResumePlan(run=run, resend_unknown=resend_unknown)
-    candidates: list[tuple[BatchRecord, Batch]] = []
+    size = int(run.options.get("batch_size") or MAX_BATCH_SIZE)
+    plan = SendPlan(
+        credentials, ledger, Origin(run.source_name), resend, size, run_id=run.id, of=run.of
+    )
     for record in run.batches:
-        rows = record.row_numbers
-        missing = [r for r in rows if r not in by_row]
-        if missing:
-            raise LedgerError(
-                f"Cannot resume run {run.id}: batch {record.number} was rows {record.rows}, "
-                f"but row {missing[0]} is not a valid row of the file now. The file or the "
-                "options differ from the ones the run was sent with."
-            )
-        batch = Batch(record.number, tuple(rows), tuple(by_row[r] for r in rows))
-        if payload_hash(batch.events) != record.payload_hash:
-            raise LedgerError(
-                f"Cannot resume run {run.id}: batch {record.number} (rows {record.rows}) "
-                "does not hold the same events as when it was sent. The file was read "
-                "differently (another version of bento-ui, other options): send it as a new "
-                "run instead; events this site already accepted are skipped."
-            )
-        state = UNKNOWN if record.state == SENDING else record.state
-        if state == ACCEPTED or (state in UNCERTAIN_STATES and not resend_unknown):
-            plan.earlier.append(_as_result(batch, of, record, state))
-            if state != ACCEPTED:
-                plan.uncertain.append(record.number)
+        batch = _rebuilt(run, record, by_row)
+        uncertain = record.uncertain_events > 0
+        settled = record.state in (BatchState.ACCEPTED, BatchState.PARTIAL) and not uncertain
+        if settled or (uncertain and not (resend.resend_unknown or resend.send_again)):
+            plan.earlier.append(BatchResult(batch, run.of, record.outcome))
         else:
-            if state in UNCERTAIN_STATES:
-                plan.uncertain.append(record.number)
-            candidates.append((record, batch))
-    if candidates and not send_again:
-        events = [e for _, batch in candidates for e in batch.events]
-        check = ledger.already_accepted(run.site_uuid, events, exclude_run=run.id)
-        if check.accepted:
-            accepted = set(check.accepted)
-            start = 0
-            kept = []
-            for record, batch in candidates:
-                span = range(start, start + batch.size)
-                start += batch.size
-                if accepted.intersection(span):
-                    plan.accepted_elsewhere[batch.number] = check.accepted_runs
-                    plan.earlier.append(
-                        _as_result(
-                            batch,
-                            of,
-                            record,
-                            record.state,
-                            "not sent: some of its events were accepted by this site in another "
-                            f"run ({', '.join(check.accepted_runs)})",
-                        )
-                    )
-                else:
-                    kept.append((record, batch))
-            candidates = kept
-    plan.batches = [batch for _, batch in candidates]
+            plan.batches.append(batch)
+        if uncertain:
+            plan.uncertain.append(record.number)
+    if not run.planning_done:  # a streamed run that stopped early: read on past its end
+        last = max((r for b in run.batches for r in b.row_numbers), default=0)
+        rest = [r for r in by_row if r > last]
+        plan.extra = ([by_row[r] for r in rest], rest)
+    if plan.batches:
+        check = ledger.check(run.site_uuid, [e for b in plan.batches for e in b.events],
+                             exclude_run=run.id)  # fmt: skip
+        plan.elsewhere = batches_held(check, plan.batches, resend)
     return plan
 
 
-def _as_result(
-    batch: Batch, of: int, record: BatchRecord, state: str, message: str | None = None
-) -> BatchResult:
-    if state in NOT_RECORDED_STATES and message is not None:
-        state = SKIPPED
-    return BatchResult(
-        batch=batch,
-        of=of,
-        state=state,
-        results=record.results,
-        failed=record.failed,
-        status=record.status,
-        attempts=record.attempts,
-        message=message or record.message,
-    )
-
-
-def resume(
-    run_id: str,
-    credentials: Credentials,
-    *,
-    ledger: Ledger | Literal["default"] = "default",
-    table: pd.DataFrame | None = None,
-    source: bytes | str | os.PathLike[str] | None = None,
-    resend_unknown: bool = False,
-    send_again: bool = False,
-    on_batch: Callable[[BatchResult], None] | None = None,
-    client: BentoClient | None = None,
-) -> SendReport:
-    """Plan and send a resume; the report covers the whole run (earlier batches too)."""
-    book = Ledger() if ledger == "default" else ledger
-    try:
-        run = book.run(run_id)
-        check_target(run, credentials)
-        plan = plan_resume(
-            run.id, ledger=book, table=table, source=source, resend_unknown=resend_unknown,
-            send_again=send_again,
-        )  # fmt: skip
-        sent = send_batches(
-            plan.batches, credentials, on_batch=on_batch, client=client, ledger=book, run=run.id
+def _rebuilt(run: RunRecord, record: BatchRecord, by_row: Mapping[int, Event]) -> Batch:
+    """A batch of the run made again from the file, checked against its payload hash."""
+    rows = record.row_numbers
+    missing = [r for r in rows if r not in by_row]
+    if missing:
+        raise LedgerError(
+            f"Cannot resume run {run.id}: batch {record.number} was rows {record.rows}, "
+            f"but row {missing[0]} is not a valid row of the file now. The file or the "
+            "options differ from the ones the run was sent with."
         )
-        report = plan.report(sent)
-        return report
-    finally:
-        if ledger == "default":
-            book.close()
+    batch = Batch(record.number, tuple(rows), tuple(by_row[r] for r in rows))
+    if payload_hash(batch.events) != record.payload_hash:
+        raise LedgerError(
+            f"Cannot resume run {run.id}: batch {record.number} (rows {record.rows}) "
+            "does not hold the same events as when it was sent. The file was read "
+            "differently (another version of bento-ui, other options): send it as a new "
+            "run instead; events this site already accepted are skipped."
+        )
+    return batch

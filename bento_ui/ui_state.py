@@ -9,8 +9,7 @@
   so a rerun of the page (a double click, a widget change) resumes instead of sending
   twice, and "retry" resends only what Bento did not record; its `run_id` is the run in
   the send ledger, where every batch is recorded as well;
-- the send history: a run's file read again with the run's options (`rebuild_valid`),
-  and a resume turned into a `SendJob` (`SendJob.for_resume`);
+- the send history: how a run is named and described;
 - showing people's data safely: `escape_markdown` for text that goes into markdown,
   `csv_bytes` (formula-safe) for every download.
 
@@ -20,7 +19,6 @@ The pages lay out widgets and call these functions; this module never imports st
 from __future__ import annotations
 
 import functools
-import io
 import itertools
 import json
 import math
@@ -35,27 +33,17 @@ from typing import Any
 import pandas as pd
 
 from bento_ui import events as ev
-from bento_ui.batching import MAX_BATCH_SIZE, Batch, describe_rows, plan_batches
-from bento_ui.client import STOP_STATUSES
+from bento_ui.batching import Batch, describe_rows
 from bento_ui.config import Credentials
-from bento_ui.errors import LedgerError, ReadError
 from bento_ui.export import safe_csv
-from bento_ui.ledger import SENT_BEFORE, DuplicateCheck, HeldBack, RunRecord
-from bento_ui.mapping import IGNORE, ColumnMapping, apply_mapping, snake_case
-from bento_ui.payloads import Event, build_events
-from bento_ui.resume import ResumePlan, read_source, source_options
-from bento_ui.sending import (
-    PARTIAL,
-    REJECTED,
-    REPORT_COLUMNS,
-    RETRYABLE_STATES,
-    SKIPPED,
-    UNKNOWN,
-    BatchResult,
-    SendReport,
-)
-from bento_ui.spreadsheet import read_table
-from bento_ui.validation import ERROR, Validation, validate
+from bento_ui.guard import HeldBack, Resend
+from bento_ui.ledger import RunRecord
+from bento_ui.mapping import IGNORE, ColumnMapping, snake_case
+from bento_ui.outcomes import NOT_RECORDED, BatchState
+from bento_ui.payloads import Event
+from bento_ui.resume import source_options
+from bento_ui.sending import REPORT_COLUMNS, BatchResult, SendPlan, SendReport
+from bento_ui.validation import ERROR, Validation
 
 # ---------------------------------------------------------------- shared helpers
 
@@ -413,20 +401,6 @@ def headers_key(headers: Iterable[Any]) -> tuple[str, ...]:
 Edits = dict[int, dict[str, str]]
 
 
-def apply_edits(sheet: pd.DataFrame, edits: Mapping[int, Mapping[str, str]]) -> pd.DataFrame:
-    """The sheet with the person's fixes typed over it; the original is left as it was."""
-    if not edits:
-        return sheet
-    fixed = sheet.copy()
-    for row, changes in edits.items():
-        if row not in fixed.index:
-            continue
-        for column, value in changes.items():
-            if column in fixed.columns:
-                fixed.at[row, column] = value
-    return fixed
-
-
 def merge_edits(
     edits: Mapping[int, Mapping[str, str]],
     shown: pd.DataFrame,
@@ -489,153 +463,137 @@ def problems_view(problems: pd.DataFrame, *, errors_only: bool = False) -> pd.Da
 
 # ---------------------------------------------------------------- sending
 
-WAITING = "waiting"
 VIEW_COLUMNS = ["batch", "rows", "events", "results", "failed", "state", "message"]
 
 
 @dataclass(eq=False)
 class SendJob:
-    """The batches of one send and what happened to each, across reruns and retries.
+    """One send of a page, across reruns and retries: what the page shows of it, and
+    what to ask the send engine next.
 
-    `pending` lists the batches still to send in the run in progress; a page that is
-    rerun in the middle of a run sends only those, so nothing goes twice. `lock` is
-    held while a run sends, so two script runs never send the same batch at once.
-    `run_id` is the job's run in the send ledger (its first send and every retry);
-    `held_back` lists events of the source left out because the ledger showed this site
-    received them before; `no_retry` are batches "retry" must not resend (their events
-    were accepted by another run).
+    The engine decides what goes (`bento_ui.sending`); the job only remembers, between
+    script runs, the run it started (`run_id`), the latest outcome of each batch, and
+    what the person asked for next. `plan` is the first send, until it starts; after
+    that every continuation and retry is a resume of the same run, planned from the
+    ledger as it is then, so a batch that has an answer is never sent again by a rerun.
+    `lock` is held while a script run sends, so two never send at once.
     """
 
     source: str
-    batches: list[Batch]
-    results: dict[int, BatchResult] = field(default_factory=dict)
-    pending: list[int] = field(default_factory=list)
+    table: pd.DataFrame = field(repr=False)  # the valid rows the run's events come from
+    plan: SendPlan | None = field(default=None, repr=False)
     credentials: Credentials | None = field(default=None, repr=False)
     target: str = ""
-    stopped: str = ""
-    runs: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     run_id: str | None = None
+    batches: dict[int, Batch] = field(default_factory=dict)
+    results: dict[int, BatchResult] = field(default_factory=dict)
     held_back: list[HeldBack] = field(default_factory=list)
-    no_retry: set[int] = field(default_factory=set)
-    # The ledger state of batches planned by a resume, for those without a result here.
-    ledger_states: dict[int, str] = field(default_factory=dict)
-
-    def expected_state(self, number: int) -> str:
-        """The state the ledger should have for a batch, as far as this job knows."""
-        result = self.results.get(number)
-        return result.state if result is not None else self.ledger_states.get(number, WAITING)
+    stopped: str = ""
+    sending: bool = False
+    resend: Resend = field(default_factory=Resend)  # for the next continuation or retry
+    continuing: bool = True  # the next send only finishes what has no answer yet
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
-    def plan(cls, table: pd.DataFrame, *, source: str, size: int = MAX_BATCH_SIZE) -> SendJob:
-        """Batches for the valid rows of an event table, remembering their row numbers."""
-        events = build_events(table)
-        batches = plan_batches(events, [int(r) for r in table.index], size)
-        return cls(source=source, batches=batches)
+    def start(cls, plan: SendPlan, *, source: str, table: pd.DataFrame, target: str) -> SendJob:
+        """A job that sends `plan` at the next script run."""
+        job = cls(source=source, table=table, plan=plan, credentials=plan.credentials,
+                  target=target, held_back=list(plan.held_back), sending=True,
+                  resend=plan.resend, run_id=plan.run_id)  # fmt: skip
+        job.batches = {b.number: b for b in plan.batches}
+        for result in plan.earlier:
+            job.batches[result.number] = result.batch
+            job.results[result.number] = result
+        return job
+
+    def record(self, result: BatchResult) -> None:
+        """Keep a batch's outcome; call it before anything that may interrupt the run."""
+        self.batches[result.number] = result.batch
+        self.results[result.number] = result
+
+    def finish(self, report: SendReport) -> None:
+        for result in report.results:
+            self.record(result)
+        self.held_back = report.held_back or self.held_back
+        self.stopped = report.stopped
+        self.sending = False
+        self.plan = None
+
+    def retry(self, *, include_unknown: bool) -> None:
+        """Ask for the batches Bento recorded nothing of (and with `include_unknown`, those
+        it may have recorded) to be sent again, in the same run, at the next script run."""
+        self.resend = Resend(send_again=self.resend.send_again, resend_unknown=include_unknown)
+        self.continuing = False
+        self.stopped = ""
+        self.sending = True
+
+    @property
+    def pending(self) -> list[int]:
+        """Batches planned but without an answer yet."""
+        return [n for n in sorted(self.batches) if n not in self.results]
 
     @property
     def events(self) -> int:
-        return sum(b.size for b in self.batches)
+        return sum(b.size for b in self.batches.values())
 
     @property
     def rows(self) -> set[int]:
         """Every row this job planned to send or held back, whatever became of it."""
-        return {row for b in self.batches for row in b.rows} | {
-            row for group in self.held_back for row in group.rows
-        }
+        rows = {row for b in self.batches.values() for row in b.rows}
+        return rows | {row for group in self.held_back for row in group.rows}
 
     @property
     def held_back_events(self) -> int:
         return sum(group.events for group in self.held_back)
 
     @property
-    def sending(self) -> bool:
-        return bool(self.pending)
-
-    @property
     def done(self) -> bool:
-        return bool(self.results) and not self.pending
-
-    def batch(self, number: int) -> Batch:
-        if 1 <= number <= len(self.batches) and self.batches[number - 1].number == number:
-            return self.batches[number - 1]
-        for batch in self.batches:  # a resumed run whose numbers have gaps
-            if batch.number == number:
-                return batch
-        raise KeyError(f"no batch {number}")
-
-    @property
-    def numbers(self) -> list[int]:
-        return [b.number for b in self.batches]
+        return bool(self.results) and not self.sending
 
     @property
     def of(self) -> int:
-        """How many batches the run has (the highest number: a resume may skip some)."""
-        return max(self.numbers, default=0)
+        return max(self.batches, default=0)
 
-    def begin(self, numbers: Sequence[int], credentials: Credentials, target: str) -> None:
-        """Start a run over the batches `numbers` (all of them for the first run)."""
-        if self.pending:
-            return  # a run is in progress: never start a second one
-        known = set(self.numbers)
-        self.pending = [n for n in numbers if n in known]
-        self.credentials = credentials
-        self.target = target
-        self.stopped = ""
-        self.runs += 1
+    def batch(self, number: int) -> Batch:
+        return self.batches[number]
 
-    def record(self, result: BatchResult) -> None:
-        """Keep a batch's outcome; call it before anything that may interrupt the run."""
-        self.results[result.number] = result
-        if result.number in self.pending:
-            self.pending.remove(result.number)
-        if result.state == REJECTED and result.status in STOP_STATUSES:
-            self.stopped = result.message  # every later batch would fail the same way
-
-    def skip_pending(self) -> None:
-        """Mark what is left of a stopped run as not sent."""
-        for number in list(self.pending):
-            self.record(BatchResult(self.batch(number), self.of, SKIPPED,
-                                    message=f"not sent: the run stopped. {self.stopped}"))
-
-    def retryable(self, *, include_unknown: bool = False) -> list[int]:
-        """Batches worth sending again: nothing of them was recorded; with
-        `include_unknown`, also those Bento may have recorded (unknown, partial)."""
-        states = (*RETRYABLE_STATES, UNKNOWN, PARTIAL) if include_unknown else RETRYABLE_STATES
+    def retryable(self) -> list[int]:
+        """Batches Bento recorded nothing of: sending them again is safe."""
         return [n for n, r in sorted(self.results.items())
-                if r.state in states and n not in self.no_retry]
+                if r.state in NOT_RECORDED and not r.outcome.counted
+                and "another run" not in r.message]  # fmt: skip
 
     def unknown(self) -> list[int]:
-        """Batches Bento may have recorded, in full or in part: unknown and partial ones."""
-        return [n for n, r in sorted(self.results.items()) if r.state in (UNKNOWN, PARTIAL)]
+        """Batches Bento may have recorded, in full or in part."""
+        return [n for n, r in sorted(self.results.items()) if r.uncertain_events]
 
     def report(self) -> SendReport:
         """The latest outcome of every batch; batches never sent count as not sent."""
         results = [
-            self.results.get(b.number)
-            or BatchResult(b, self.of, SKIPPED, message="not sent yet")
-            for b in self.batches
+            self.results.get(n) or BatchResult.skipped(self.batches[n], self.of, "not sent yet")
+            for n in sorted(self.batches)
         ]
         return SendReport(results=results, stopped=self.stopped, run_id=self.run_id,
-                          held_back=list(self.held_back))
+                          held_back=list(self.held_back))  # fmt: skip
 
     @property
     def totals(self) -> dict[str, int]:
         return self.report().totals
 
-    def table(self, *, full: bool = False) -> pd.DataFrame:
+    def table_view(self, *, full: bool = False) -> pd.DataFrame:
         """One row per batch: its rows, events, Bento's counts, state and message."""
         rows = []
-        for batch in self.batches:
-            result = self.results.get(batch.number)
+        first_pending = self.pending[:1] if self.sending else []
+        for number in sorted(self.batches):
+            result = self.results.get(number)
             if result is None:
+                batch = self.batches[number]
                 rows.append({
-                    "batch": batch.number, "rows": describe_rows(batch.rows),
-                    "events": batch.size, "results": None, "failed": None,
-                    "state": "sending" if batch.number in self.pending[:1] else WAITING,
-                    "status": None, "attempts": 0, "seconds": 0.0,
-                    "message": "",
-                })
+                    "batch": number, "rows": describe_rows(batch.rows), "events": batch.size,
+                    "results": None, "failed": None,
+                    "state": "sending" if number in first_pending else "waiting",
+                    "status": None, "attempts": 0, "seconds": 0.0, "message": "",
+                })  # fmt: skip
             else:
                 rows.append(result.as_row())
         frame = pd.DataFrame(rows, columns=REPORT_COLUMNS)
@@ -655,25 +613,8 @@ class SendJob:
         if totals["not sent"] - held:
             parts.append(f"{totals['not sent'] - held:,} not sent")
         if held:
-            parts.append(f"{held:,} held back (sent to this site before)")
+            parts.append(f"{held:,} held back by the duplicate guard")
         return ", ".join(parts) + "."
-
-    @classmethod
-    def for_resume(
-        cls, plan: ResumePlan, *, source: str, credentials: Credentials, target: str
-    ) -> SendJob:
-        """A job over a whole ledger run: its earlier outcomes kept, the plan's batches
-        pending, sent in the same run (`run_id`)."""
-        earlier = {r.number: r for r in plan.earlier}
-        batches = sorted([*plan.batches, *(r.batch for r in plan.earlier)],
-                         key=lambda b: b.number)
-        sending = {b.number for b in plan.batches}
-        states = {b.number: UNKNOWN if b.state == "sending" else b.state
-                  for b in plan.run.batches if b.number in sending}
-        job = cls(source=source, batches=batches, results=earlier, run_id=plan.run.id,
-                  no_retry=set(plan.accepted_elsewhere), ledger_states=states)
-        job.begin([b.number for b in plan.batches], credentials, target)
-        return job
 
 
 def live_warning(events: int, target: str) -> str:
@@ -704,15 +645,6 @@ def ledger_version(path: str | os.PathLike[str]) -> tuple[int, ...]:
     return tuple(parts)
 
 
-@dataclass(frozen=True)
-class Origin:
-    """Where a send's rows came from, stored with its run in the send ledger."""
-
-    name: str  # the file's name, or "Compose outbox"
-    file_hash: str | None = None  # SHA-256 of the uploaded bytes (`ledger.file_hash`)
-    options: Mapping[str, Any] = field(default_factory=dict)  # JSON-able: see source_options
-
-
 def upload_options(
     mapping: ColumnMapping,
     *,
@@ -734,116 +666,7 @@ def upload_options(
     return options
 
 
-def rebuild_valid(run: RunRecord, data: bytes) -> pd.DataFrame:
-    """The valid event table of a run's file, read again with the run's options and the
-    cells fixed in the app. LedgerError when the file is not the one the run sent, or
-    cannot be read the way it was."""
-    read_source(run, data)  # refuses a changed file, with the reason
-    options = run.options
-    stored = options.get("mapping")
-    if not isinstance(stored, Mapping) or not isinstance(stored.get("columns"), Mapping):
-        raise LedgerError(
-            f"Run {run.id} does not say how its file was mapped, so it cannot be rebuilt "
-            "from the file: send the file again as a new send (events this site already "
-            "accepted are skipped)."
-        )
-    mapping = ColumnMapping(
-        columns={str(k): str(v) for k, v in stored["columns"].items()},
-        default_type=str(stored.get("default_type") or ""),
-    )
-    raw_edits = options.get("edits") or {}
-    edits = {int(row): {str(k): str(v) for k, v in cells.items()}
-             for row, cells in raw_edits.items()} if isinstance(raw_edits, Mapping) else {}
-    try:
-        sheet = read_table(io.BytesIO(data), sheet=options.get("sheet"),
-                           name=run.source_name or None)
-        table = apply_mapping(apply_edits(sheet, edits), mapping)
-        validation = validate(table, timezone=str(options.get("timezone") or "UTC"),
-                              date_order=options.get("date_order"))
-    except ReadError as exc:
-        raise LedgerError(f"Cannot resume run {run.id}: {exc}") from exc
-    return validation.valid
-
-
-def guard_mask(check: DuplicateCheck, *, send_again: bool, resend_unknown: bool) -> list[bool]:
-    """Per event: send it? Events the site accepted before only with `send_again`, events
-    of earlier unknown or partial batches only with `resend_unknown`."""
-    mask = [True] * check.events
-    if not send_again:
-        for i in check.accepted:
-            mask[i] = False
-    if not resend_unknown:
-        for i in check.uncertain:
-            mask[i] = False
-    return mask
-
-
-def held_groups(
-    check: DuplicateCheck, rows: Sequence[int], *, send_again: bool, resend_unknown: bool
-) -> list[HeldBack]:
-    """The groups of events `guard_mask` leaves out, with their spreadsheet rows."""
-    return [
-        group for group in check.held_back(rows)
-        if not (send_again if group.reason == SENT_BEFORE else resend_unknown)
-    ]
-
-
-def held_back_note(group: HeldBack, *, sandbox: bool = False) -> str:
-    """What the duplicate guard holds back, in a sentence (plain text: escape for markdown)."""
-    if group.reason == SENT_BEFORE:
-        return (f"{group.message[:1].upper()}{group.message[1:]}. They are skipped: "
-                "sending them again would record them twice.")
-    rows = group.row_ranges
-    if len(rows) > 120:
-        rows = rows[:117].rsplit(",", 1)[0] + ", ..."
-    where = "the sandbox" if sandbox else "Bento"
-    return (f"{group.message[:1].upper()}{group.message[1:]} (rows {rows}). They are not "
-            f"sent unless you say so: check {where} first.")
-
-
 # ---------------------------------------------------------------- the send history
-
-RUN_STATES = {
-    "planned": "Planned: nothing sent yet",
-    "running": "Being sent right now",
-    "interrupted": "Interrupted: some batches were never answered or never sent",
-    "stopped": "Stopped early: Bento refused the keys or the address",
-    "finished": "Finished: every batch has an answer",
-}
-HISTORY_RUN_COLUMNS = [
-    "id", "created_at", "state", "where", "source_name", "events", "recorded", "failed",
-    "unknown", "not sent", "batches",
-]  # fmt: skip
-
-
-def run_where(run: RunRecord) -> str:
-    """Where a run went, in words: 'the sandbox', 'Bento site abc', 'site abc at URL'."""
-    if run.target == "sandbox":
-        return "the sandbox"
-    where = "" if run.target == "bento" else f" at {run.base_url}"
-    return f"Bento site {run.site_uuid}{where}"
-
-
-def runs_frame(runs: Sequence[RunRecord]) -> pd.DataFrame:
-    """One row per run, as the history page and its CSV show them."""
-    rows = [
-        {"id": run.id, "created_at": run.created_at, "state": run.state,
-         "where": run_where(run), "source_name": run.source_name, **run.totals,
-         "batches": len(run.batches)}
-        for run in runs
-    ]
-    return pd.DataFrame(rows, columns=HISTORY_RUN_COLUMNS)
-
-
-def batches_frame(run: RunRecord) -> pd.DataFrame:
-    """One row per batch of a run: rows, events, Bento's counts, state, attempts, ..."""
-    columns = ["batch", "rows", "events", "results", "failed", "state", "status", "attempts",
-               "sends", "started_at", "finished_at", "message"]
-    frame = pd.DataFrame([b.as_dict() for b in run.batches], columns=columns)
-    for column in ("results", "failed", "status"):
-        frame[column] = frame[column].astype("Int64")
-    return frame
-
 
 def numbers_text(numbers: Sequence[int]) -> str:
     """`batch 3` or `batches 1-2, 5`."""
@@ -854,9 +677,9 @@ def numbers_text(numbers: Sequence[int]) -> str:
 
 def uncertain_note(run: RunRecord, number: int) -> str:
     """Why a batch may have been recorded, in a sentence (plain text)."""
-    record = next(b for b in run.batches if b.number == number)
+    record = run.batch(number)
     what = f"Batch {number} (rows {record.rows}, {count(record.events, 'event')})"
-    if record.state == PARTIAL:
+    if record.state == BatchState.PARTIAL:
         return (f"{what}: Bento recorded {record.results or 0:,} and refused "
-                f"{record.failed or 0:,} without saying which.")
+                f"{record.failed or 0:,}, naming only {len(record.failures):,} of them.")
     return f"{what} got no answer: Bento may have recorded it, in part or in full."

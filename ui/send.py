@@ -41,27 +41,21 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from bento_ui import BentoUIError, build_events, plan_batches, send_batches
+from bento_ui import BentoUIError
 from bento_ui.batching import MAX_BATCH_SIZE
-from bento_ui.ledger import (
-    ACCEPTED,
-    PARTIAL,
-    SENDING,
-    UNKNOWN,
-    DuplicateCheck,
-    Ledger,
-)
+from bento_ui.guard import DuplicateCheck, Resend
+from bento_ui.ledger import Ledger
+from bento_ui.messages import held_back_note
+from bento_ui.outcomes import BatchState
 from bento_ui.paths import ledger_path
-from bento_ui.sending import BatchResult
+from bento_ui.payloads import build_events
+from bento_ui.resume import plan_resume
+from bento_ui.sending import BatchResult, Origin, SendPlan, SendReport, plan_send
 from bento_ui.ui_state import (
-    Origin,
     SendJob,
     count,
     csv_bytes,
     escape_markdown,
-    guard_mask,
-    held_back_note,
-    held_groups,
     ledger_version,
     live_warning,
 )
@@ -71,8 +65,6 @@ from ui.widgets import paged, target_box
 LOCK_WAIT_SECONDS = 120
 TABLE_REFRESH_SECONDS = 0.3
 LIVE_BATCHES = 200  # rows of the per-batch table redrawn while sending
-# Ledger states a pending batch must not be sent from without the person's say-so.
-RECORDED_OR_MAYBE = (ACCEPTED, PARTIAL, UNKNOWN, SENDING)
 
 
 def jobs(prefix: str, source: str) -> list[SendJob]:
@@ -147,7 +139,7 @@ def _guard(prefix: str, table: pd.DataFrame, target: Target) -> DuplicateCheck:
         return check
     version = ledger_version(ledger_path())
     with Ledger() as ledger:
-        check = ledger.already_accepted(site, build_events(table))
+        check = ledger.check(site, build_events(table))
     st.session_state[f"{prefix}_guard"] = (table, (site, len(table), version), check)
     return check
 
@@ -158,8 +150,8 @@ def _held_back_choices(prefix: str, table: pd.DataFrame, check: DuplicateCheck,
     send_again = resend_unknown = False
     rows = [int(r) for r in table.index]
     for group in check.held_back(rows):
-        st.warning(escape_markdown(held_back_note(group, sandbox=not target.is_live)),
-                   icon=":material/content_copy:")
+        note = held_back_note(group, voice="app", sandbox=not target.is_live)
+        st.warning(escape_markdown(note), icon=":material/content_copy:")
     if check.accepted:
         n = len(check.accepted)
         send_again = st.checkbox(
@@ -168,7 +160,7 @@ def _held_back_choices(prefix: str, table: pd.DataFrame, check: DuplicateCheck,
             f"{'it' if n == 1 else 'them'} a second time.",
             key=f"{prefix}_send_again",
         )
-    if check.uncertain:
+    if check.uncertain and not send_again:  # sending everything again includes these
         n = len(check.uncertain)
         resend_unknown = st.checkbox(
             f"I checked: send the {count(n, 'event')} that may have been recorded again, "
@@ -201,10 +193,9 @@ def _plan(prefix: str, table: pd.DataFrame, source: str, target: Target | None,
         except BentoUIError as exc:
             st.error(f"Nothing can be sent: {escape_markdown(exc)}")
             return
-        if check.found:
+        if check.any:
             send_again, resend_unknown = _held_back_choices(prefix, table, check, target)
-            events = sum(guard_mask(check, send_again=send_again,
-                                    resend_unknown=resend_unknown))
+            events = sum(check.keep(Resend(send_again, resend_unknown)))
             if events == 0:
                 st.info("Nothing to send: every one of these events was sent to "
                         f"{escape_markdown(target.label)} before.")
@@ -234,57 +225,39 @@ def _plan(prefix: str, table: pd.DataFrame, source: str, target: Target | None,
 
 def _start(prefix: str, table: pd.DataFrame, source: str, size: int, target: Target,
            origin: Origin) -> None:
-    """on_click of Send: plan a job for the rows no job of this source holds yet.
+    """on_click of Send: ask the engine for a plan of the rows no job of this source holds
+    yet; the page's next run sends it.
 
     A second click (or a click replayed by a rerun) finds those rows taken and does
-    nothing, so the same rows are never planned twice. The ledger is asked again here,
-    whatever the page showed: events this site received before are held back unless the
-    person ticked the boxes, and the run is recorded before anything is sent.
+    nothing, so the same rows are never planned twice. The engine asks the ledger again
+    as it claims the events, whatever the page showed.
     """
     history = jobs(prefix, source)
     if not st.session_state.get(f"{prefix}_confirm") or (history and history[-1].sending):
         return
     taken = set().union(*(j.rows for j in history))
-    shown = table
     table = table[~table.index.isin(list(taken))]
     if table.empty:
         return
-    send_again = bool(st.session_state.get(f"{prefix}_send_again"))
-    resend_unknown = bool(st.session_state.get(f"{prefix}_resend_unknown"))
-    site = target.credentials.site_uuid
-    # The check the page showed, if nothing was written to the ledger since; else again.
-    check = _remembered_check(prefix, shown, site) if len(table) == len(shown) else None
+    resend = Resend(send_again=bool(st.session_state.get(f"{prefix}_send_again")),
+                    resend_unknown=bool(st.session_state.get(f"{prefix}_resend_unknown")))
+    options = {**origin.options, "batch_size": size, "send_again": resend.send_again,
+               "resend_unknown": resend.resend_unknown}
+    origin = Origin(name=origin.name, file_hash=origin.file_hash, options=options,
+                    target=None if target.is_live else "sandbox")
     try:
-        events = build_events(table)
-        rows = [int(r) for r in table.index]
         with Ledger() as ledger:
-            if check is None:
-                check = ledger.already_accepted(site, events)
-            keep = guard_mask(check, send_again=send_again, resend_unknown=resend_unknown)
-            held = held_groups(check, rows, send_again=send_again,
-                               resend_unknown=resend_unknown)
-            events = [e for e, k in zip(events, keep, strict=True) if k]
-            rows = [r for r, k in zip(rows, keep, strict=True) if k]
-            if not events:
-                st.session_state[f"{prefix}_send_error"] = (
-                    "Nothing was sent: every one of these events was sent to this site before."
-                )
-                return
-            job = SendJob(source=source, batches=plan_batches(events, rows, size),
-                          held_back=held)
-            options = {**origin.options, "batch_size": size, "send_again": send_again,
-                       "resend_unknown": resend_unknown}
-            job.run_id = ledger.start_run(
-                target.credentials, job.batches, source_name=origin.name,
-                source_hash=origin.file_hash, options=options,
-                target=None if target.is_live else "sandbox",
-                held_back=job.held_back_events,
-            )
+            plan = plan_send(table, target.credentials, ledger=ledger, origin=origin,
+                             resend=resend, batch_size=size)
     except (BentoUIError, ValueError) as exc:
         st.session_state[f"{prefix}_send_error"] = f"Nothing was sent: {exc}"
         return
-    job.begin(job.numbers, target.credentials, target.label)
-    history.append(job)
+    if not plan.events:
+        st.session_state[f"{prefix}_send_error"] = (
+            "Nothing was sent: every one of these events was sent to this site before."
+        )
+        return
+    history.append(SendJob.start(plan, source=source, table=table, target=target.label))
     for key in ("confirm", "send_again", "resend_unknown"):
         st.session_state[f"{prefix}_{key}"] = False
 
@@ -304,15 +277,20 @@ def job_view(prefix: str, job: SendJob, source: str, target: Target | None,
             st.rerun()  # draw the page again from the finished job (sidebar counts too)
     _progress(progress, job)
     with table_slot.container():
-        st.dataframe(paged(job.table(), f"{prefix}_report_page", noun="batches"),
+        st.dataframe(paged(job.table_view(), f"{prefix}_report_page", noun="batches"),
                      hide_index=True, width="stretch", column_config=_columns(rows_label))
     if not job.sending:
         _outcome(prefix, job, source, target)
 
 
 def _run(job: SendJob, progress: Any, table_slot: Any, rows_label: str) -> None:
-    """Send the job's pending batches, showing each answer as it comes."""
-    if job.results:
+    """Send what the job asks for next, showing each answer as it comes.
+
+    The first send is the job's plan; after a rerun stopped it, or for a retry, it is a
+    resume of the same run, planned from the ledger: batches with an answer are never
+    sent again by a rerun, and the ledger's lock keeps any other process off them.
+    """
+    if job.results and job.continuing:
         st.info("Sending continues where it stopped: batches that already have an answer "
                 "are not sent again.")
     st.caption("Stay on this page until the send finishes: leaving pauses it, and it picks "
@@ -322,57 +300,52 @@ def _run(job: SendJob, progress: Any, table_slot: Any, rows_label: str) -> None:
         return
     shown = {"at": 0.0}
 
+    def on_start(report: SendReport) -> None:
+        job.run_id = report.run_id
+        job.held_back = report.held_back
+        job.plan = None  # from now on, continuing is a resume of this run
+
     def on_batch(result: BatchResult) -> None:
         job.record(result)  # first: a rerun may stop this script at the next st call
         _progress(progress, job, result)
         now = time.monotonic()
         if now - shown["at"] >= TABLE_REFRESH_SECONDS or not job.pending:
             shown["at"] = now
-            table_slot.dataframe(_live_rows(job.table()), hide_index=True, width="stretch",
-                                 column_config=_columns(rows_label))
+            table_slot.dataframe(_live_rows(job.table_view()), hide_index=True,
+                                 width="stretch", column_config=_columns(rows_label))
 
     try:
         with Ledger() as ledger:
-            assert job.credentials is not None
-            if job.run_id is None:  # every send is a run in the ledger
-                job.run_id = ledger.start_run(job.credentials, job.batches,
-                                              source_name=job.source)
-            else:
-                _catch_up(job, ledger)
-            while job.pending:
-                if job.stopped:
-                    job.skip_pending()
-                    break
-                batches = [job.batch(n) for n in job.pending]
-                _progress(progress, job)
-                send_batches(batches, job.credentials, on_batch=on_batch, ledger=ledger,
-                             run=job.run_id)
+            plan = job.plan if job.plan is not None else _next_plan(job, ledger)
+            plan.ledger = ledger
+            for batch in plan.batches:
+                job.batches.setdefault(batch.number, batch)
+            _progress(progress, job)
+            job.finish(plan.send(on_batch=on_batch, on_start=on_start))
     except BentoUIError as exc:
         job.stopped = str(exc)
-        job.skip_pending()
+        job.sending = False
+        job.plan = None
     finally:
         job.lock.release()
 
 
-def _catch_up(job: SendJob, ledger: Ledger) -> None:
-    """Take the ledger's outcome of pending batches that were sent elsewhere since this
-    job paused (the history page, the CLI resuming the run): they are not sent again, and
-    one that ended unknown waits for a confirmation like any other."""
-    for record in ledger.run(job.run_id or "").batches:
-        if record.number not in job.pending or record.state not in RECORDED_OR_MAYBE:
-            continue
-        if record.state != job.expected_state(record.number):
-            state = UNKNOWN if record.state == SENDING else record.state
-            job.record(BatchResult(
-                job.batch(record.number), job.of, state, results=record.results,
-                failed=record.failed, status=record.status, attempts=record.attempts,
-                message=record.message or "answered in another send of this run",
-            ))
+def _next_plan(job: SendJob, ledger: Ledger) -> SendPlan:
+    """A resume of the job's run: what is left (continuing) or what the retry asks for."""
+    assert job.run_id is not None and job.credentials is not None
+    plan = plan_resume(job.run_id, job.credentials, ledger=ledger, table=job.table,
+                       resend=job.resend)
+    if job.continuing:  # only what has no answer yet: a retry is the person's to ask for
+        plan.earlier.extend(job.results[b.number] for b in plan.batches
+                            if b.number in job.results)
+        plan.batches = [b for b in plan.batches if b.number not in job.results]
+    job.continuing = True
+    return plan
 
 
 def _progress(slot: Any, job: SendJob, last: BatchResult | None = None) -> None:
     total = len(job.batches)
-    answered = total - len(job.pending)
+    answered = len(job.results)
     if job.sending:
         text = f"Sending batch {answered + 1:,} of {total:,}..."
         if last is not None:
@@ -398,8 +371,8 @@ def _live_rows(frame: pd.DataFrame) -> pd.DataFrame:
     """While sending, at most LIVE_BATCHES rows: the latest answers and what comes next."""
     if len(frame) <= LIVE_BATCHES:
         return frame
-    answered = frame[frame["state"] != "waiting"]
-    waiting = frame[frame["state"] == "waiting"]
+    answered = frame[frame["state"] != BatchState.WAITING]
+    waiting = frame[frame["state"] == BatchState.WAITING]
     return pd.concat([answered.tail(LIVE_BATCHES // 2), waiting.head(LIVE_BATCHES // 2)])
 
 
@@ -408,7 +381,7 @@ def _outcome(prefix: str, job: SendJob, source: str, target: Target | None) -> N
     where = "the sandbox" if job.target == "the sandbox" else "Bento"
     held = job.held_back_events
     sent = totals["events"] - held
-    if job.done and all(r.state == ACCEPTED for r in job.results.values()):
+    if job.done and all(r.state == BatchState.ACCEPTED for r in job.results.values()):
         everything = "The event was" if sent == 1 else f"All {sent:,} events were"
         if held:
             everything = ("The event sent was" if sent == 1
@@ -425,7 +398,7 @@ def _outcome(prefix: str, job: SendJob, source: str, target: Target | None) -> N
               ("Unknown", "unknown"), ("Not sent", "not sent")]
     for column, (label, key) in zip(st.columns(5), labels, strict=True):
         column.metric(label, f"{totals[key]:,}")
-    report = job.table(full=True)
+    report = job.table_view(full=True)
     st.download_button("Download the per-batch report (CSV)", lambda: csv_bytes(report),
                        file_name="send-report.csv", mime="text/csv", key=f"{prefix}_report_csv",
                        on_click="ignore")
@@ -486,9 +459,8 @@ def _retry(prefix: str, source: str, target: Target, include_unknown: bool) -> N
         return
     if include_unknown and not st.session_state.get(f"{prefix}_confirm_unknown"):
         return
-    numbers = job.retryable(include_unknown=include_unknown)
-    if numbers:
-        job.begin(numbers, target.credentials, target.label)
+    if job.retryable() or (include_unknown and job.unknown()):
+        job.retry(include_unknown=include_unknown)
     st.session_state[f"{prefix}_confirm_unknown"] = False
 
 

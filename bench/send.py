@@ -7,7 +7,7 @@ every side). The same batches of 1000 events, built from a generated spreadsheet
 sent by:
 
 - `BentoClient.send_batch` (pacing off, as against the sandbox): what the app sends with;
-- `send_stream`, the chunked path for big files: reads the file again, validates each
+- `plan_send` of a prepared file (no ledger), the chunked path for big files: reads the file again, validates each
   chunk, builds the events of each batch and sends them (everything after the first pass);
 - bare `requests.post(url, json={"events": batch}, auth=..., headers=...)`: the floor;
 - bare `requests.Session().post(json=...)`: the same with a session.
@@ -67,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     from bento_ui.config import Credentials
     from bento_ui.mapping import ColumnMapping, apply_mapping, suggest_mapping
     from bento_ui.payloads import build_events
-    from bento_ui.pipeline import prepare_in_chunks, read_header, send_stream
+    from bento_ui.pipeline import prepare_in_chunks, read_header
+    from bento_ui.sending import plan_send
     from bento_ui.spreadsheet import read_table
     from bento_ui.validation import validate
 
@@ -106,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
         return recorded
 
     def streamed() -> int:
-        report = send_stream(prepared, credentials, batch_size=args.batch_size)
+        plan = plan_send(prepared, credentials, ledger=None, batch_size=args.batch_size)
+        report = plan.send()
         return report.totals["recorded"]
 
     def bare() -> int:
@@ -132,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
 
     methods: dict[str, Callable[[], int]] = {
         "BentoClient.send_batch": ours,
-        "send_stream (re-read + validate + send)": streamed,
+        "plan_send(prepared) (re-read + validate + send)": streamed,
         "requests.post(json=...)": bare,
         "requests.Session().post(json=...)": bare_session,
     }

@@ -7,8 +7,8 @@ every side). The same batches of 1000 events, built from a generated spreadsheet
 sent by:
 
 - `BentoClient.send_batch` (pacing off, as against the sandbox): what the app sends with;
-- `plan_send` of a prepared file (no ledger), the chunked path for big files: reads the file again, validates each
-  chunk, builds the events of each batch and sends them (everything after the first pass);
+- `plan_send` of a prepared file (no ledger), the chunked path for big files: reads the
+  file again, validates each chunk, builds the events of each batch and sends them;
 - bare `requests.post(url, json={"events": batch}, auth=..., headers=...)`: the floor;
 - bare `requests.Session().post(json=...)`: the same with a session.
 

@@ -14,6 +14,7 @@ import streamlit as st
 
 from ui.access import gate
 from ui.connection import sidebar
+from ui.keep import keep_choices
 
 st.set_page_config(
     page_title="Bento Event Composer",
@@ -32,6 +33,8 @@ upload = st.Page("app_pages/upload.py", title="Upload a spreadsheet",
 inbox = st.Page("app_pages/sandbox_inbox.py", title="Sandbox inbox", icon=":material/inbox:")
 history = st.Page("app_pages/history.py", title="Send history", icon=":material/history:")
 page = st.navigation({"Bento Event Composer": [compose, upload, history, inbox]})
+# Choices made on the other pages survive this run (Streamlit forgets undrawn widgets).
+keep_choices("compose" if page is compose else "upload" if page is upload else None)
 
 try:
     sidebar(inbox_page=inbox)

@@ -1,11 +1,12 @@
 """What a person chose on a page is still there when they come back to it.
 
-Streamlit forgets a widget's value at the end of any run that does not draw the widget,
-so going from Upload to Compose and back would reset the time zone, the sheet, the
-date order, the batch size... Setting a value through `st.session_state` makes it the
-session's own, which Streamlit keeps; the widget takes it back when it is drawn again
-(Streamlit's documented way to keep widget state across pages). `keep_choices` does this
-from the entry point, on every run, for the pages that are not running.
+Streamlit forgets a widget's value when another page runs (it clears the widgets of
+the page left as the new page starts), so going from Upload to Compose and back would
+reset the time zone, the sheet, the date order, the batch size... The entry point
+copies each page's choices to a key of its own at the end of every run of that page
+(`remember_choices`, in a `finally`, so a run cut short by leaving counts too), and
+puts them back when the person arrives on the page again (`restore_choices`), before
+any widget is drawn: the widgets take those values as their own.
 
 Only plain input widgets are listed: never a button (its value is a click, and keeping
 it would replay the click), a file uploader or a data editor (Streamlit refuses to
@@ -17,6 +18,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+KEPT = "kept_choices"  # page -> {widget key: value}
+ARRIVED = "kept_page"  # the page the last run was for
 # The send panel's choices (ui/send.py), under each page's prefix.
 SEND_PANEL = ("batch_size", "confirm", "send_again", "resend_unknown", "confirm_unknown",
               "report_page")
@@ -37,13 +40,27 @@ CHOICES: dict[str, tuple[str, ...]] = {
 }
 
 
-def keep_choices(running: str | None) -> None:
-    """Keep the choices of every page but `running` (a page keeps its own while it is
-    drawn; setting them there would make Streamlit warn about a widget's default)."""
+def restore_choices(page: str) -> None:
+    """On arriving at `page` from another page: its choices as they were when it was left.
+    Within the page nothing is put back, so a choice the page itself clears (a new file
+    starts afresh) stays cleared."""
     state = st.session_state
-    for page, keys in CHOICES.items():
-        if page == running:
-            continue
-        for key in keys:
-            if key in state:
-                state[key] = state[key]
+    arrived = state.get(ARRIVED) != page
+    state[ARRIVED] = page
+    kept = state.get(KEPT, {}).get(page, {})
+    if not arrived:
+        return
+    for key, value in kept.items():
+        if key not in state:
+            state[key] = value
+
+
+def remember_choices(page: str) -> None:
+    """The choices of `page` as this run leaves them."""
+    state = st.session_state
+    kept = state.setdefault(KEPT, {}).setdefault(page, {})
+    for key in CHOICES.get(page, ()):
+        if key in state:
+            kept[key] = state[key]
+        else:
+            kept.pop(key, None)

@@ -94,7 +94,8 @@ else:
 with st.expander("Practice failures: see how the app handles Bento's bad days"):
     st.caption(
         "Choose what the sandbox does with the next send, then send something from "
-        "Compose or Upload. Each failure applies to the next request only."
+        "Compose or Upload. Each failure applies to the next request only (slow answers: "
+        "to the next 10)."
     )
     st.selectbox("Next request", list(FAULTS), format_func=lambda k: FAULTS[k][0],
                  key="inbox_fault")

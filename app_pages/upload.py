@@ -118,7 +118,9 @@ def chosen_file() -> ChosenFile | None:
         return None
     state["upload_chosen_file"] = kept = replace(kept, in_uploader=False)
     left, right = st.columns([4, 1], vertical_alignment="center")
-    left.info(f"Using **{escape_markdown(kept.name)}** ({len(kept.data) / 1024:,.0f} KB, "
+    size = (f"{len(kept.data):,} bytes" if len(kept.data) < 1024
+            else f"{len(kept.data) / 1024:,.0f} KB")
+    left.info(f"Using **{escape_markdown(kept.name)}** ({size}, "
               f"uploaded {ago(kept.uploaded_at)}), with your choices below. To use another "
               "file, upload it above.", icon=":material/description:")
     right.button("Remove this file", key="upload_remove_file", on_click=forget_file)

@@ -14,6 +14,7 @@ import streamlit as st
 
 from ui.access import gate
 from ui.connection import sidebar
+from ui.keep import remember_choices, restore_choices
 
 st.set_page_config(
     page_title="Bento Event Composer",
@@ -32,6 +33,8 @@ upload = st.Page("app_pages/upload.py", title="Upload a spreadsheet",
 inbox = st.Page("app_pages/sandbox_inbox.py", title="Sandbox inbox", icon=":material/inbox:")
 history = st.Page("app_pages/history.py", title="Send history", icon=":material/history:")
 page = st.navigation({"Bento Event Composer": [compose, upload, history, inbox]})
+name = "compose" if page is compose else "upload" if page is upload else page.title
+restore_choices(name)  # what the person chose here before going to another page
 
 try:
     sidebar(inbox_page=inbox)
@@ -42,3 +45,5 @@ except Exception:  # the last net: people see a sentence, the log keeps the deta
         "Something unexpected went wrong on this page. Your data is still here: try "
         "again, and if it happens again, the details are in the app's log."
     )
+finally:  # also when the run is cut short: st.stop, a rerun, leaving the page mid-send
+    remember_choices(name)

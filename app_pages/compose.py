@@ -5,9 +5,12 @@ Session keys (all `compose_`): the form's widgets (`compose_kind`, `compose_cust
 `compose_purchase_currency`, `compose_tag`, `compose_details_mode`,
 `compose_details_json`, `compose_has_date`, `compose_date`, `compose_time`, `compose_tz`),
 the key/value editors `compose_fields_<n>` and `compose_details_<n>` (n in
-`compose_editor_version`, bumped to clear them), `compose_outbox` (list of entries:
-{"form": form values, "row": the validated event-table row}), `compose_outbox_id`,
-`compose_editing` (index being edited), `compose_tried` (Add was pressed with errors).
+`compose_editor_version`, bumped to clear them; `compose_fields_shown` and
+`compose_details_shown` hold what they showed last, to draw them again after another
+page), `compose_clear` (clear the form at the start of the next run), `compose_outbox`
+(list of entries: {"form": form values, "row": the validated event-table row}),
+`compose_outbox_id`, `compose_editing` (index being edited), `compose_tried` (Add was
+pressed with errors). The widgets' values survive other pages (ui/keep.py).
 """
 
 from __future__ import annotations
@@ -82,6 +85,16 @@ def init_state() -> None:
     st.session_state.setdefault("compose_details_base", blank_pairs())
 
 
+def editor_base(name: str, version: int) -> Any:
+    """What a key/value editor starts from. Streamlit forgets an editor's edits when it is
+    not drawn (another page, JSON details): drawn again, it starts from the pairs it
+    showed last, so nothing typed is lost."""
+    shown = st.session_state.get(f"compose_{name}_shown")
+    if f"compose_{name}_{version}" not in st.session_state and shown and shown[0] == version:
+        st.session_state[f"compose_{name}_base"] = pairs_frame([*shown[1], ("", "")])
+    return st.session_state[f"compose_{name}_base"]
+
+
 def clear_form(keep_type: bool = True) -> None:
     """Empty the form (keeping the event type when asked) and its key/value editors."""
     for key, value in FORM_DEFAULTS.items():
@@ -107,10 +120,13 @@ def load_form(form: dict[str, Any]) -> None:
     st.session_state["compose_tried"] = False
 
 
-def on_add(entry: dict[str, Any] | None) -> None:
+def add(entry: dict[str, Any] | None) -> None:
+    """Add (or save) the entry the form shows in this very run, then rerun to clear the
+    form. Not an on_click callback: a callback's arguments are those of the run before
+    the click, which misses what was typed just before clicking."""
     if entry is None:
         st.session_state["compose_tried"] = True
-        return
+        st.rerun()
     outbox = st.session_state["compose_outbox"]
     editing = st.session_state.get("compose_editing")
     if editing is not None and 0 <= editing < len(outbox):
@@ -119,7 +135,8 @@ def on_add(entry: dict[str, Any] | None) -> None:
     else:
         outbox.append(entry)
         st.session_state["compose_note"] = f"Added to the outbox as #{len(outbox)}."
-    clear_form()
+    st.session_state["compose_clear"] = True  # the form's widgets are drawn: clear next run
+    st.rerun()
 
 
 def on_edit() -> None:
@@ -154,6 +171,8 @@ def on_new_outbox() -> None:
 
 
 init_state()
+if st.session_state.pop("compose_clear", False):
+    clear_form()
 st.title("Compose events")
 st.caption(
     "Build one event at a time. Each event is checked as you type and goes into the "
@@ -211,7 +230,7 @@ with form_col:
 
     st.markdown("**Fields**: written to the subscriber's profile (one plain value each).")
     fields_frame = st.data_editor(
-        st.session_state["compose_fields_base"], key=f"compose_fields_{version}",
+        editor_base("fields", version), key=f"compose_fields_{version}",
         num_rows="dynamic", hide_index=True, width="stretch", column_config=PAIR_COLUMNS,
     )
     fields_notes = st.container()
@@ -226,10 +245,11 @@ with form_col:
     details_json = ""
     if details_mode == "pairs":
         details_frame = st.data_editor(
-            st.session_state["compose_details_base"], key=f"compose_details_{version}",
+            editor_base("details", version), key=f"compose_details_{version}",
             num_rows="dynamic", hide_index=True, width="stretch", column_config=PAIR_COLUMNS,
         )
         details_pairs = pairs_from_frame(details_frame)
+        st.session_state["compose_details_shown"] = (version, details_pairs)
     else:
         details_json = st.text_area("Details as JSON", key="compose_details_json",
                                     placeholder='{"plan": "pro", "order": {"id": "A-17"}}',
@@ -249,6 +269,7 @@ with form_col:
     date_notes = st.container()
 
 fields_pairs = pairs_from_frame(fields_frame)
+st.session_state["compose_fields_shown"] = (version, fields_pairs)
 table, form_problems = compose_event_table(
     event_type, email, fields=fields_pairs, details=details_pairs, details_json=details_json,
     kind_details=kind_details, date=date_text(day, time_of_day) if has_date else "",
@@ -289,10 +310,11 @@ with form_col:
     if sent:
         st.info("This outbox was sent. Start a new outbox (below) to add more events.")
     add_col, cancel_col = st.columns([1, 1])
-    add_col.button(
+    if add_col.button(
         f"Save changes to #{editing + 1}" if editing is not None else "Add to outbox",
-        key="compose_add", type="primary", disabled=sent, on_click=on_add, args=(entry,),
-    )
+        key="compose_add", type="primary", disabled=sent,
+    ):
+        add(entry)
     if editing is not None:
         cancel_col.button("Cancel editing", key="compose_cancel", on_click=clear_form)
     if tried and blocked:

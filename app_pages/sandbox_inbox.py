@@ -21,6 +21,8 @@ FAULTS: dict[str, tuple[str, list[dict[str, Any]]]] = {
             [{"status": 429, "retry_after": 1}]),
     "503": ("Bento is down (503) for the next 5 tries: the batch fails",
             [{"status": 503}] * 5),
+    "slow": ("Slow answers: each of the next 10 requests takes 1 second",
+             [{"delay": 1}] * 10),
     "partial": ("Bento refuses the last event of the batch", [{"failed": 1}]),
     "unknown": ("No answer after the events arrived: the outcome is unknown",
                 [{"drop": "after_body"}]),
@@ -92,7 +94,8 @@ else:
 with st.expander("Practice failures: see how the app handles Bento's bad days"):
     st.caption(
         "Choose what the sandbox does with the next send, then send something from "
-        "Compose or Upload. Each failure applies to the next request only."
+        "Compose or Upload. Each failure applies to the next request only (slow answers: "
+        "to the next 10)."
     )
     st.selectbox("Next request", list(FAULTS), format_func=lambda k: FAULTS[k][0],
                  key="inbox_fault")

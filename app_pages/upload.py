@@ -16,21 +16,33 @@ from __future__ import annotations
 
 import io
 import json
+import time
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
-from bento_ui import BentoUIError, apply_mapping, list_sheets, read_table, suggest_mapping, validate
+from bento_ui import (
+    BentoUIError,
+    apply_mapping,
+    build_events,
+    list_sheets,
+    read_table,
+    suggest_mapping,
+    validate,
+)
 from bento_ui import events as ev
 from bento_ui.ledger import file_hash
 from bento_ui.mapping import IGNORE, ColumnMapping, check_mapping
+from bento_ui.payloads import to_json
 from bento_ui.resume import apply_edits
 from bento_ui.sending import Origin
 from bento_ui.templates import template_csv, template_xlsx
 from bento_ui.ui_state import (
     GOES_TO,
     GOES_TO_HELP,
+    count,
     csv_bytes,
     escape_markdown,
     fix_frame,
@@ -39,6 +51,7 @@ from bento_ui.ui_state import (
     mapping_from_editor,
     merge_edits,
     problems_view,
+    row_preview,
     rows_to_fix,
     time_zones,
     upload_options,
@@ -48,6 +61,7 @@ from ui.widgets import paged
 
 FILE_TYPES = ["csv", "tsv", "txt", "xlsx", "xls", "ods", "jsonl", "ndjson"]
 FIX_PAGE_SIZE = 50
+PREVIEW_EVENTS = 3  # events shown as JSON before sending
 DATE_ORDERS = {"day-first": "Day first (31/12/2024)", "month-first": "Month first (12/31/2024)"}
 
 
@@ -64,6 +78,62 @@ def templates() -> None:
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         key="upload_template_xlsx", on_click="ignore",
     )
+
+
+@dataclass(frozen=True)
+class ChosenFile:
+    """The uploaded file, kept in this session: a file uploader forgets its file when the
+    person goes to another page, and cannot be given it back."""
+
+    name: str
+    data: bytes
+    file_id: str
+    uploaded_at: float  # time.time() when it arrived
+    in_uploader: bool = True  # the uploader shows it (False once it was drawn empty)
+
+
+def forget_file() -> None:
+    st.session_state.pop("upload_chosen_file", None)
+
+
+def chosen_file() -> ChosenFile | None:
+    """The file in the uploader; or, when the uploader is empty because the person went to
+    another page and came back, the file they uploaded before, said so, with Remove."""
+    state = st.session_state
+    drawn_before = "upload_file" in state  # False in the first run back from another page
+    uploaded = st.file_uploader(
+        "Your file", type=FILE_TYPES, key="upload_file",
+        help="CSV, TSV, TXT, XLSX, XLS, ODS, JSONL or NDJSON. The first row holds the headers.",
+    )
+    kept: ChosenFile | None = state.get("upload_chosen_file")
+    if uploaded is not None:
+        if kept is None or kept.file_id != uploaded.file_id:
+            kept = ChosenFile(uploaded.name, uploaded.getvalue(), uploaded.file_id, time.time())
+        state["upload_chosen_file"] = kept = replace(kept, in_uploader=True)
+        return kept
+    if kept is None:
+        return None
+    if drawn_before and kept.in_uploader:  # the person removed it with the uploader's x
+        forget_file()
+        return None
+    state["upload_chosen_file"] = kept = replace(kept, in_uploader=False)
+    left, right = st.columns([4, 1], vertical_alignment="center")
+    size = (f"{len(kept.data):,} bytes" if len(kept.data) < 1024
+            else f"{len(kept.data) / 1024:,.0f} KB")
+    left.info(f"Using **{escape_markdown(kept.name)}** ({size}, "
+              f"uploaded {ago(kept.uploaded_at)}), with your choices below. To use another "
+              "file, upload it above.", icon=":material/description:")
+    right.button("Remove this file", key="upload_remove_file", on_click=forget_file)
+    return kept
+
+
+def ago(moment: float) -> str:
+    minutes = int((time.time() - moment) // 60)
+    if minutes < 1:
+        return "less than a minute ago"
+    if minutes < 120:
+        return f"{minutes} minute{'s' if minutes != 1 else ''} ago"
+    return f"{minutes // 60} hours ago"
 
 
 def load(data: bytes, name: str, fingerprint: str) -> tuple[pd.DataFrame, str, list[str]]:
@@ -125,6 +195,10 @@ def mapping_section(sheet: pd.DataFrame, source: str) -> ColumnMapping:
                    "same columns (in this session).")
     key = f"upload_mapping_{st.session_state['upload_mapping_version']}"
     st.session_state["upload_mapping_key"] = key
+    if key not in st.session_state and headers in memory:
+        # Drawn afresh: first time, or back from another page (Streamlit then forgot the
+        # editor's edits): it starts from the mapping in use, with every change kept.
+        st.session_state["upload_mapping_base"] = mapping_editor_frame(memory[headers], sheet)
     edited = st.data_editor(
         st.session_state["upload_mapping_base"], key=key, num_rows="fixed", hide_index=True,
         width="stretch", disabled=["column", "example"],
@@ -250,40 +324,64 @@ def fix_section(validation: Any, sheet: pd.DataFrame, fixed: pd.DataFrame,
             st.rerun()
 
 
+def preview_section(validation: Any, sheet: pd.DataFrame) -> None:
+    """The first events exactly as they are sent (the send builds them the same way from
+    the same table), and the events of any spreadsheet row the person asks for."""
+    valid = validation.valid
+    with st.expander("What Bento will receive: the events as JSON", expanded=True):
+        row = st.number_input(
+            "Show the events of spreadsheet row", min_value=1, step=1, value=None,
+            key="upload_preview_row", placeholder=f"a row number, like {int(sheet.index[0])}",
+            help="The row number as your spreadsheet shows it: the headers are row 1.")
+        if row is not None:
+            events, why = row_preview(validation, int(row), [int(r) for r in sheet.index])
+            if why:
+                st.info(escape_markdown(why))
+            else:
+                st.caption(f"Row {int(row):,} becomes {count(len(events), 'event')}:")
+                st.code(to_json(events), language="json", wrap_lines=True)
+        if not valid.empty:
+            first = valid.iloc[:PREVIEW_EVENTS]
+            rows = [int(r) for r in dict.fromkeys(first.index)]
+            what = ("The event" if len(first) == 1 and len(valid) == 1
+                    else f"The first {count(len(first), 'event')}")
+            where = f"row{'s' if len(rows) > 1 else ''} {', '.join(f'{r:,}' for r in rows)}"
+            st.caption(f"{what} to be sent ({where}), exactly as Bento receives "
+                       f"{'it' if len(first) == 1 else 'them'}:")
+            st.code(to_json(build_events(first)), language="json", wrap_lines=True)
+
+
 st.title("Upload a spreadsheet")
 st.caption(
     "Send many events from a CSV, Excel, OpenDocument or JSON lines file: say where each "
     "column goes, see every problem, fix what you can, then send the rows that are ready."
 )
 
-uploaded = st.file_uploader(
-    "Your file", type=FILE_TYPES, key="upload_file",
-    help="CSV, TSV, TXT, XLSX, XLS, ODS, JSONL or NDJSON. The first row holds the headers.",
-)
-with st.expander("Templates: start from an example file", expanded=uploaded is None):
+chosen = chosen_file()
+with st.expander("Templates: start from an example file", expanded=chosen is None):
     templates()
-if uploaded is None:
+if chosen is None:
     st.info("Upload a file to start. Not sure how to lay it out? Download a template above.",
             icon=":material/upload_file:")
     st.stop()
 
 # The file stays in memory: it is never written to disk, and never run.
-data = uploaded.getvalue()
+data = chosen.data
 known = st.session_state.get("upload_fingerprint")
-if known is None or known[0] != uploaded.file_id:  # hash each upload once, not each rerun
+if known is None or known[0] != chosen.file_id:  # hash each upload once, not each rerun
     digest = file_hash(data)  # SHA-256: the send ledger keeps it, so a resume can check it
-    known = (uploaded.file_id, digest[:16], digest)
+    known = (chosen.file_id, digest[:16], digest)
     st.session_state["upload_fingerprint"] = known
 fingerprint = known[1]
 try:
-    sheet, source, sheet_names = load(data, uploaded.name, fingerprint)
+    sheet, source, sheet_names = load(data, chosen.name, fingerprint)
 except BentoUIError as exc:
     st.error(escape_markdown(exc))
     st.stop()
 if sheet.empty:
     st.warning("This sheet has headers but no rows. Choose another sheet or file.")
     st.stop()
-st.caption(f"**{escape_markdown(uploaded.name)}**: {len(sheet):,} rows, "
+st.caption(f"**{escape_markdown(chosen.name)}**: {len(sheet):,} rows, "
            f"{len(sheet.columns)} columns.")
 
 mapping = mapping_section(sheet, source)
@@ -332,6 +430,7 @@ if not validation.problems.empty:
 
 st.subheader("4. Send")
 valid = validation.valid
+preview_section(validation, sheet)
 errors = len(validation.error_rows)
 if job_for("upload", source) is None and errors:
     choice = st.radio(
@@ -351,7 +450,7 @@ if valid.empty:
 sheet_name = (st.session_state.get("upload_sheet") if len(sheet_names) > 1
               else sheet_names[0] if sheet_names else None)
 origin = Origin(
-    name=uploaded.name, file_hash=known[2],
+    name=chosen.name, file_hash=known[2],
     options=upload_options(mapping, sheet=sheet_name, timezone=tz, date_order=order,
                            edits=st.session_state.get("upload_edits", {}).get(source)),
 )

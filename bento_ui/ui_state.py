@@ -325,6 +325,23 @@ def events_view(events: Sequence[Event], start: int = 1) -> pd.DataFrame:
     )
 
 
+def row_preview(validation: Validation, row: int, rows: Sequence[int]) -> tuple[list[Event], str]:
+    """The events spreadsheet row `row` becomes, built as the send builds them, or why it
+    has none (`rows`: the sheet's row numbers). Plain text: escape it for markdown."""
+    valid = validation.valid
+    events = build_events(valid[valid.index == row])
+    if events:
+        return events, ""
+    if row in validation.error_rows:
+        return [], f"Row {row:,} has errors, so it is not sent: see the problems above."
+    if row in validation.empty_rows:
+        return [], f"Row {row:,} is empty, so it is skipped."
+    if row in set(rows):
+        return [], f"Row {row:,} is not sent."
+    first, last = (min(rows), max(rows)) if len(rows) else (2, 1)
+    return [], f"There is no row {row:,} in this sheet: its rows are {first:,} to {last:,}."
+
+
 # ---------------------------------------------------------------- the column mapping
 
 GOES_TO = ("email", "type", "date", "field", "detail", "details JSON", "ignore")

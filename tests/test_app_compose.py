@@ -234,3 +234,51 @@ def test_an_interrupted_send_resumes_without_sending_a_batch_twice() -> None:
                                                         "c@example.com"]
     assert sandbox().request_count == 3
     assert "All 3 events were recorded by the sandbox." in texts(at.success)
+
+
+def outbox_events(at: AppTest) -> list[dict[str, object]]:
+    """The outbox's JSON tab: the events as they will be sent."""
+    return list(json.loads(at.code[-1].value)["events"])
+
+
+def test_one_click_adds_what_was_typed_just_before_it() -> None:
+    # Typed, then clicked at once: the new values reach the app in the click's own run.
+    at = open_app()
+    at.text_input(key="compose_custom_type").input("webinar_attended")
+    at.text_input(key="compose_email").input("ada@example.com")
+    at.button(key="compose_add").click().run()
+    assert "Added to the outbox as #1." in texts(at.success)
+    assert outbox_events(at) == [{"type": "webinar_attended", "email": "ada@example.com"}]
+    at.text_input(key="compose_email").input("grace@example.com")
+    at.button(key="compose_add").click().run()
+    assert "Added to the outbox as #2." in texts(at.success)
+    assert [e["email"] for e in outbox_events(at)] == ["ada@example.com", "grace@example.com"]
+
+
+def test_saving_an_edit_saves_the_tag_typed_just_before() -> None:
+    at = open_app()
+    at.selectbox(key="compose_kind").set_value("$tag").run()
+    at.text_input(key="compose_email").input("carol@example.com")
+    at.text_input(key="compose_tag").input("vip")
+    at.button(key="compose_add").click().run()
+    assert outbox_events(at) == [
+        {"type": "$tag", "email": "carol@example.com", "details": {"tag": "vip"}}]
+    at.selectbox(key="compose_pick").set_value(0).run()
+    at.button(key="compose_edit").click().run()
+    at.text_input(key="compose_tag").input("newsletter")
+    at.button(key="compose_add").click().run()
+    assert "Entry #1 was updated." in texts(at.success)
+    assert outbox_events(at) == [
+        {"type": "$tag", "email": "carol@example.com", "details": {"tag": "newsletter"}}]
+
+
+def test_leaving_the_page_keeps_the_form_and_its_fields() -> None:
+    at = fill(open_app(), "jane@example.com")
+    edit_data_editor(at, "compose_fields_0", {0: {"key": "first_name", "value": "Jane"}})
+    assert preview(at)["fields"] == {"first_name": "Jane"}
+    at.switch_page("app_pages/upload.py").run()
+    at.switch_page("app_pages/compose.py").run()
+    assert at.text_input(key="compose_email").value == "jane@example.com"
+    assert at.text_input(key="compose_custom_type").value == "webinar_attended"
+    assert preview(at) == {"type": "webinar_attended", "email": "jane@example.com",
+                           "fields": {"first_name": "Jane"}}

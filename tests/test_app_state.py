@@ -12,17 +12,18 @@ from bento_ui import (
     apply_mapping,
     build_events,
     list_sheets,
+    plan_send,
     read_table,
-    send_batches,
     suggest_mapping,
     validate,
 )
 from bento_ui.mapping import ColumnMapping
-from bento_ui.sending import ACCEPTED, REJECTED, BatchResult
+from bento_ui.outcomes import BatchState, Outcome
+from bento_ui.resume import apply_edits
+from bento_ui.sending import BatchResult
 from bento_ui.templates import template_csv, template_xlsx
 from bento_ui.ui_state import (
     SendJob,
-    apply_edits,
     compose_event_table,
     count,
     events_view,
@@ -158,29 +159,34 @@ def _table(n: int) -> pd.DataFrame:
 
 
 def test_send_job_resumes_and_retries_only_what_was_not_recorded() -> None:
-    job = SendJob.plan(_table(5), source="s", size=2)
-    assert [b.rows for b in job.batches] == [(2, 3), (4, 5), (6,)]
-    assert job.rows == {2, 3, 4, 5, 6}
     with Emulator() as bento:
-        job.begin([1, 2, 3], bento.credentials, "the sandbox")
-        job.begin([1], bento.credentials, "the sandbox")  # a second start does nothing
-        assert job.pending == [1, 2, 3]
+        # SendJob.plan/begin are replaced by SendJob.start(plan, ...) (the engine plans).
+        plan = plan_send(_table(5), bento.credentials, ledger=None, batch_size=2)
+        job = SendJob.start(plan, source="s", table=_table(5), target="the sandbox")
+        assert [job.batch(n).rows for n in sorted(job.batches)] == [(2, 3), (4, 5), (6,)]
+        assert job.rows == {2, 3, 4, 5, 6}
+        assert job.sending and job.pending == [1, 2, 3]
+        seen: list[list[str]] = []
+
+        def on_batch(result: BatchResult) -> None:
+            job.record(result)
+            seen.append(job.table_view()["state"].tolist())  # table() is now table_view()
+
         bento.add_faults([{"status": 401}])
-        report = send_batches([job.batch(1)], bento.credentials)
-        job.record(report.results[0])
-    assert job.pending == [2, 3]
-    assert job.table()["state"].tolist() == [REJECTED, "sending", "waiting"]
+        job.finish(plan.send(on_batch=on_batch))
+    assert seen[0] == [BatchState.REJECTED, "sending", "waiting"]
     assert "rejected the keys" in job.stopped  # a 401 stops the run:
-    job.skip_pending()  # what is left is marked not sent
+    assert job.pending == []  # what is left is marked not sent
     assert job.done
-    assert job.table()["state"].tolist() == [REJECTED, "skipped", "skipped"]
+    assert job.table_view()["state"].tolist() == [BatchState.REJECTED, "skipped", "skipped"]
     assert job.retryable() == [1, 2, 3]
     assert job.totals == {"events": 5, "recorded": 0, "failed": 0, "unknown": 0,
                           "not sent": 5}
-    job.record(BatchResult(job.batch(3), 3, ACCEPTED, results=1, failed=0))
-    job.record(BatchResult(job.batch(2), 3, "unknown", message="no answer"))
+    job.record(BatchResult(job.batch(3), 3, Outcome(BatchState.ACCEPTED, results=1, failed=0)))
+    job.record(BatchResult(job.batch(2), 3, Outcome(BatchState.UNKNOWN, message="no answer")))
     assert job.retryable() == [1]
-    assert job.retryable(include_unknown=True) == [1, 2]
-    assert job.unknown() == [2]
+    assert job.unknown() == [2]  # retryable(include_unknown=) is gone: retry() takes it
     assert job.summary() == ("1 of 5 events recorded, 2 unknown (Bento may have recorded "
                              "them), 2 not sent.")
+    job.retry(include_unknown=True)
+    assert job.sending and job.resend.resend_unknown and not job.continuing

@@ -6,6 +6,7 @@ Files go through AppTest's own file_uploader support, as a browser would send th
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -259,3 +260,84 @@ def test_a_new_file_does_not_inherit_the_choice_to_send() -> None:
     at = upload(at, "other.csv", ATTENDEES.replace(b"bob@", b"robert@"))
     assert at.radio(key="upload_choice").value is None
     assert "upload_send" not in [b.key for b in at.button]
+
+
+def away_and_back(at: AppTest) -> AppTest:
+    at.switch_page("app_pages/compose.py").run()
+    assert at.title[0].value == "Compose events"
+    at.switch_page("app_pages/upload.py").run()
+    no_errors_on_screen(at)
+    return at
+
+
+def test_leaving_the_page_and_coming_back_keeps_the_file_and_every_choice() -> None:
+    at = attendees()
+    at.text_input(key="upload_default_type").input("signed_up").run()
+    at.selectbox(key="upload_tz").set_value("Europe/Berlin").run()
+    edit_data_editor(at, str(at.session_state["upload_fix_key"]),
+                     {0: {"Email Address": "carol@example.com"}})
+    at.radio(key="upload_choice").set_value("send_valid").run()
+    at.number_input(key="upload_batch_size").set_value(2).run()
+    before = metrics(at)
+    assert before["Ready to send"] == "5"
+
+    at = away_and_back(at)
+    assert any("Using **attendees.csv**" in i for i in texts(at.info))
+    assert metrics(at) == before
+    assert at.text_input(key="upload_default_type").value == "signed_up"
+    assert at.selectbox(key="upload_tz").value == "Europe/Berlin"
+    assert at.radio(key="upload_choice").value == "send_valid"
+    assert at.number_input(key="upload_batch_size").value == 2
+    at = send_valid(at)
+    assert "All 5 events were recorded by the sandbox." in texts(at.success)
+    dates = {e["email"]: e["date"] for e in sandbox().events()}
+    assert dates["jane@example.com"] == "2024-11-20T13:00:00Z"  # 14:00 in Berlin
+    assert dates["carol@example.com"] == "2024-11-20T13:07:00Z"  # the fixed row
+    # Still there after another rerun on the page, and the uploader's x removes it.
+    at.run()
+    assert any("Using **attendees.csv**" in i for i in texts(at.info))
+    at.button(key="upload_remove_file").click().run()
+    assert "Upload a file to start" in " ".join(texts(at.info))
+
+
+def test_the_uploaders_x_removes_the_file() -> None:
+    at = attendees()
+    at.file_uploader(key="upload_file").set_value(None).run()
+    assert "Upload a file to start" in " ".join(texts(at.info))
+    assert not at.metric
+
+
+def test_a_send_is_shown_where_it_stands_after_coming_back() -> None:
+    at = attendees()
+    at.selectbox(key="upload_tz").set_value("America/New_York").run()
+    at = send_valid(at, batch_size=1)
+    jobs = at.session_state["upload_jobs"]
+    (job_source, history), = jobs.items()
+    job = history[-1]
+    assert job.done
+    at = away_and_back(at)
+    assert "All 3 events were recorded by the sandbox." in texts(at.success)
+    assert at.session_state["upload_jobs"][job_source][-1] is job  # the same send, shown
+    report = next(d.value for d in at.dataframe if "batch" in d.value.columns)
+    assert report["rows"].tolist() == ["2", "3", "8"]
+    assert [e["date"] for e in sandbox().events()] == [
+        "2024-11-20T19:00:00Z", "2024-11-20T19:05:00Z", "2024-11-20T19:30:00Z"]
+
+
+def test_the_events_are_shown_as_json_before_sending() -> None:
+    at = attendees()
+    shown = json.loads(at.code[0].value)["events"]
+    assert [e["email"] for e in shown] == ["jane@example.com", "bob@example.com",
+                                           "frank@example.com"]
+    assert shown[0] == {"type": "webinar_attended", "email": "jane@example.com",
+                        "date": "2024-11-20T14:00:00Z",
+                        "fields": {"first_name": "Jane", "plan": "pro"}}
+    at.number_input(key="upload_preview_row").set_value(8).run()
+    assert "Row 8 becomes 1 event:" in texts(at.caption)
+    assert json.loads(at.code[0].value)["events"][0]["email"] == "frank@example.com"
+    at.number_input(key="upload_preview_row").set_value(4).run()
+    assert "Row 4 has errors, so it is not sent: see the problems above." in texts(at.info)
+    at.number_input(key="upload_preview_row").set_value(60).run()
+    assert "There is no row 60 in this sheet: its rows are 2 to 8." in texts(at.info)
+    at = send_valid(at)
+    assert sandbox().events()[:3] == shown  # what was shown is what was sent

@@ -8,6 +8,8 @@ on a canvas; their text is read from the accessible table the grid keeps in the 
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -211,6 +213,125 @@ def test_upload_with_errors_and_send_the_valid_rows(
         ["3", "9", "1", "1", "0", "accepted"],
     ], batches
     assert_no_traceback(page)
+
+
+def choose(page: Page, label: str, option: str) -> None:
+    """Pick an option of an st.selectbox as a person does: open it, type, click the option."""
+    box = page.get_by_test_id("stSelectbox").filter(has_text=label)
+    box.get_by_role("combobox").click()
+    page.keyboard.type(option)
+    page.get_by_role("option", name=option).first.click()
+    expect(box.get_by_role("combobox")).to_have_value(re.compile(re.escape(option)))
+
+
+def outbox_json(page: Page) -> list[dict[str, object]]:
+    """The events of Compose's outbox, from its "exactly what is sent" tab."""
+    page.get_by_role("tab", name="JSON (exactly what is sent)").click()
+    code = page.get_by_role("tabpanel").filter(has=page.get_by_test_id("stCode")).last
+    events: list[dict[str, object]] = json.loads(code.get_by_test_id("stCode").inner_text())[
+        "events"]
+    return events
+
+
+def test_compose_adds_what_was_typed_just_before_the_click(
+    app: tuple[str, Path], page: Page
+) -> None:
+    url, _ = app
+    open_app(page, url, "Compose events")
+    # Typed, then Add clicked at once: no Tab, no Enter, nothing waited for in between.
+    page.get_by_role("textbox", name="Event name", exact=True).press_sequentially(
+        "webinar_attended")
+    page.get_by_role("textbox", name="Email", exact=True).press_sequentially(
+        "ada.click@example.com")
+    page.get_by_role("button", name="Add to outbox").click()
+    expect(page.get_by_text("Added to the outbox as #1.")).to_be_visible()
+    assert outbox_json(page) == [{"type": "webinar_attended", "email": "ada.click@example.com"}]
+
+    choose(page, "Event type", "$tag")
+    page.get_by_role("textbox", name="Email", exact=True).press_sequentially(
+        "grace.click@example.com")
+    page.get_by_role("textbox", name="Tag", exact=True).press_sequentially("vip")
+    page.get_by_role("button", name="Add to outbox").click()
+    expect(page.get_by_text("Added to the outbox as #2.")).to_be_visible()
+    assert outbox_json(page)[1] == {"type": "$tag", "email": "grace.click@example.com",
+                                    "details": {"tag": "vip"}}
+
+    choose(page, "Entry", "#2")
+    page.get_by_role("button", name="Edit", exact=True).click()
+    tag = page.get_by_role("textbox", name="Tag", exact=True)
+    expect(tag).to_have_value("vip")
+    tag.fill("")
+    tag.press_sequentially("newsletter")
+    page.get_by_role("button", name="Save changes to #2").click()
+    expect(page.get_by_text("Entry #2 was updated.")).to_be_visible()
+    assert outbox_json(page) == [
+        {"type": "webinar_attended", "email": "ada.click@example.com"},
+        {"type": "$tag", "email": "grace.click@example.com", "details": {"tag": "newsletter"}},
+    ]
+    assert_no_traceback(page)
+
+
+# Six rows at 14:00-14:05 without a zone: read in New York (UTC-5 in November).
+TIMED_CSV = "Email Address,Event,Date,First Name\n" + "".join(
+    f"away{n}@example.com,webinar_attended,2024-11-20 14:0{n},Name{n}\n" for n in range(6))
+
+
+def test_leaving_upload_mid_send_and_coming_back(
+    app: tuple[str, Path], page: Page, tmp_path: Path
+) -> None:
+    url, _ = app
+    path = tmp_path / "timed.csv"
+    path.write_text(TIMED_CSV, encoding="utf-8")
+    open_app(page, f"{url}/sandbox_inbox", "Sandbox inbox")
+    page.get_by_text("Practice failures").click()
+    choose(page, "Next request", "Slow answers")
+    page.get_by_role("button", name="Make the next request fail this way").click()
+    expect(page.get_by_text("The next send to the sandbox will meet: slow answers")
+           ).to_be_visible()
+
+    go_to(page, "Upload a spreadsheet", "Upload a spreadsheet")
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(path)
+    expect(page.get_by_text("timed.csv: 6 rows, 4 columns.")).to_be_visible(
+        timeout=START_TIMEOUT_MS)
+    choose(page, "Time zone of dates written without one", "America/New_York")
+    mapping = table_with_column(page, "goes to")
+    edit_cell(page, mapping, 3, 0.9, "given_name")  # First Name's field name
+    preview_json = page.get_by_test_id("stExpander").filter(has_text="What Bento will receive")
+    expect(preview_json).to_contain_text('"date": "2024-11-20T19:00:00Z"')
+    expect(preview_json).to_contain_text('"given_name": "Name0"')
+    size = page.get_by_role("spinbutton", name="Batch size (events per request)")
+    size.fill("1")
+    size.press("Enter")
+    expect(page.get_by_text("6 events in 6 batches of up to 1.")).to_be_visible()
+    page.get_by_text("Send these 6 events to the sandbox").click()
+    page.get_by_role("button", name="Send 6 events").click()
+    expect(page.get_by_text("Batch 1: accepted.")).to_be_visible(timeout=SEND_TIMEOUT_MS)
+
+    go_to(page, "Compose", "Compose events")  # mid-send: batches 2-6 are not answered yet
+    go_to(page, "Upload a spreadsheet", "Upload a spreadsheet")
+    expect(page.get_by_text("Using timed.csv")).to_be_visible()
+    expect(page.get_by_text("Sending continues where it stopped")).to_be_visible()
+    expect(page.get_by_role("combobox", name="Time zone of dates written without one")
+           ).to_have_value("America/New_York")
+    expect(grid_cells(table_with_column(page, "goes to"), "given_name")).to_have_count(1)
+    expect(page.get_by_text("All 6 events were recorded by the sandbox.")).to_be_visible(
+        timeout=SEND_TIMEOUT_MS)
+    report = table_with_column(page, "spreadsheet rows")
+    expect(grid_cells(report, "accepted")).to_have_count(6)
+    assert [cells(report)[i * 7 + 1] for i in range(6)] == ["2", "3", "4", "5", "6", "7"]
+    assert_no_traceback(page)
+
+    go_to(page, "Sandbox inbox", "Sandbox inbox")
+    page.get_by_role("tab", name="JSON of the latest 100").click()
+    received = json.loads(page.get_by_test_id("stCode").inner_text())["events"]
+    mine = [e for e in received if e["email"].startswith("away")]
+    assert mine == [  # every batch once, in order, dates in New York's time
+        {"type": "webinar_attended", "email": f"away{n}@example.com",
+         "date": f"2024-11-20T19:0{n}:00Z", "fields": {"given_name": f"Name{n}"}}
+        for n in range(6)
+    ]
+    page.get_by_role("button", name="Empty the sandbox").click()  # no slow answer left over
+    expect(page.get_by_text("The sandbox is empty again.")).to_be_visible()
 
 
 # Each page of the navigation and its title. A page added to the app without an entry

@@ -40,7 +40,7 @@ from bento_ui.guard import HeldBack, Resend
 from bento_ui.ledger import RunRecord
 from bento_ui.mapping import IGNORE, ColumnMapping, snake_case
 from bento_ui.outcomes import NOT_RECORDED, BatchState
-from bento_ui.payloads import Event
+from bento_ui.payloads import Event, build_events
 from bento_ui.resume import source_options
 from bento_ui.sending import REPORT_COLUMNS, BatchResult, SendPlan, SendReport
 from bento_ui.validation import ERROR, Validation

@@ -181,17 +181,20 @@ def test_sending_a_file_twice_skips_what_was_accepted(good_csv: Path, emulator: 
     second = run("send", str(good_csv), "--batch-size", "10", emulator=emulator)
     assert second.returncode == 0, second.stdout + second.stderr
     assert "25 of these events were sent to this site on 20" in second.stdout
-    assert "skipped them; pass --send-again to send them again." in second.stdout
+    assert "and accepted by it. They are skipped: pass --send-again to send them again." in (
+        second.stdout
+    )
     assert "Nothing to send: every event was held back." in second.stdout
-    assert "25 not sent (25 of them held back: sent before)" in second.stdout
+    assert "25 not sent (25 of them held back by the duplicate guard)" in second.stdout
     assert len(emulator.events()) == 25
     assert emulator.request_count == 3
 
     forced = run("send", str(good_csv), "--send-again", emulator=emulator)
     assert forced.returncode == 0
-    assert "25 of these events were sent to this site before: sending them again, as asked" in (
+    assert "Events sent to this site before are sent again, as asked (--send-again)." in (
         forced.stdout
     )
+    assert "batch 1/1  rows 2-26  25 events  results 25, failed 0  accepted" in forced.stdout
     assert len(emulator.events()) == 50
 
 
@@ -278,6 +281,7 @@ def test_a_big_csv_is_checked_and_sent_in_chunks_with_the_same_outcome(
 
     again = run("send", str(bad_csv), "--skip-invalid", emulator=emulator)
     assert again.returncode == 0, again.stdout
+    assert "1 not sent (1 of them held back by the duplicate guard)" in again.stdout
     assert "1 of these events was sent to this site on" in again.stdout
     assert len(emulator.events()) == 1  # the guard held it back: nothing sent twice
 

@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 
-from bento_ui.client import BATCH_STATES, USER_AGENT, BatchOutcome, BentoClient
+from bento_ui.client import USER_AGENT, BentoClient
 from bento_ui.config import Credentials
 from bento_ui.emulator import Emulator
+from bento_ui.outcomes import BatchState, Outcome
 
 SECRET = "sk_live_do_not_leak_4242"
 PUBLISHABLE = "pk_live_do_not_leak_2424"
@@ -87,7 +88,7 @@ def client_for(
 def assert_no_keys(*things: object) -> None:
     for thing in things:
         text = repr(thing) + str(thing)
-        if isinstance(thing, BatchOutcome):
+        if isinstance(thing, Outcome):
             text += thing.message
         assert SECRET not in text
         assert PUBLISHABLE not in text
@@ -113,8 +114,13 @@ def test_partial_when_bento_counts_failures(bento: Emulator, sleeps: Sleeps) -> 
     outcome = client_for(bento.credentials, sleeps).send_batch(batch)
     assert outcome.state == "partial"
     assert (outcome.results, outcome.failed) == (3, 1)
-    assert "accepted 3 of 4" in outcome.message
-    assert "again" in outcome.message  # warns that resending duplicates the 3
+    # New meaning: Bento names the refused event, so the message no longer warns that
+    # resending duplicates the 3: the failure is named and safe to send again once fixed.
+    assert outcome.message == (
+        "Bento recorded 3 of 4 events and refused 1, each named with its reason."
+    )
+    assert [e.index for e in outcome.errors] == [3] and outcome.errors[0].error
+    assert outcome.all_failures_named
     assert bento.request_count == 1
 
 
@@ -122,6 +128,47 @@ def test_partial_from_a_failed_fault(bento: Emulator, sleeps: Sleeps) -> None:
     bento.add_faults([{"failed": 2}])
     outcome = client_for(bento.credentials, sleeps).send_batch(events(5))
     assert (outcome.state, outcome.results, outcome.failed) == ("partial", 3, 2)
+    assert [e.index for e in outcome.errors] == [3, 4]  # the last ones, named
+
+
+def test_a_422_with_counts_rejects_the_batch_and_names_the_events(
+    bento: Emulator, sleeps: Sleeps
+) -> None:
+    bento.add_faults([{"failed": 3}])
+    outcome = client_for(bento.credentials, sleeps).send_batch(events(3))
+    assert (outcome.state, outcome.status, outcome.results, outcome.failed) == (
+        "rejected", 422, 0, 3,
+    )  # fmt: skip
+    assert [e.index for e in outcome.errors] == [0, 1, 2]
+    assert not outcome.stop_run  # the run goes on
+    assert "Nothing was recorded" in outcome.message
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"results": 1, "failed": 0}',  # fewer than sent
+        '{"results": 1, "failed": 1, "errors": [{"index": 7, "error": "x"}]}',  # not in it
+        '{"results": 1, "failed": 1, "errors": [{"index": 0, "error": "x"}, '
+        '{"index": 1, "error": "y"}]}',  # more named than counted
+    ],
+)
+def test_counts_that_contradict_the_batch_are_unknown(
+    bento: Emulator, sleeps: Sleeps, body: str
+) -> None:
+    bento.add_faults([{"body": body}])
+    outcome = client_for(bento.credentials, sleeps).send_batch(events(2))
+    assert (outcome.state, outcome.results, outcome.failed) == ("unknown", None, None)
+    assert "contradicts itself" in outcome.message
+    assert bento.request_count == 1  # never retried
+
+
+def test_an_old_answer_without_failed_is_accepted_when_it_counts_every_event(
+    bento: Emulator, sleeps: Sleeps
+) -> None:
+    bento.add_faults([{"body": '{"results": 2}'}])
+    outcome = client_for(bento.credentials, sleeps).send_batch(events(2))
+    assert (outcome.state, outcome.results, outcome.failed) == ("accepted", 2, 0)
 
 
 @pytest.mark.parametrize(
@@ -371,5 +418,7 @@ def test_no_message_or_repr_contains_the_keys(bento: Emulator, sleeps: Sleeps) -
 
 
 def test_states_and_user_agent() -> None:
-    assert BATCH_STATES == ("accepted", "partial", "rejected", "failed", "unknown")
+    assert set(BatchState) == {
+        "waiting", "sending", "accepted", "partial", "rejected", "failed", "unknown", "skipped",
+    }  # fmt: skip
     assert USER_AGENT.startswith("bento-ui/")

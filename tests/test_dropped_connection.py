@@ -13,9 +13,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 
-from bento_ui import Emulator, plan_batches, send_batches
+from bento_ui import Emulator, build_events, plan_send
 from bento_ui.client import BentoClient
 from bento_ui.emulator import MAX_BODY_BYTES
 from bento_ui.ledger import Ledger
@@ -71,11 +72,17 @@ def test_dropped_after_the_body_was_sent_stays_unknown(emulator: Emulator) -> No
 
 
 def test_the_ledger_shows_one_send_for_a_retried_batch(emulator: Emulator) -> None:
-    batches = plan_batches(big_events(), size=1000)
+    events = big_events()
+    valid = pd.DataFrame(
+        {"type": [e["type"] for e in events], "email": [e["email"] for e in events],
+         "details.blob": [e["details"]["blob"] for e in events]},
+        index=pd.Index(range(2, 2 + len(events))),
+    )  # fmt: skip
+    assert build_events(valid) == events
     emulator.add_faults([{"drop": "before_body"}])
     with Ledger() as ledger:
-        report = send_batches(batches, emulator.credentials, ledger=ledger,
-                              client=client(emulator))  # fmt: skip
+        plan = plan_send(valid, emulator.credentials, ledger=ledger, batch_size=1000)
+        report = plan.send(client=client(emulator))
         assert report.ok and report.run_id
         (batch,) = ledger.run(report.run_id).batches
     assert (batch.state, batch.attempts, batch.sends) == ("accepted", 2, 1)

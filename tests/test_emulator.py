@@ -10,7 +10,7 @@ import pytest
 import requests
 from urllib3.util import SKIP_HEADER
 
-from bento_ui.emulator import Emulator, sandbox
+from bento_ui.emulator import MAX_ERRORS, Emulator, refusal, sandbox
 from bento_ui.errors import EmulatorError
 
 UA = {"User-Agent": "tests/1"}
@@ -217,8 +217,40 @@ def test_implausible_events_are_counted_in_failed_not_recorded(
     good = {**JANE, "date": "2024-05-01T10:00:00+02:00", "fields": {"n": 1, "ok": None}}
     answer = post(emulator, {"events": [good, bad, JANE]})
     assert answer.status_code == 200
-    assert answer.json() == {"results": 2, "failed": 1}
+    # New meaning: the answer names each refused event (index and reason) in `errors`.
+    reason = refusal(bad)
+    assert reason and refusal(good) is None and refusal(JANE) is None
+    assert answer.json() == {
+        "results": 2, "failed": 1, "errors": [{"index": 1, "error": reason}],
+    }  # fmt: skip
     assert emulator.events() == [good, JANE]
+
+
+def test_every_event_refused_is_a_422_with_the_same_body(emulator: Emulator) -> None:
+    bad = [{**JANE, "email": "jane"}, {**JANE, "type": " "}]
+    answer = post(emulator, {"events": bad})
+    # New meaning: when every event is refused the emulator answers 422, not 200.
+    assert answer.status_code == 422
+    body = answer.json()
+    assert (body["results"], body["failed"]) == (0, 2)
+    assert [e["index"] for e in body["errors"]] == [0, 1]
+    assert emulator.events() == []
+
+
+def test_errors_name_at_most_20_refused_events(emulator: Emulator) -> None:
+    events = [JANE, *({**JANE, "email": f"bad{i}"} for i in range(25))]
+    body = post(emulator, {"events": events}).json()
+    assert (body["results"], body["failed"]) == (1, 25)
+    assert MAX_ERRORS == 20
+    assert [e["index"] for e in body["errors"]] == list(range(1, 21))
+
+
+def test_a_value_without_amount_and_currency_is_a_400(emulator: Emulator) -> None:
+    event = {**JANE, "details": {"value": {"currency": "USD"}}}
+    answer = post(emulator, {"events": [JANE, event]})
+    assert answer.status_code == 400
+    assert "details.value must hold amount and currency" in answer.text
+    assert emulator.events() == []
 
 
 # --- faults ----------------------------------------------------------------------------
@@ -263,8 +295,20 @@ def test_status_faults_answer_bento_like_bodies_and_record_nothing(
 def test_failed_fault_records_all_but_that_many(emulator: Emulator) -> None:
     events = [{**JANE, "email": f"p{i}@example.com"} for i in range(5)]
     emulator.add_faults([{"failed": 2}])
-    assert post(emulator, {"events": events}).json() == {"results": 3, "failed": 2}
+    body = post(emulator, {"events": events}).json()
+    # New meaning: the refused ones (the last two) are named in `errors`.
+    assert (body["results"], body["failed"]) == (3, 2)
+    assert [e["index"] for e in body["errors"]] == [3, 4]
     assert emulator.events() == events[:3]
+
+
+def test_errors_fault_answers_that_list(emulator: Emulator) -> None:
+    events = [{**JANE, "email": f"p{i}@example.com"} for i in range(3)]
+    emulator.add_faults([{"failed": 1, "errors": []}])
+    body = post(emulator, {"events": events}).json()
+    assert (body["results"], body["failed"], body.get("errors", [])) == (2, 1, [])
+    with pytest.raises(ValueError, match="errors must be a list"):
+        emulator.add_faults([{"errors": "nope"}])
 
 
 def test_drop_before_body_records_nothing(emulator: Emulator) -> None:

@@ -31,7 +31,8 @@ import pandas as pd
 import pytest
 
 from bento_ui import BentoClient, Credentials, Emulator, SendReport, build_events, send, validate
-from bento_ui.sending import batches_to_retry, send_batches
+from bento_ui.batching import Batch
+from bento_ui.outcomes import ANSWER_LOST, NOT_RECORDED
 
 EVENTS = 10
 BATCH = 2
@@ -97,6 +98,11 @@ def run(
     emulator.add_faults(list(faults))
     with client_for(emulator.credentials, sleeps, **options) as client:
         return send(valid, emulator.credentials, batch_size=BATCH, client=client)
+
+
+def batches_to_retry(report: SendReport, *, include_unknown: bool = False) -> list[Batch]:
+    """The batches of which Bento recorded nothing (and, on request, the unknown ones)."""
+    return report.batches_in(*NOT_RECORDED, *(ANSWER_LOST if include_unknown else ()))
 
 
 def states(report: SendReport) -> list[str]:
@@ -189,8 +195,9 @@ def test_429_for_ever_fails_the_batch_says_slow_down_and_the_run_goes_on(
     again = batches_to_retry(report)
     assert [b.number for b in again] == [2]
     with client_for(emulator.credentials, sleeps) as client:
-        retried = send_batches(again, emulator.credentials, client=client)
+        retried = send(valid, emulator.credentials, batch_size=BATCH, client=client)
     assert [r.state for r in retried.results] == ["accepted"]
+    assert [r.batch.rows for r in retried.results] == [again[0].rows]
     assert sorted(recorded_emails(emulator)) == sorted(valid["email"])
     assert_nothing_twice(emulator, valid)
 
@@ -352,14 +359,19 @@ def test_partial_failed_counts_are_reported_and_not_resent(
     valid: pd.DataFrame, emulator: Emulator, sleeps: Sleeps
 ) -> None:
     report = run(valid, emulator, sleeps, {}, {"failed": 1}, {}, {"failed": 2})
-    assert states(report) == ["accepted", "partial", "accepted", "partial", "accepted"]
+    # New meaning: a batch of which every event is refused is answered 422: rejected.
+    assert states(report) == ["accepted", "partial", "accepted", "rejected", "accepted"]
+    assert column(report, "status") == [200, 200, 200, 422, 200]
     assert column(report, "results") == [2, 1, 2, 0, 2]
     assert column(report, "failed") == [0, 1, 0, 2, 0]
+    # New meaning: Bento names each refused event, so the message and `failures` say which.
     assert report.results[1].message == (
-        "Bento accepted 1 of 2 events and rejected 1. Bento does not say which: check the "
-        "emails, dates and fields of this batch. Resending the whole batch would record "
-        "the 1 accepted events again."
+        "Bento recorded 1 of 2 events and refused 1, each named with its reason."
     )
+    assert [(f.row, f.email) for f in report.failures] == [
+        (5, "person3@example.com"), (8, "person6@example.com"), (9, "person7@example.com"),
+    ]  # fmt: skip
+    assert all(r.uncertain_events == 0 for r in report.results)
     assert report.totals == {
         "events": 10, "recorded": 7, "failed": 3, "unknown": 0, "not sent": 0,
     }  # fmt: skip
@@ -367,8 +379,15 @@ def test_partial_failed_counts_are_reported_and_not_resent(
     assert not report.ok
     assert_accounted(report, valid)
     assert_nothing_twice(emulator, valid)
-    # Resending a partial batch would double what Bento accepted: not without asking.
-    assert batches_to_retry(report) == []
+    # Resending a partial batch would double what Bento accepted: not without asking;
+    # the rejected one recorded nothing.
+    assert [b.number for b in batches_to_retry(report)] == [4]
+    # Sending the events again sends exactly the ones Bento refused by name.
+    with client_for(emulator.credentials, sleeps) as client:
+        again = send(valid, emulator.credentials, batch_size=BATCH, client=client)
+    assert [row for r in again.results for row in r.batch.rows] == [5, 8, 9]
+    assert len(emulator.events()) == 10
+    assert_nothing_twice(emulator, valid)
 
 
 @pytest.mark.parametrize("body", ["OK", "<html><body>Thanks!</body></html>", "", "{results: 2"])
@@ -399,10 +418,11 @@ def test_counts_that_do_not_add_up_leave_the_rest_unknown(
     # Bento answers 200 with counts for fewer events than were sent.
     report = run(valid, emulator, sleeps, {"body": '{"results": 1, "failed": 0}'})
     first = report.results[0]
-    assert (first.results, first.failed) == (1, 0)
-    assert first.state != "accepted"
+    # New meaning: counts that do not add up to the batch make it unknown, counts not kept.
+    assert (first.state, first.results, first.failed) == ("unknown", None, None)
+    assert "contradicts itself" in first.message and "results 1" in first.message
     assert report.totals == {
-        "events": 10, "recorded": 9, "failed": 0, "unknown": 1, "not sent": 0,
+        "events": 10, "recorded": 8, "failed": 0, "unknown": 2, "not sent": 0,
     }  # fmt: skip
     assert_accounted(report, valid)
     assert batches_to_retry(report) == []

@@ -14,19 +14,21 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from bento_ui import Credentials, Emulator, plan_batches, send, send_batches
+from bento_ui import Credentials, Emulator, build_events, plan_send, send
 from bento_ui.errors import LedgerError
 from bento_ui.export import neutralise, safe_csv, write_safe_csv
+from bento_ui.guard import Held, Resend
 from bento_ui.ledger import (
-    SENT_BEFORE,
-    UNCERTAIN_BEFORE,
+    SCHEMA_VERSION,
     Ledger,
     event_fingerprint,
     file_hash,
     parse_rows,
     payload_hash,
 )
+from bento_ui.outcomes import BatchState, Outcome
 from bento_ui.paths import data_home, ledger_path
+from bento_ui.resume import plan_resume
 from bento_ui.sending import BatchResult
 
 SECRET = "sk_never_in_the_ledger_9137"
@@ -78,7 +80,7 @@ def test_the_ledger_file_is_private_and_versioned(ledger: Ledger) -> None:
     if sys.platform != "win32":
         assert ledger.path.stat().st_mode & 0o077 == 0
     with sqlite3.connect(ledger.path) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
@@ -125,11 +127,24 @@ def test_parse_rows_reads_back_what_describe_rows_writes(rows: list[int]) -> Non
 # --- a run, batch by batch -----------------------------------------------------------------
 
 
+def _claimed_run(
+    ledger: Ledger, credentials: Credentials, valid: pd.DataFrame, size: int = 100, **run: Any
+) -> tuple[str, list[Any]]:
+    """A run created and claimed as the engine does it, nothing sent yet (still held)."""
+    run_id = ledger.create_run(credentials, **run)
+    claimed = ledger.claim(
+        run_id, build_events(valid), [int(r) for r in valid.index], resend=Resend(),
+        batch_size=size,
+    )  # fmt: skip
+    return run_id, claimed.batches
+
+
 def test_a_send_is_written_batch_by_batch(ledger: Ledger, bento: Emulator) -> None:
     bento.add_faults([{}, {"failed": 1}, {"drop": "after_body"}, {"status": 422}])
-    batches = plan_batches(events(10), size=3)
     seen: list[BatchResult] = []
-    report = send_batches(batches, bento.credentials, ledger=ledger, on_batch=seen.append)
+    plan = plan_send(table(10), bento.credentials, ledger=ledger, batch_size=3)
+    batches = list(plan.batches)
+    report = plan.send(on_batch=seen.append)
     assert [r.state for r in seen] == ["accepted", "partial", "unknown", "rejected"]
     assert report.run_id is not None
     run = ledger.run(report.run_id)
@@ -140,6 +155,7 @@ def test_a_send_is_written_batch_by_batch(ledger: Ledger, bento: Emulator) -> No
     assert [b.status for b in run.batches] == [200, 200, None, 422]
     assert all(b.sends == 1 and b.started_at and b.finished_at for b in run.batches)
     assert run.batches[0].payload_hash == payload_hash(batches[0].events)
+    assert [(f.row, f.email) for f in run.batch(2).failures] == [(7, "person5@example.com")]
     assert run.totals == report.totals == {
         "events": 10, "recorded": 5, "failed": 1, "unknown": 3, "not sent": 1,
     }  # fmt: skip
@@ -153,8 +169,8 @@ def test_a_send_is_written_batch_by_batch(ledger: Ledger, bento: Emulator) -> No
 
 
 def test_runs_are_listed_newest_first_as_json(ledger: Ledger, bento: Emulator) -> None:
-    first = send_batches(plan_batches(events(2)), bento.credentials, ledger=ledger).run_id
-    second = send_batches(plan_batches(events(2, 10)), bento.credentials, ledger=ledger).run_id
+    first = plan_send(table(2), bento.credentials, ledger=ledger).send().run_id
+    second = plan_send(table(2, 10), bento.credentials, ledger=ledger).send().run_id
     assert [r.id for r in ledger.runs()] == [second, first]
     dumped = json.loads(json.dumps([r.as_dict() for r in ledger.runs()]))
     assert dumped[0]["id"] == second and dumped[0]["state"] == "finished"
@@ -168,55 +184,79 @@ def test_an_unknown_run_id_is_a_clear_error(ledger: Ledger) -> None:
 
 
 def test_a_dry_run_records_nothing(ledger: Ledger, bento: Emulator) -> None:
-    report = send_batches(plan_batches(events(3)), bento.credentials, ledger=ledger, dry_run=True)
+    report = plan_send(table(3), bento.credentials, ledger=ledger).send(dry_run=True)
     assert report.run_id is None
+    assert [r.state for r in report.results] == ["skipped"]
     assert ledger.runs() == []
+    assert bento.request_count == 0
 
 
 def test_a_batch_that_is_not_the_planned_one_is_not_sent(ledger: Ledger, bento: Emulator) -> None:
-    planned = plan_batches(events(4), size=2)
-    run_id = ledger.start_run(bento.credentials, planned)
-    other = plan_batches(events(4, 100), size=2)
+    run_id, _ = _claimed_run(ledger, bento.credentials, table(4), size=2)
+    other = plan_send(table(4, 100), bento.credentials, ledger=None, batch_size=2).batches
     with pytest.raises(LedgerError, match="does not hold the events"):
-        send_batches(other, bento.credentials, ledger=ledger, run=run_id)
+        ledger.mark_sending(run_id, other[0])
+    assert ledger.end_run(run_id) == "interrupted"
+    # A resume from a table whose rows now hold other events is refused before sending.
+    changed = table(4, 100).set_axis(table(4).index)
+    with pytest.raises(LedgerError, match="does not hold the same events"):
+        plan_resume(run_id, bento.credentials, ledger=ledger, table=changed)
     assert bento.request_count == 0
     assert ledger.run(run_id).state == "interrupted"
 
 
 def test_a_streamed_send_plans_batches_as_it_goes(ledger: Ledger, bento: Emulator) -> None:
-    batches = plan_batches(events(6), size=2)
-    run_id = ledger.start_run(bento.credentials, [], source_name="big.csv")
-    with ledger.claim(run_id):
-        for batch in batches:
-            ledger.add_batches(run_id, [batch])
-            ledger.mark_sending(run_id, batch)
-            ledger.record(run_id, BatchResult(batch, 3, "accepted", 2, 0, 200, 1))
-        ledger.end_run(run_id)
+    valid = table(6)
+    evts, rows = build_events(valid), [int(r) for r in valid.index]
+    run_id = ledger.create_run(bento.credentials, source_name="big.csv", planning_done=False)
+    for start in range(0, 6, 2):
+        (batch,) = ledger.claim(
+            run_id, evts[start : start + 2], rows[start : start + 2], resend=Resend(),
+            batch_size=2, first_number=start // 2 + 1,
+        ).batches  # fmt: skip
+        ledger.mark_sending(run_id, batch)
+        ledger.record(run_id, batch, BatchState.ACCEPTED,
+                      Outcome(BatchState.ACCEPTED, 200, 2, 0, 1))  # fmt: skip
+    assert not ledger.run(run_id).planning_done
+    ledger.finish_planning(run_id)
+    assert ledger.end_run(run_id) == "finished"
     run = ledger.run(run_id)
     assert (run.state, run.events, [b.rows for b in run.batches]) == (
         "finished", 6, ["2-3", "4-5", "6-7"],
     )  # fmt: skip
-    with pytest.raises(LedgerError, match="already has a batch"):
-        ledger.add_batches(run_id, batches[:1])
+    assert run.planning_done
+
+
+def test_a_streamed_run_not_planned_to_the_end_is_interrupted(
+    ledger: Ledger, bento: Emulator
+) -> None:
+    run_id = ledger.create_run(bento.credentials, source_name="big.csv", planning_done=False)
+    assert ledger.end_run(run_id) == "interrupted"
 
 
 def test_an_accepted_batch_is_never_sent_again_in_its_run(ledger: Ledger, bento: Emulator) -> None:
-    batches = plan_batches(events(2))
-    report = send_batches(batches, bento.credentials, ledger=ledger)
-    with pytest.raises(LedgerError, match="accepted already"):
-        send_batches(batches, bento.credentials, ledger=ledger, run=report.run_id)
+    plan = plan_send(table(2), bento.credentials, ledger=ledger)
+    report = plan.send()
+    assert report.run_id is not None
+    ledger.hold(report.run_id, bento.credentials)
+    try:
+        with pytest.raises(LedgerError, match="accepted already"):
+            ledger.mark_sending(report.run_id, plan.batches[0])
+    finally:
+        ledger.release(report.run_id)
+    again = plan_resume(report.run_id, bento.credentials, ledger=ledger, table=table(2))
+    assert again.batches == []
+    again.send()
     assert bento.request_count == 1
 
 
 def test_the_process_dying_mid_request_leaves_the_batch_unknown(
     ledger: Ledger, bento: Emulator
 ) -> None:
-    """Simulated with an exception between `sending` and the answer being written."""
-    batches = plan_batches(events(4), size=2)
-    run_id = ledger.start_run(bento.credentials, batches)
-    with ledger.claim(run_id):
-        ledger.mark_sending(run_id, batches[0])
-        # ...the process is killed here: no answer written, no end_run, the lock goes.
+    """Simulated by releasing the run's lock between `sending` and the answer."""
+    run_id, batches = _claimed_run(ledger, bento.credentials, table(4), size=2)
+    ledger.mark_sending(run_id, batches[0])
+    ledger.release(run_id)  # ...the process is killed here: no answer, no end_run
     run = ledger.run(run_id)
     assert run.state == "interrupted"
     assert [b.state for b in run.batches] == ["unknown", "waiting"]
@@ -233,24 +273,25 @@ def test_an_exception_while_sending_ends_the_run_interrupted(
         raise TabClosed
 
     with pytest.raises(TabClosed):
-        send_batches(
-            plan_batches(events(6), size=2), bento.credentials, ledger=ledger,
-            on_batch=close_after_first,
-        )  # fmt: skip
+        plan_send(table(6), bento.credentials, ledger=ledger, batch_size=2).send(
+            on_batch=close_after_first
+        )
     (run,) = ledger.runs()
     assert run.state == "interrupted"
     assert [b.state for b in run.batches] == ["accepted", "waiting", "waiting"]
 
 
 def test_a_run_being_sent_elsewhere_cannot_be_claimed(ledger: Ledger, bento: Emulator) -> None:
-    run_id = ledger.start_run(bento.credentials, plan_batches(events(2)))
+    run_id, _ = _claimed_run(ledger, bento.credentials, table(2))
+    ledger.end_run(run_id)
     holder = subprocess.Popen(
         [
             sys.executable, "-c",
             textwrap.dedent(f"""
                 import sys, time
                 from bento_ui.ledger import Ledger
-                with Ledger({str(ledger.path)!r}) as book, book.claim({run_id!r}):
+                with Ledger({str(ledger.path)!r}) as book:
+                    book.hold({run_id!r})
                     print("claimed", flush=True)
                     time.sleep(60)
             """),
@@ -264,7 +305,9 @@ def test_a_run_being_sent_elsewhere_cannot_be_claimed(ledger: Ledger, bento: Emu
         assert ledger.is_running(run_id)
         assert ledger.run(run_id).state == "running"
         with pytest.raises(LedgerError, match="being sent right now"):
-            send_batches(plan_batches(events(2)), bento.credentials, ledger=ledger, run=run_id)
+            plan_resume(run_id, bento.credentials, ledger=ledger, table=table(2)).send()
+        with pytest.raises(LedgerError, match="being sent right now"):
+            ledger.hold(run_id)
         assert bento.request_count == 0
     finally:
         holder.kill()
@@ -278,34 +321,36 @@ def test_a_run_being_sent_elsewhere_cannot_be_claimed(ledger: Ledger, bento: Emu
 # --- the duplicate guard ----------------------------------------------------------------------
 
 
-def test_already_accepted_finds_accepted_and_uncertain_events(
-    ledger: Ledger, bento: Emulator
-) -> None:
+def test_the_guard_finds_accepted_and_uncertain_events(ledger: Ledger, bento: Emulator) -> None:
     bento.add_faults([{}, {"drop": "after_body"}, {"status": 400}, {"failed": 1}])
-    send_batches(plan_batches(events(8), size=2), bento.credentials, ledger=ledger)
-    # batches: 0-1 accepted, 2-3 unknown, 4-5 rejected, 6-7 partial
+    plan_send(table(8), bento.credentials, ledger=ledger, batch_size=2).send()
+    # batches: 0-1 accepted, 2-3 unknown, 4-5 rejected, 6-7 partial (7 refused by name)
     again = [*events(8), *events(2, 50)]
-    check = ledger.already_accepted(bento.credentials.site_uuid, again)
-    assert check.accepted == (0, 1)
-    assert check.uncertain == (2, 3, 6, 7)
-    assert check.first_accepted is not None and len(check.first_accepted) == 10
-    assert check.accepted_mask[:3] == [True, True, False]
-    assert [s for _, _, s in check.uncertain_batches] == ["unknown", "partial"]
-    assert check.keep() == [False] * 4 + [True, True] + [False, False] + [True, True]
-    assert check.keep(resend_unknown=True) == [False, False] + [True] * 8
-    assert check.keep(send_again=True) == [True] * 10
+    check = ledger.check(bento.credentials.site_uuid, again)
+    # New meaning: a partial batch whose failures are all named is not uncertain: its
+    # recorded event counts as accepted, its named failure as new.
+    assert check.accepted == (0, 1, 6)
+    assert check.uncertain == (2, 3)
+    assert check.in_flight == ()
+    assert check.keep() == [False] * 4 + [True, True, False] + [True] * 3
+    assert check.keep(Resend(resend_unknown=True)) == (
+        [False, False] + [True] * 4 + [False] + [True] * 3
+    )
+    assert check.keep(Resend(send_again=True)) == [True] * 10
 
     rows = list(range(2, 12))
-    held = check.held_back(rows)
-    assert [(h.reason, h.rows) for h in held] == [
-        (SENT_BEFORE, (2, 3)), (UNCERTAIN_BEFORE, (4, 5, 8, 9)),
-    ]  # fmt: skip
-    assert held[0].message.startswith("2 of these events were sent to this site on 20")
-    assert "Bento may have recorded them" in held[1].message
-    assert check.held_back(rows, send_again=True) == []
+    held = {h.reason: h for h in check.held_back(rows)}  # the groups' order is not fixed
+    assert {reason: h.rows for reason, h in held.items()} == {
+        Held.SENT_BEFORE: (2, 3, 8), Held.UNCERTAIN_BEFORE: (4, 5),
+    }  # fmt: skip
+    assert held[Held.SENT_BEFORE].message.startswith(
+        "3 of these events were sent to this site on 20"
+    )
+    assert "Bento may have recorded them" in held[Held.UNCERTAIN_BEFORE].message
+    assert check.held_back(rows, Resend(send_again=True)) == []
 
-    other_site = ledger.already_accepted("another-site", again)
-    assert not other_site.found
+    other_site = ledger.check("another-site", again)
+    assert not other_site.any
 
 
 def test_send_skips_what_the_site_already_accepted(bento: Emulator) -> None:
@@ -321,17 +366,22 @@ def test_send_skips_what_the_site_already_accepted(bento: Emulator) -> None:
 
     everything_again = send(table(3), bento.credentials)
     assert everything_again.ok and everything_again.results == []
-    assert everything_again.run_id is None
+    # New meaning: a send whose events are all held back still records a run (no batches)
+    # so that the history says what was held back.
+    assert everything_again.run_id is not None
+    with Ledger() as book:
+        run = book.run(everything_again.run_id)
+        assert run.batches == () and run.held_back == 3
     assert len(bento.events()) == 8
 
-    forced = send(table(3), bento.credentials, send_again=True)
+    forced = send(table(3), bento.credentials, resend=Resend(send_again=True))
     assert forced.ok and forced.held_back == []
     assert len(bento.events()) == 11
 
 
 def test_send_without_a_ledger_records_and_checks_nothing(bento: Emulator) -> None:
-    send(table(2), bento.credentials, ledger=None)
-    report = send(table(2), bento.credentials, ledger=None)
+    plan_send(table(2), bento.credentials, ledger=None).send()
+    report = plan_send(table(2), bento.credentials, ledger=None).send()
     assert report.held_back == [] and report.run_id is None
     assert len(bento.events()) == 4
     assert not Ledger().runs()
@@ -345,16 +395,17 @@ def test_the_ledger_never_holds_a_key(ledger: Ledger, bento: Emulator, tmp_path:
     leaky_url = good.base_url.replace("http://", f"http://{PUBLISHABLE}:{SECRET}@")
     leaky = Credentials(good.site_uuid, PUBLISHABLE, SECRET, leaky_url)
     bento.add_faults([{"status": 503}] * 5 + [{"drop": "after_body"}, {"status": 400}])
-    run_id = ledger.start_run(
-        leaky, plan_batches(events(3), size=1), source_name="a.csv",
+    run_id, _ = _claimed_run(
+        ledger, leaky, table(3), size=1, source_name="a.csv",
         options={"note": f"someone pasted {SECRET} here", "key": PUBLISHABLE},
     )  # fmt: skip
+    ledger.end_run(run_id)
     client_good = Credentials(good.site_uuid, PUBLISHABLE, SECRET, good.base_url)
-    send_batches(
-        plan_batches(events(3), size=1), client_good, ledger=ledger, run=run_id,
-        client=_fast_client(client_good),
-    )  # fmt: skip
-    send(table(2), client_good, ledger=ledger)
+    report = plan_resume(run_id, client_good, ledger=ledger, table=table(3)).send(
+        client=_fast_client(client_good)
+    )
+    assert [r.state for r in report.results] == ["failed", "unknown", "rejected"]
+    send(table(2, 10), client_good, ledger=ledger)
     run = ledger.run(run_id)
     assert "@" not in run.base_url and run.options["note"].endswith("******** here")
 

@@ -11,7 +11,8 @@ import pytest
 from bento_ui import ReadError, apply_mapping, read_table, suggest_mapping, validate
 from bento_ui.emulator import Emulator
 from bento_ui.ledger import Ledger
-from bento_ui.pipeline import iter_table, prepare_in_chunks, read_header, send_stream
+from bento_ui.pipeline import iter_table, prepare_in_chunks, read_header
+from bento_ui.sending import Origin, plan_send
 from bento_ui.validation import SeenRows
 
 NOW = pd.Timestamp("2026-11-26T12:00:00Z")
@@ -123,7 +124,9 @@ def test_send_stream_sends_every_valid_row_once_in_full_batches(tmp_path: Path) 
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     prepared = prepare_in_chunks(path, suggest_mapping(read_header(path)), chunk_rows=4)
     with Emulator() as bento:
-        report = send_stream(prepared, bento.credentials, batch_size=5)
+        plan = plan_send(prepared, bento.credentials, ledger=None, batch_size=5)
+        assert plan.events == 22
+        report = plan.send()
         recorded = bento.events()
     assert [r.events for r in report.results] == [5, 5, 5, 5, 2]  # across chunk boundaries
     assert report.ok and report.totals["recorded"] == 22
@@ -140,9 +143,12 @@ def test_a_streamed_send_is_recorded_and_not_sent_twice(tmp_path: Path) -> None:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     prepared = prepare_in_chunks(path, suggest_mapping(read_header(path)), chunk_rows=4)
     with Emulator() as bento, Ledger(tmp_path / "ledger.sqlite3") as ledger:
-        first = send_stream(prepared, bento.credentials, batch_size=5, ledger=ledger)
+        origin = Origin(name=path.name, path=path)
+        first = plan_send(prepared, bento.credentials, ledger=ledger, origin=origin,
+                          batch_size=5).send()  # fmt: skip
         # The same file again: the site has every event, so nothing goes out.
-        again = send_stream(prepared, bento.credentials, batch_size=5, ledger=ledger)
+        again = plan_send(prepared, bento.credentials, ledger=ledger, origin=origin,
+                          batch_size=5).send()  # fmt: skip
         recorded = bento.events()
         run = ledger.run(first.run_id or "")
     assert first.ok and len(recorded) == 12

@@ -21,14 +21,15 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from bento_ui import Emulator, plan_batches, send
+from bento_ui import Emulator, send
 from bento_ui.client import BentoClient
 from bento_ui.config import Credentials
 from bento_ui.errors import LedgerError
+from bento_ui.guard import Resend
 from bento_ui.ledger import Ledger, RunRecord
 from bento_ui.payloads import build_events
-from bento_ui.resume import plan_resume, rebuild_table, resume, validate_source
-from bento_ui.sending import BatchResult, SendReport
+from bento_ui.resume import plan_resume, rebuild_table, validate_source
+from bento_ui.sending import BatchResult, Origin, SendReport
 
 # --- helpers -------------------------------------------------------------------------------
 
@@ -140,7 +141,7 @@ def test_a_killed_run_shows_what_it_knows(killed: Killed) -> None:
     text = cli("history", killed.run_id)
     assert "interrupted" in text.stdout
     assert f"bento-ui send --resume {killed.run_id}` sends it." in text.stdout
-    assert "Batch 3 was maybe recorded" in text.stdout and "--resend-unknown" in text.stdout
+    assert "Batch 3 maybe recorded" in text.stdout and "--resend-unknown" in text.stdout
 
 
 def test_resume_sends_only_what_was_never_sent_then_the_unknown_batch_on_request(
@@ -166,7 +167,8 @@ def test_resume_sends_only_what_was_never_sent_then_the_unknown_batch_on_request
 
     again = cli("send", "--resume", killed.run_id, "--resend-unknown", emulator=emulator)
     assert again.returncode == 0, again.stdout + again.stderr
-    assert "Sending it again, as asked (--resend-unknown)." in again.stdout
+    assert "ended unknown: Bento may have recorded it. Sending it again, as asked." in again.stdout
+    assert "sent again, as asked (--resend-unknown)." in again.stdout
     assert "batch 3/4  rows 22-31  10 events  results 10, failed 0  accepted" in again.stdout
     assert "Total: 40 events: 40 recorded by Bento" in again.stdout
     counts = emails(emulator)
@@ -178,7 +180,9 @@ def test_resume_sends_only_what_was_never_sent_then_the_unknown_batch_on_request
 
     nothing = cli("send", "--resume", killed.run_id, emulator=emulator)
     assert nothing.returncode == 0
-    assert "Nothing left to send." in nothing.stdout
+    # The CLI no longer prints "Nothing left to send.": it says every batch stays as it is.
+    assert "Batches 1-4 were accepted before: not resent." in nothing.stdout
+    assert "batch 3/4" not in nothing.stdout and "Total: 40 events: 40 recorded" in nothing.stdout
     assert emulator.request_count == 5  # 3 before the kill, batch 4, batch 3 again
 
 
@@ -187,20 +191,23 @@ def test_sending_the_file_again_skips_what_was_accepted(killed: Killed) -> None:
     done = cli("send", str(killed.file), "--batch-size", "10", emulator=emulator)
     out = done.stdout
     assert "20 of these events were sent to this site on " in out
-    assert f"(run {killed.run_id}) and accepted by it: skipped them; pass --send-again" in out
+    assert f"(run {killed.run_id}) and accepted by it. They are skipped: pass --send-again" in out
     assert "10 of these events were sent to this site on " in out
-    assert "outcome is unknown or partial" in out and "rows 22-31" in out
+    assert "outcome is unknown" in out and "(rows 22-31)" in out and "--resend-unknown" in out
     assert "batch 1/1  rows 32-41  10 events  results 10, failed 0  accepted" in out
     assert (
         "Total: 40 events: 10 recorded by Bento, 0 failed, 0 unknown, 30 not sent "
-        "(30 of them held back: sent before)." in out
+        "(30 of them held back by the duplicate guard)." in out
     )
     assert done.returncode == 1  # the unknown events still need the person's decision
     assert set(emails(emulator).values()) == {1}
 
     # The old run cannot now send batch 4 a second time: another run got it accepted.
     resumed = cli("send", "--resume", killed.run_id, emulator=emulator)
-    assert "Batch 4: some of its events were accepted by this site in run" in resumed.stdout
+    assert (
+        "Batch 4: some of its events were accepted by this site, or are being sent to it, in run"
+        in resumed.stdout
+    )
     assert set(emails(emulator).values()) == {1}
 
 
@@ -213,7 +220,8 @@ def test_sending_the_file_again_can_include_the_unknown_events_on_request(
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "20 of these events were sent to this site on " in done.stdout
-    assert "10 of these events were in earlier batches whose outcome is unknown" in done.stdout
+    assert "outcome is unknown are sent again, as asked (--resend-unknown)" in done.stdout
+    assert "batch 1/2  rows 22-31  10 events  results 10, failed 0  accepted" in done.stdout
     assert "batch 2/2  rows 32-41  10 events  results 10, failed 0  accepted" in done.stdout
     counts = emails(emulator)
     assert {e for e, n in counts.items() if n == 2} == {
@@ -287,13 +295,14 @@ def test_a_closed_tab_is_resumed_from_the_event_table(emulator: Emulator, tmp_pa
 
     with pytest.raises(StopScript):
         send(valid, emulator.credentials, batch_size=10, on_batch=stop_after_two,
-             source_name=file.name)  # fmt: skip
+             origin=Origin(name=file.name))  # fmt: skip
     with Ledger() as ledger:
         (run,) = ledger.runs()
         assert run.state == "interrupted"
-        plan = plan_resume(run.id, ledger=ledger, table=valid)
-        assert [b.number for b in plan.batches] == [3] and plan.accepted == [1, 2]
-    report = resume(run.id, emulator.credentials, table=valid, client=fast(emulator.credentials))
+        plan = plan_resume(run.id, emulator.credentials, ledger=ledger, table=valid)
+        assert [b.number for b in plan.batches] == [3]
+        assert [r.number for r in plan.earlier] == [1, 2]
+        report = plan.send(client=fast(emulator.credentials))
     assert report.ok and [r.state for r in report.results] == ["accepted"] * 3
     adds_up(report.totals, 25)
     assert set(emails(emulator).values()) == {1} and len(emails(emulator)) == 25
@@ -301,29 +310,58 @@ def test_a_closed_tab_is_resumed_from_the_event_table(emulator: Emulator, tmp_pa
 
 def test_a_partial_batch_is_resent_only_on_request(emulator: Emulator, tmp_path: Path) -> None:
     file = write_csv(tmp_path / "a.csv", 6)
-    emulator.add_faults([{"failed": 1}, {"status": 503}, {"status": 503}, {"status": 503}])
+    # New meaning: only a partial batch whose failures Bento did not all name is uncertain
+    # (a named one is settled, see the next test): this one names none.
+    emulator.add_faults(
+        [{"failed": 1, "errors": []}, {"status": 503}, {"status": 503}, {"status": 503}]
+    )
     client = BentoClient(emulator.credentials, requests_per_minute=None, sleep=lambda s: None,
                          max_attempts=3)  # fmt: skip
     first = send(valid_table(file), emulator.credentials, batch_size=3, client=client,
-                 source_path=file, source_name=file.name)  # fmt: skip
+                 origin=Origin(name=file.name, path=file))  # fmt: skip
     assert [r.state for r in first.results] == ["partial", "failed"]
     adds_up(first.totals, 6)
     assert first.run_id is not None
     assert len(emulator.events()) == 2
 
     with Ledger() as ledger:
-        plan = plan_resume(first.run_id, ledger=ledger, table=valid_table(file))
+        plan = plan_resume(first.run_id, emulator.credentials, ledger=ledger,
+                           table=valid_table(file))  # fmt: skip
         assert [b.number for b in plan.batches] == [2] and plan.uncertain == [1]
-    report = resume(first.run_id, emulator.credentials, table=valid_table(file))
-    assert [r.state for r in report.results] == ["partial", "accepted"]
-    assert not report.ok
-    adds_up(report.totals, 6)
-    assert len(emulator.events()) == 5  # batch 2 once; batch 1 not resent
+        report = plan.send()
+        assert [r.state for r in report.results] == ["partial", "accepted"]
+        assert not report.ok
+        adds_up(report.totals, 6)
+        assert len(emulator.events()) == 5  # batch 2 once; batch 1 not resent
 
-    report = resume(first.run_id, emulator.credentials, table=valid_table(file),
-                    resend_unknown=True)  # fmt: skip
+        report = plan_resume(
+            first.run_id, emulator.credentials, ledger=ledger, table=valid_table(file),
+            resend=Resend(resend_unknown=True),
+        ).send()  # fmt: skip
     assert report.ok
-    assert len(emulator.events()) == 8  # batch 1's two recorded events again: asked for
+    assert len(emulator.events()) == 8  # batch 1 again (its 3 events): asked for
+
+
+def test_a_partial_batch_with_every_failure_named_is_not_resent(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    file = write_csv(tmp_path / "a.csv", 6)
+    emulator.add_faults([{"failed": 1}, {"status": 400}])
+    first = send(valid_table(file), emulator.credentials, batch_size=3,
+                 origin=Origin(name=file.name, path=file))  # fmt: skip
+    assert [r.state for r in first.results] == ["partial", "rejected"]
+    assert [f.row for f in first.failures] == [4]
+    assert first.results[0].uncertain_events == 0
+    assert first.run_id is not None
+    with Ledger() as ledger:
+        plan = plan_resume(first.run_id, emulator.credentials, ledger=ledger,
+                           table=valid_table(file), resend=Resend(resend_unknown=True))  # fmt: skip
+        assert [b.number for b in plan.batches] == [2] and plan.uncertain == []
+        report = plan.send()
+    assert [r.state for r in report.results] == ["partial", "accepted"]
+    adds_up(report.totals, 6)
+    assert report.totals["failed"] == 1 and report.totals["recorded"] == 5
+    assert set(emails(emulator).values()) == {1} and len(emails(emulator)) == 5
 
 
 def test_a_stopped_run_is_resumed_once_the_keys_are_right(
@@ -337,7 +375,8 @@ def test_a_stopped_run_is_resumed_once_the_keys_are_right(
     with Ledger() as ledger:
         run = ledger.run(first.run_id)
         assert run.state == "stopped" and "Bento rejected the keys" in run.message
-    report = resume(first.run_id, emulator.credentials, table=valid_table(file))
+        report = plan_resume(first.run_id, emulator.credentials, ledger=ledger,
+                             table=valid_table(file)).send()  # fmt: skip
     assert report.ok and emulator.request_count == 4
     assert set(emails(emulator).values()) == {1} and len(emails(emulator)) == 9
 
@@ -345,16 +384,19 @@ def test_a_stopped_run_is_resumed_once_the_keys_are_right(
 def test_rebuild_needs_the_same_file_and_batches(emulator: Emulator, tmp_path: Path) -> None:
     file = write_csv(tmp_path / "a.csv", 4)
     with Ledger() as ledger:
-        batches = plan_batches(build_events(valid_table(file)), [2, 3, 4, 5], 2)
-        run_id = ledger.start_run(emulator.credentials, batches, source_name=file.name)
+        run_id = ledger.create_run(emulator.credentials, source_name=file.name)
+        ledger.claim(run_id, build_events(valid_table(file)), [2, 3, 4, 5], resend=Resend(),
+                     batch_size=2)  # fmt: skip
+        ledger.end_run(run_id)
         run: RunRecord = ledger.run(run_id)
         with pytest.raises(LedgerError, match="not come from a file"):
             rebuild_table(run)
         other = valid_table(write_csv(tmp_path / "b.csv", 4, start=10))
         with pytest.raises(LedgerError, match="does not hold the same events"):
-            plan_resume(run_id, ledger=ledger, table=other)
+            plan_resume(run_id, emulator.credentials, ledger=ledger, table=other)
         with pytest.raises(LedgerError, match="row 5 is not a valid row"):
-            plan_resume(run_id, ledger=ledger, table=valid_table(file).iloc[:3])
+            plan_resume(run_id, emulator.credentials, ledger=ledger,
+                        table=valid_table(file).iloc[:3])  # fmt: skip
 
 
 def test_every_fault_adds_up(emulator: Emulator) -> None:

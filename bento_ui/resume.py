@@ -45,7 +45,8 @@ from bento_ui.ledger import (
     payload_hash,
 )
 from bento_ui.mapping import ColumnMapping, apply_mapping
-from bento_ui.payloads import build_events
+from bento_ui.money import MINOR, UNITS, Unit
+from bento_ui.payloads import Event, build_events
 from bento_ui.sending import SKIPPED, BatchResult, SendReport, send_batches
 from bento_ui.spreadsheet import read_table
 from bento_ui.validation import Validation, validate
@@ -59,10 +60,12 @@ def source_options(
     date_order: str | None = None,
     batch_size: int | None = None,
     skip_invalid: bool = False,
+    amounts: Unit = MINOR,
     **more: Any,
 ) -> dict[str, Any]:
     """The options to store with a run so that `rebuild_table` can read the file again."""
     return {
+        "amounts": amounts,
         "sheet": sheet,
         "mapping": {"columns": dict(mapping.columns), "default_type": mapping.default_type},
         "timezone": timezone,
@@ -88,8 +91,17 @@ def validate_source(data: bytes, name: str, options: Mapping[str, Any]) -> Valid
     sheet = read_table(data, sheet=options.get("sheet"), name=name or None)
     table = apply_mapping(sheet, mapping)
     return validate(
-        table, timezone=str(options.get("timezone") or "UTC"), date_order=options.get("date_order")
+        table,
+        timezone=str(options.get("timezone") or "UTC"),
+        date_order=options.get("date_order"),
+        amounts=stored_amounts(options),
     )
+
+
+def stored_amounts(options: Mapping[str, Any]) -> Unit:
+    """The unit a run's amounts were read in (runs from before the choice: minor units)."""
+    amounts = options.get("amounts")
+    return amounts if amounts in UNITS else MINOR
 
 
 def read_source(run: RunRecord, source: bytes | str | os.PathLike[str] | None = None) -> bytes:
@@ -213,7 +225,12 @@ def plan_resume(
         )
     if table is None:
         table = rebuild_table(run, source)
-    by_row = dict(zip((int(r) for r in table.index), build_events(table), strict=True))
+    # A row can make several events (a row of tags): its events in order, taken batch by
+    # batch, as many as each batch's count says (a batch can end inside a row's events).
+    by_row: dict[int, list[Event]] = {}
+    for row, event in zip((int(r) for r in table.index), build_events(table), strict=True):
+        by_row.setdefault(row, []).append(event)
+    taken: dict[int, int] = {}
     of = len(run.batches)
     plan = ResumePlan(run=run, resend_unknown=resend_unknown)
     candidates: list[tuple[BatchRecord, Batch]] = []
@@ -226,7 +243,7 @@ def plan_resume(
                 f"but row {missing[0]} is not a valid row of the file now. The file or the "
                 "options differ from the ones the run was sent with."
             )
-        batch = Batch(record.number, tuple(rows), tuple(by_row[r] for r in rows))
+        batch = _take_events(record, by_row, taken)
         if payload_hash(batch.events) != record.payload_hash:
             raise LedgerError(
                 f"Cannot resume run {run.id}: batch {record.number} (rows {record.rows}) "
@@ -270,6 +287,21 @@ def plan_resume(
             candidates = kept
     plan.batches = [batch for _, batch in candidates]
     return plan
+
+
+def _take_events(
+    record: BatchRecord, by_row: Mapping[int, list[Event]], taken: dict[int, int]
+) -> Batch:
+    """The batch's events: the next ones of each of its rows, up to its event count."""
+    rows: list[int] = []
+    events: list[Event] = []
+    for row in record.row_numbers:
+        start = taken.get(row, 0)
+        count = min(len(by_row[row]) - start, record.events - len(events))
+        events.extend(by_row[row][start : start + count])
+        rows.extend([row] * count)
+        taken[row] = start + count
+    return Batch(record.number, tuple(rows), tuple(events))
 
 
 def _as_result(

@@ -42,8 +42,9 @@ from bento_ui.errors import LedgerError, ReadError
 from bento_ui.export import safe_csv
 from bento_ui.ledger import SENT_BEFORE, DuplicateCheck, HeldBack, RunRecord
 from bento_ui.mapping import IGNORE, ColumnMapping, apply_mapping, snake_case
+from bento_ui.money import MINOR, Unit
 from bento_ui.payloads import Event, build_events
-from bento_ui.resume import ResumePlan, read_source, source_options
+from bento_ui.resume import ResumePlan, read_source, source_options, stored_amounts
 from bento_ui.sending import (
     PARTIAL,
     REJECTED,
@@ -720,6 +721,7 @@ def upload_options(
     timezone: str,
     date_order: str | None,
     edits: Mapping[int, Mapping[str, str]] | None = None,
+    amounts: Unit = MINOR,
 ) -> dict[str, Any]:
     """What the Upload page stores with a run, so the file can be read again the same way
     (the send panel adds the batch size and the duplicate-guard choices).
@@ -728,7 +730,7 @@ def upload_options(
     not be rebuilt. They are the few cells the person typed, not the file.
     """
     options = source_options(mapping, sheet=sheet, timezone=timezone, date_order=date_order,
-                             skip_invalid=True, origin="app upload")
+                             skip_invalid=True, origin="app upload", amounts=amounts)
     if edits:
         options["edits"] = {str(row): dict(cells) for row, cells in sorted(edits.items())}
     return options
@@ -759,7 +761,8 @@ def rebuild_valid(run: RunRecord, data: bytes) -> pd.DataFrame:
                            name=run.source_name or None)
         table = apply_mapping(apply_edits(sheet, edits), mapping)
         validation = validate(table, timezone=str(options.get("timezone") or "UTC"),
-                              date_order=options.get("date_order"))
+                              date_order=options.get("date_order"),
+                              amounts=stored_amounts(options))
     except ReadError as exc:
         raise LedgerError(f"Cannot resume run {run.id}: {exc}") from exc
     return validation.valid

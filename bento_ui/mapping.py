@@ -233,14 +233,15 @@ def apply_mapping(
         raise MappingError(" ".join([*problems, *_header_hint(sheet, mapping)]))
 
     used = {h: t for h, t in mapping.columns.items() if t != IGNORE}
-    table = pd.DataFrame(index=sheet.index)
-    for target in _column_order(used.values()):
-        header = next(h for h, t in used.items() if t == target)
-        table[target] = sheet[header].astype("str")
+    header_of = {t: h for h, t in used.items()}  # targets are unique (check_mapping)
+    # Built in one go: inserting column by column is quadratic in a file of thousands.
+    columns = {
+        target: sheet[header_of[target]].astype("str") for target in _column_order(used.values())
+    }
     for core in ev.CORE_COLUMNS:
-        if core not in table:
-            table[core] = ""
-    table = table[[*ev.CORE_COLUMNS, *(c for c in table.columns if c not in ev.CORE_COLUMNS)]]
+        columns.setdefault(core, pd.Series("", index=sheet.index, dtype="str"))
+    order = [*ev.CORE_COLUMNS, *(c for c in columns if c not in ev.CORE_COLUMNS)]
+    table = pd.DataFrame({c: columns[c] for c in order}, index=sheet.index)
 
     default = mapping.default_type.strip()
     if not default and ev.TAGS in used.values() and ev.TYPE not in used.values():

@@ -331,7 +331,15 @@ def _read_utf8_csv(data: bytes, start: int, label: str, *, tab: bool) -> pd.Data
         sample = sample[: sample.rindex("\n")]  # drop the row cut off by the sample
     if delimiter is None:
         delimiter = _sniff_delimiter(sample)
-    width = _widest_row(sample, delimiter, rows=1)
+    first_row = sample
+    if "\n" not in sample and start + _SNIFF_BYTES < end:
+        # A header wider than the sample (thousands of columns): count the whole row, or
+        # the columns past the sample would be lost.
+        newline = data.find(b"\n", start, end)
+        first_row = data[start : end if newline == -1 else newline].decode(
+            "utf-8", errors="replace"
+        )
+    width = _widest_row(first_row, delimiter, rows=1)
 
     header_row = blank_rows + 1
     try:

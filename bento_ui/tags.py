@@ -11,6 +11,7 @@ tag. Every event keeps its source row's number, so several events can share a ro
 from __future__ import annotations
 
 import csv
+import json
 
 import numpy as np
 import pandas as pd
@@ -26,6 +27,9 @@ def split_tags(cell: str) -> list[str]:
     text = cell.strip()
     if not text:
         return []
+    if text.startswith(("[", "{")):
+        listed = json_tags(text)
+        return [] if listed is None else list(dict.fromkeys(t.strip() for t in listed if t.strip()))
     delimiter = ";" if ";" in text and "," not in text.replace('","', "") else ","
     pieces = next(csv.reader([text], delimiter=delimiter, skipinitialspace=True), [])
     tags: list[str] = []
@@ -34,6 +38,17 @@ def split_tags(cell: str) -> list[str]:
         if tag and tag not in tags:
             tags.append(tag)
     return tags
+
+
+def json_tags(text: str) -> list[str] | None:
+    """The tags of a cell written as a JSON list of texts (`["vip", "beta"]`), else None."""
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return value
+    return None
 
 
 def tags_per_row(cells: pd.Series) -> tuple[np.ndarray, list[list[str]]]:

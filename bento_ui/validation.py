@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 from bento_ui import emails, money
 from bento_ui import events as ev
 from bento_ui.dates import DateOrder, parse_dates, utc_now
-from bento_ui.tags import explode_tags, tags_per_row
+from bento_ui.tags import explode_tags, json_tags, tags_per_row
 
 ERROR = "error"
 WARNING = "warning"
@@ -238,6 +238,8 @@ def validate(
 
     for column in (c for c in text.columns if ev.is_fields_column(c)):
         _check_flat(column, stripped[column], problems)
+    if ev.TAGS in text:
+        _check_tags_cells(stripped[ev.TAGS], problems)
     _check_size(text, problems)
     details = _check_details_json(stripped, problems)
     if ev.DETAILS in out:
@@ -634,6 +636,26 @@ def _check_tags(
         stripped[ev.TAGS],
         ERROR,
         "this row has a tags column and details.tag: keep the tags in one of them",
+    )
+
+
+def _check_tags_cells(clean: pd.Series, problems: _Problems) -> None:
+    """A tags cell that looks like JSON must be a list of texts: anything else would be
+    sent as tags made of its pieces."""
+    looks_json = clean.str.startswith("[") | clean.str.startswith("{")
+    if not looks_json.any():
+        return
+    bad = looks_json.copy()
+    bad[looks_json] = np.array(
+        [json_tags(v) is None for v in clean[looks_json].tolist()], dtype=bool
+    )
+    problems.add(
+        bad,
+        ev.TAGS,
+        clean,
+        ERROR,
+        'tags must be a list of names (vip, newsletter, or ["vip", "newsletter"]): map the '
+        "column to a field or a detail to send it as it is",
     )
 
 

@@ -41,6 +41,8 @@ _KIND_DETAIL_HEADERS = {
     ev.TAG_NAME: {"tag", "tagname"},
 }
 _DETAILS_JSON_HEADERS = {"details", "detailsjson", "eventdetails"}
+# A cell of several tags (Mailchimp's TAGS): one $tag event per tag.
+_TAGS_HEADERS = {"tags", "taglist", "tagnames", "contacttags", "subscribertags", "membertags"}
 
 
 def _squash(header: str) -> str:
@@ -111,6 +113,7 @@ def _recognise(header: str, taken: set[str]) -> str | None:
         (ev.TYPE, _TYPE_HEADERS),
         (ev.DATE, _DATE_HEADERS),
         (ev.DETAILS, _DETAILS_JSON_HEADERS),
+        (ev.TAGS, _TAGS_HEADERS),
         *_KIND_DETAIL_HEADERS.items(),
     ):
         if squashed in spellings and target not in taken:
@@ -171,12 +174,42 @@ def check_mapping(headers: Iterable[Any], mapping: ColumnMapping) -> list[str]:
                 )
     if ev.EMAIL not in by_target:
         problems.append("No column goes to email: choose the column that holds the addresses.")
-    if ev.TYPE not in by_target and not mapping.default_type.strip():
+    if ev.TYPE not in by_target and not mapping.default_type.strip() and ev.TAGS not in by_target:
         problems.append(
             "No column goes to type and no type is given for every row: choose the column "
             "that holds the event name, or give one type for all rows."
         )
+    problems.extend(_missing_kind_inputs(set(by_target), mapping))
     return problems
+
+
+# What each of Bento's kinds needs from the sheet, as detail columns.
+_KIND_INPUTS = {
+    ev.PURCHASE: (ev.PURCHASE_KEY, ev.PURCHASE_AMOUNT, ev.PURCHASE_CURRENCY),
+    ev.TAG: (ev.TAG_NAME,),
+    ev.REMOVE_TAG: (ev.TAG_NAME,),
+}
+
+
+def _missing_kind_inputs(targets: set[str], mapping: ColumnMapping) -> list[str]:
+    """When every row gets one of Bento's kinds (one type for all rows, no type column),
+    the columns it needs must be mapped: one message here instead of the same error on
+    every row. A details JSON column may hold them, so it is trusted to."""
+    kind = mapping.default_type.strip()
+    if ev.TYPE in targets or ev.DETAILS in targets or kind not in _KIND_INPUTS:
+        return []
+    if kind in (ev.TAG, ev.REMOVE_TAG) and ev.TAGS in targets:
+        return []
+    missing = [t for t in _KIND_INPUTS[kind] if t not in targets]
+    if not missing:
+        return []
+    wanted = "map a column to " + missing[0]
+    if len(missing) > 1:
+        wanted += "".join(f", one to {t}" for t in missing[1:-1]) + f" and one to {missing[-1]}"
+    return [
+        f"Every row is a {kind}, which needs {', '.join(missing)}: {wanted} "
+        "(or choose a column that holds the type)."
+    ]
 
 
 def apply_mapping(
@@ -200,16 +233,19 @@ def apply_mapping(
         raise MappingError(" ".join([*problems, *_header_hint(sheet, mapping)]))
 
     used = {h: t for h, t in mapping.columns.items() if t != IGNORE}
-    table = pd.DataFrame(index=sheet.index)
-    for target in _column_order(used.values()):
-        header = next(h for h, t in used.items() if t == target)
-        table[target] = sheet[header].astype("str")
+    header_of = {t: h for h, t in used.items()}  # targets are unique (check_mapping)
+    # Built in one go: inserting column by column is quadratic in a file of thousands.
+    columns = {
+        target: sheet[header_of[target]].astype("str") for target in _column_order(used.values())
+    }
     for core in ev.CORE_COLUMNS:
-        if core not in table:
-            table[core] = ""
-    table = table[[*ev.CORE_COLUMNS, *(c for c in table.columns if c not in ev.CORE_COLUMNS)]]
+        columns.setdefault(core, pd.Series("", index=sheet.index, dtype="str"))
+    order = [*ev.CORE_COLUMNS, *(c for c in columns if c not in ev.CORE_COLUMNS)]
+    table = pd.DataFrame({c: columns[c] for c in order}, index=sheet.index)
 
     default = mapping.default_type.strip()
+    if not default and ev.TAGS in used.values() and ev.TYPE not in used.values():
+        default = ev.TAG  # a tags column alone: each row is its tags
     if default:
         has_type = table[ev.TYPE].str.strip() != ""
         has_anything = (table != "").any(axis=1) if len(table.columns) else has_type

@@ -331,7 +331,15 @@ def _read_utf8_csv(data: bytes, start: int, label: str, *, tab: bool) -> pd.Data
         sample = sample[: sample.rindex("\n")]  # drop the row cut off by the sample
     if delimiter is None:
         delimiter = _sniff_delimiter(sample)
-    width = _widest_row(sample, delimiter, rows=1)
+    first_row = sample
+    if "\n" not in sample and start + _SNIFF_BYTES < end:
+        # A header wider than the sample (thousands of columns): count the whole row, or
+        # the columns past the sample would be lost.
+        newline = data.find(b"\n", start, end)
+        first_row = data[start : end if newline == -1 else newline].decode(
+            "utf-8", errors="replace"
+        )
+    width = _widest_row(first_row, delimiter, rows=1)
 
     header_row = blank_rows + 1
     try:
@@ -762,8 +770,39 @@ def _column_names(header: Sequence[str]) -> list[str]:
     return names
 
 
+REPEATED_HEADERS = "repeated_headers"  # key in a table's `attrs`: see `repeated_headers`
+
+
+def repeated_headers(header: Sequence[str]) -> dict[str, list[str]]:
+    """Headers written more than once, each with the names its columns were given:
+    `{"Email": ["Email", "Email (2)"]}` (see `_column_names`)."""
+    names = _column_names(header)
+    given: dict[str, list[str]] = {}
+    for text, name in zip(header, names, strict=True):
+        if text.strip():
+            given.setdefault(text.strip(), []).append(name)
+    return {text: named for text, named in given.items() if len(named) > 1}
+
+
+def describe_repeated_headers(repeats: dict[str, list[str]]) -> str:
+    """A note for the person, "" when no header repeats."""
+    if not repeats:
+        return ""
+    parts = [
+        f"'{text}' {len(named)} times (named {', '.join(repr(n) for n in named)})"
+        for text, named in list(repeats.items())[:10]
+    ]
+    more = f" and {len(repeats) - 10:,} more" if len(repeats) > 10 else ""
+    return (
+        "Some column names repeat: " + "; ".join(parts) + more + ". Each column is kept "
+        "under the name shown; rename the headers in the file to choose the names."
+    )
+
+
 def _tidy(frame: pd.DataFrame, header: Sequence[str]) -> pd.DataFrame:
-    """Drop columns with neither header nor value, and the blank rows after the data."""
+    """Drop columns with neither header nor value, and the blank rows after the data;
+    note the headers that repeat in `frame.attrs` (`REPEATED_HEADERS`)."""
+    repeats = repeated_headers(header)
     empty_columns = [
         name
         for name, text in zip(frame.columns, header, strict=True)
@@ -777,4 +816,6 @@ def _tidy(frame: pd.DataFrame, header: Sequence[str]) -> pd.DataFrame:
         last -= 1
     if last < len(frame):
         frame = frame.iloc[:last]
+    if repeats:
+        frame.attrs[REPEATED_HEADERS] = repeats
     return frame

@@ -39,6 +39,16 @@ from bento_ui.export import safe_csv
 from bento_ui.guard import HeldBack, Resend
 from bento_ui.ledger import RunRecord
 from bento_ui.mapping import IGNORE, ColumnMapping, snake_case
+from bento_ui.money import (
+    MAJOR,
+    MINOR,
+    MoneyError,
+    Unit,
+    exponent_of,
+    format_major,
+    has_decimals,
+    minor_units,
+)
 from bento_ui.outcomes import NOT_RECORDED, BatchState
 from bento_ui.payloads import Event, build_events
 from bento_ui.resume import source_options
@@ -344,12 +354,13 @@ def row_preview(validation: Validation, row: int, rows: Sequence[int]) -> tuple[
 
 # ---------------------------------------------------------------- the column mapping
 
-GOES_TO = ("email", "type", "date", "field", "detail", "details JSON", "ignore")
+GOES_TO = ("email", "type", "date", "field", "detail", "details JSON", "tags", "ignore")
 GOES_TO_HELP = (
     "email: the subscriber's address. type: the event name. date: when it happened. "
     "field: written to the subscriber's profile (name it in 'name'). detail: event data "
     "(name it in 'name'; dots nest, like value.amount). details JSON: a column holding a "
-    "JSON object. ignore: not sent."
+    "JSON object. tags: a list of tags (vip, newsletter), sent as one $tag event per tag "
+    "(choose field to keep it as one text instead). ignore: not sent."
 )
 
 
@@ -358,6 +369,8 @@ def _split_target(target: str) -> tuple[str, str]:
         return target, ""
     if target == ev.DETAILS:
         return "details JSON", ""
+    if target == ev.TAGS:
+        return "tags", ""
     if ev.is_fields_column(target):
         return "field", target[len(ev.FIELDS_PREFIX):]
     if ev.is_details_column(target):
@@ -401,11 +414,42 @@ def mapping_from_editor(frame: pd.DataFrame, default_type: str = "") -> ColumnMa
             columns[header_text] = ev.DETAILS_PREFIX + name_text
         elif kind_text == "details JSON":
             columns[header_text] = ev.DETAILS
+        elif kind_text == "tags":
+            columns[header_text] = ev.TAGS
         elif kind_text in (ev.EMAIL, ev.TYPE, ev.DATE):
             columns[header_text] = kind_text
         else:
             columns[header_text] = IGNORE
     return ColumnMapping(columns=columns, default_type=default_type.strip())
+
+
+# ---------------------------------------------------------------- money in the app
+
+AMOUNT_UNITS = {
+    MAJOR: "Currency units (49.99)",
+    MINOR: "Cents, or the currency's minor units (4999)",
+}
+
+
+def suggest_amounts(amounts: pd.Series) -> Unit:
+    """Currency units when the amount column holds decimals (32.00), else minor units."""
+    return MAJOR if has_decimals(amounts) else MINOR
+
+
+def amount_both_ways(amount: str | None, currency: str, unit: Unit) -> str | None:
+    """`49.99 USD = 4999 cents`, for a typed amount in either unit; None when the amount
+    or currency cannot be read (validation says why)."""
+    text = (amount or "").strip()
+    if not text:
+        return None
+    try:
+        minor = minor_units(text, currency, unit=unit)
+    except MoneyError:
+        return None
+    code = currency.strip().upper()
+    places = exponent_of(code)
+    name = "cents" if places == 2 else f"minor units ({code} has {places} decimals)"
+    return f"{format_major(minor, code)} {code} = {minor} {name}"
 
 
 def headers_key(headers: Iterable[Any]) -> tuple[str, ...]:
@@ -669,6 +713,7 @@ def upload_options(
     timezone: str,
     date_order: str | None,
     edits: Mapping[int, Mapping[str, str]] | None = None,
+    amounts: Unit = MINOR,
 ) -> dict[str, Any]:
     """What the Upload page stores with a run, so the file can be read again the same way
     (the send panel adds the batch size and the duplicate-guard choices).
@@ -677,7 +722,7 @@ def upload_options(
     not be rebuilt. They are the few cells the person typed, not the file.
     """
     options = source_options(mapping, sheet=sheet, timezone=timezone, date_order=date_order,
-                             skip_invalid=True, origin="app upload")
+                             skip_invalid=True, origin="app upload", amounts=amounts)
     if edits:
         options["edits"] = {str(row): dict(cells) for row, cells in sorted(edits.items())}
     return options

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,9 +19,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from bento_ui import emails
+from bento_ui import emails, money
 from bento_ui import events as ev
 from bento_ui.dates import DateOrder, parse_dates, utc_now
+from bento_ui.tags import explode_tags, json_tags, tags_per_row
 
 ERROR = "error"
 WARNING = "warning"
@@ -36,7 +36,10 @@ MAX_CELL_CHARS = 100_000
 
 @dataclass
 class Validation:
-    """What `validate` found. Displays in a notebook as its summary and problems."""
+    """What `validate` found. Displays in a notebook as its summary and problems.
+
+    `valid` holds one row per event to send; a row with a tags column can make several
+    events, which share its row number (the index). The counts speak of source rows."""
 
     valid: pd.DataFrame
     problems: pd.DataFrame
@@ -57,11 +60,25 @@ class Validation:
     def summary(self) -> dict[str, int]:
         return {
             "rows": self.rows,
-            "valid": len(self.valid),
+            "valid": self.valid_rows,
             "with errors": len(self.error_rows),
             "with warnings": len(self.warning_rows),
             "empty skipped": len(self.empty_rows),
         }
+
+    @property
+    def valid_rows(self) -> int:
+        """Source rows that can be sent (each may make several events: see `events`)."""
+        return int(self.valid.index.nunique())
+
+    @property
+    def events(self) -> int:
+        return len(self.valid)
+
+    @property
+    def events_per_row(self) -> pd.Series:
+        """How many events each valid source row became (1 but for rows with tags)."""
+        return self.valid.index.value_counts(sort=False).sort_index()
 
     @property
     def errors(self) -> pd.DataFrame:
@@ -148,8 +165,13 @@ def validate(
     date_order: DateOrder | None = None,
     now: pd.Timestamp | None = None,
     seen: SeenRows | None = None,
+    amounts: money.Unit = money.MINOR,
 ) -> Validation:
     """Check every row of an event table (see `apply_mapping`) and keep the sendable ones.
+
+    `amounts` says which unit the `details.value.amount` column of `$purchase` rows is
+    in: `"minor"` (cents, as Bento wants them) or `"major"` (currency units: `32.00`
+    becomes 3200 cents of USD); see `bento_ui.money`. `valid` holds them in cents.
 
     `seen` carries the rows of earlier chunks of the same file, so that a row repeating
     one of them is flagged too (see `bento_ui.pipeline`); it learns this table's rows.
@@ -216,6 +238,8 @@ def validate(
 
     for column in (c for c in text.columns if ev.is_fields_column(c)):
         _check_flat(column, stripped[column], problems)
+    if ev.TAGS in text:
+        _check_tags_cells(stripped[ev.TAGS], problems)
     _check_size(text, problems)
     details = _check_details_json(stripped, problems)
     if ev.DETAILS in out:
@@ -223,8 +247,10 @@ def validate(
         out[ev.DETAILS] = stripped[ev.DETAILS]
     _check_details_overlap(stripped, details, problems)
     _check_details_paths(text, details, problems)
+    if amounts not in money.UNITS:
+        raise ValueError(f"amounts must be one of {', '.join(money.UNITS)}, not {amounts!r}")
     if ev.TYPE in out:
-        _check_kinds(out[ev.TYPE], stripped, details, problems)
+        _check_kinds(out, stripped, details, problems, amounts)
 
     found = problems.table()
     bad_rows = found.loc[found["severity"] == ERROR, "row"].unique()
@@ -235,6 +261,7 @@ def validate(
     _flag_duplicates(valid, problems, seen)
     if len(problems.parts) > checked:
         found = problems.table()
+    valid = explode_tags(valid)  # after the checks: problems speak of source rows
     return Validation(
         valid=valid,
         problems=found,
@@ -530,33 +557,19 @@ def _blocked(obj: Any, path: list[str]) -> bool:
     return False
 
 
-_AMOUNT = r"-?\d+(?:\.0+)?"
-_CURRENCY = r"[A-Z]{3}"
-
-
 def _check_kinds(
-    types: pd.Series, stripped: pd.DataFrame, details: _Details, problems: _Problems
+    out: pd.DataFrame,
+    stripped: pd.DataFrame,
+    details: _Details,
+    problems: _Problems,
+    amounts: money.Unit,
 ) -> None:
-    def need(
-        kind_rows: pd.Series,
-        column: str,
-        missing: str,
-        bad: Callable[[pd.Series], pd.Series] | None = None,
-        bad_message: str = "",
-    ) -> None:
+    types = out[ev.TYPE]
+
+    def need(kind_rows: pd.Series, column: str, missing: str) -> pd.Series:
         values = _detail(stripped, details, column)
         problems.add(kind_rows & (values == ""), column, values, ERROR, missing)
-        if bad is not None:
-            wrong = kind_rows & (values != "") & bad(values)
-            if wrong.any():
-                shown = values[wrong]  # messages only for the rows that need one
-                problems.add(
-                    wrong,
-                    column,
-                    values,
-                    ERROR,
-                    column.split(".")[-1] + " '" + shown.str.slice(0, 40) + "' " + bad_message,
-                )
+        return values
 
     purchase = types == ev.PURCHASE
     if purchase.any():
@@ -566,23 +579,27 @@ def _check_kinds(
             "a $purchase needs details.unique.key (an order id): Bento uses it to drop "
             "repeats; map the order id column to details.unique.key",
         )
-        need(
+        amount = need(
             purchase,
             ev.PURCHASE_AMOUNT,
-            "a $purchase needs details.value.amount, the amount in cents (4999 for 49.99)",
-            lambda v: ~v.str.fullmatch(_AMOUNT).fillna(False).astype(bool),
-            "is not a whole number of cents: Bento wants integer cents, like 4999 for 49.99",
+            "a $purchase needs details.value.amount, the amount (4999 cents, or 49.99 in "
+            "currency units)",
         )
-        need(
+        currency = need(
             purchase,
             ev.PURCHASE_CURRENCY,
             "a $purchase needs details.value.currency, a 3-letter code like USD",
-            lambda v: ~v.str.fullmatch(_CURRENCY).fillna(False).astype(bool),
-            "is not a 3-letter currency code in capitals, like USD or EUR",
         )
+        currency = _check_currency(purchase & (currency != ""), currency, stripped, out, problems)
+        _check_amount(purchase & (amount != ""), amount, currency, stripped, out, problems, amounts)
     tagging = types.isin([ev.TAG, ev.REMOVE_TAG])
     if tagging.any():
-        need(tagging, ev.TAG_NAME, "a $tag or $remove_tag needs details.tag, the name of the tag")
+        if ev.TAGS in stripped:
+            _check_tags(tagging, stripped, details, problems)
+        else:
+            need(
+                tagging, ev.TAG_NAME, "a $tag or $remove_tag needs details.tag, the name of the tag"
+            )
     update = types == ev.UPDATE_FIELDS
     if update.any():
         field_cols = [c for c in stripped.columns if ev.is_fields_column(c)]
@@ -594,6 +611,141 @@ def _check_kinds(
             WARNING,
             "$update_fields without any fields.* value changes nothing: add the fields",
         )
+
+
+def _check_tags(
+    tagging: pd.Series, stripped: pd.DataFrame, details: _Details, problems: _Problems
+) -> None:
+    """$tag rows with a tags column: they need a tag in one place, not in two."""
+    codes, lists = tags_per_row(stripped[ev.TAGS])
+    has_tags = pd.Series(
+        np.array([bool(t) for t in lists], dtype=bool)[codes] if lists else False,
+        index=stripped.index,
+    )
+    tag = _detail(stripped, details, ev.TAG_NAME)
+    problems.add(
+        tagging & ~has_tags & (tag == ""),
+        ev.TAGS,
+        stripped[ev.TAGS],
+        ERROR,
+        "a $tag or $remove_tag needs a tag: write one in the tags column (vip, newsletter)",
+    )
+    problems.add(
+        tagging & has_tags & (tag != ""),
+        ev.TAGS,
+        stripped[ev.TAGS],
+        ERROR,
+        "this row has a tags column and details.tag: keep the tags in one of them",
+    )
+
+
+def _check_tags_cells(clean: pd.Series, problems: _Problems) -> None:
+    """A tags cell that looks like JSON must be a list of texts: anything else would be
+    sent as tags made of its pieces."""
+    looks_json = clean.str.startswith("[") | clean.str.startswith("{")
+    if not looks_json.any():
+        return
+    bad = looks_json.copy()
+    bad[looks_json] = np.array(
+        [json_tags(v) is None for v in clean[looks_json].tolist()], dtype=bool
+    )
+    problems.add(
+        bad,
+        ev.TAGS,
+        clean,
+        ERROR,
+        'tags must be a list of names (vip, newsletter, or ["vip", "newsletter"]): map the '
+        "column to a field or a detail to send it as it is",
+    )
+
+
+def _from_column(stripped: pd.DataFrame, column: str) -> pd.Series:
+    """Rows whose value of `column` is in its own column (not in the details JSON)."""
+    if column in stripped:
+        return stripped[column] != ""
+    return pd.Series(False, index=stripped.index)
+
+
+def _check_currency(
+    rows: pd.Series,
+    currency: pd.Series,
+    stripped: pd.DataFrame,
+    out: pd.DataFrame,
+    problems: _Problems,
+) -> pd.Series:
+    """The currencies of `rows`, a lower-case code in the currency column upper-cased
+    (with a warning); errors for the rest that are not an ISO 4217 code."""
+    if not rows.any():
+        return currency
+    own = _from_column(stripped, ev.PURCHASE_CURRENCY)
+    upper = currency.str.upper()
+    lower = rows & own & (upper != currency) & upper.str.fullmatch(r"[A-Z]{3}").fillna(False)
+    if lower.any():
+        problems.add(
+            lower,
+            ev.PURCHASE_CURRENCY,
+            currency,
+            WARNING,
+            "currency '" + currency[lower] + "' was upper-cased to " + upper[lower]
+            + ", as Bento wants it",
+        )
+        out.loc[lower.to_numpy(), ev.PURCHASE_CURRENCY] = upper[lower]
+        currency = currency.where(~lower, upper)
+    known = currency.isin(list(money.EXPONENTS))
+    bad = rows & ~known
+    if bad.any():
+        shown = currency[bad].str.slice(0, 40)
+        capitals = shown.str.fullmatch(r"[A-Z]{3}").fillna(False).astype(bool)
+        problems.add(
+            bad,
+            ev.PURCHASE_CURRENCY,
+            currency,
+            ERROR,
+            "currency '"
+            + shown
+            + capitals.map(
+                {
+                    True: "' is not an ISO 4217 currency code: use one like USD, EUR or JPY",
+                    False: "' is not a 3-letter currency code in capitals, like USD or EUR",
+                }
+            ),
+        )
+    return currency
+
+
+def _check_amount(
+    rows: pd.Series,
+    amount: pd.Series,
+    currency: pd.Series,
+    stripped: pd.DataFrame,
+    out: pd.DataFrame,
+    problems: _Problems,
+    amounts: money.Unit,
+) -> None:
+    """Amounts of `rows` in minor units: the column's in the unit the person chose, into
+    `out`; those in the details JSON are always minor units (cents), as APIs write them."""
+    if not rows.any():
+        return
+    own = _from_column(stripped, ev.PURCHASE_AMOUNT)
+    for part, unit, in_column in ((rows & own, amounts, True), (rows & ~own, money.MINOR, False)):
+        if not part.any():
+            continue
+        where = part.to_numpy()
+        result = money.to_minor(amount[where], currency[where], unit=unit)
+        wrong = result.error != ""
+        if wrong.any():
+            shown = amount[where][wrong].str.slice(0, 40)
+            message = "amount '" + shown + "' " + result.error[wrong]
+            if not in_column:
+                message = message + " (amounts in the details JSON are always minor units)"
+            problems.add(part & _on(wrong, part.index), ev.PURCHASE_AMOUNT, amount, ERROR, message)
+        if in_column:  # sent as checked: the digits in minor units
+            out.loc[where, ev.PURCHASE_AMOUNT] = result.minor.to_numpy()
+
+
+def _on(mask: pd.Series, index: pd.Index) -> pd.Series:
+    """A mask of some rows spread over all of `index` (False elsewhere)."""
+    return mask.reindex(index, fill_value=False).astype(bool)
 
 
 class SeenRows:

@@ -5,7 +5,7 @@
 - `build_events` of what validation let through never raises, is JSON Bento (and the
   emulator) accept, and round-trips: the email and type are the trimmed cells, fields
   are the cells, dotted details sit at their paths, a `$purchase` amount is the cell's
-  integer;
+  integer (a decimal written in cents is refused; see tests/test_money.py);
 - `parse_dates` never raises, gives each cell a date or a reason, and reads back the
   instant that was written, in every common form;
 - `emails.valid_emails` (a whole column, in pyarrow) agrees with `emails.is_valid` (one
@@ -197,7 +197,7 @@ def test_valid_rows_build_the_events_they_say(table: pd.DataFrame) -> None:
 @given(
     key=st.text(min_size=1, max_size=10).filter(str.strip),
     cents=st.integers(-(10**12), 10**12),
-    form=st.sampled_from(["{}", " {} ", "{}.00", "{}.0"]),
+    form=st.sampled_from(["{}", " {} "]),
     currency=st.sampled_from(["USD", "EUR", "JPY"]),
 )
 def test_purchase_amounts_are_sent_as_the_cells_integer(

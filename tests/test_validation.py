@@ -117,8 +117,8 @@ def test_purchase_needs_key_integer_cents_and_currency() -> None:
     assert problems_of(result, 2) == []
     messages = " | ".join(m for _, _, m in problems_of(result, 3))
     assert "needs details.unique.key" in messages
-    assert "amount '49.99' is not a whole number of cents" in messages
-    assert "currency 'usd' is not a 3-letter currency code in capitals" in messages
+    assert "amount '49.99' has decimals, but the column is read as minor units" in messages
+    assert "currency 'usd' was upper-cased to USD" in messages
     assert build_events(result.valid)[0]["details"] == {
         "unique": {"key": "A1"},
         "value": {"amount": 4999, "currency": "USD"},

@@ -137,7 +137,7 @@ def test_a_tags_file_is_sent_and_resumed_event_for_event(
     with Ledger() as ledger:
         [run] = ledger.runs()
         assert [(b.rows, b.events) for b in run.batches] == [("2-3", 4), ("4", 2)]
-        plan = plan_resume(run.id, ledger=ledger)
+        plan = plan_resume(run.id, c, ledger=ledger)
     [left] = plan.batches
     assert left.rows == (4, 4)
     assert [e["details"]["tag"] for e in left.events] == ["vip", "newsletter"]

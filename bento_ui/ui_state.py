@@ -604,6 +604,17 @@ class SendJob:
         return rows | {row for group in self.held_back for row in group.rows}
 
     @property
+    def refused_rows(self) -> set[int]:
+        """Rows with an event Bento refused by name: it was not recorded."""
+        return {f.row for r in self.results.values() for f in r.failures}
+
+    @property
+    def settled_rows(self) -> set[int]:
+        """The rows a later send of the same source leaves alone: all of `rows` but the
+        refused ones, which the person may fix and send again."""
+        return self.rows - self.refused_rows
+
+    @property
     def held_back_events(self) -> int:
         return sum(group.events for group in self.held_back)
 
@@ -652,7 +663,7 @@ class SendJob:
                 rows.append({
                     "batch": number, "rows": describe_rows(batch.rows), "events": batch.size,
                     "results": None, "failed": None,
-                    "state": "sending" if number in first_pending else "waiting",
+                    "state": BatchState.SENDING if number in first_pending else BatchState.WAITING,
                     "status": None, "attempts": 0, "seconds": 0.0, "message": "",
                 })  # fmt: skip
             else:

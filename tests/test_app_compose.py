@@ -10,7 +10,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from test_app_helpers import edit_data_editor, isolated, metrics, open_app, screen_text, texts
 
-from bento_ui import sandbox, send_batches
+from bento_ui import Ledger, plan_send, sandbox
+from bento_ui.sending import BatchResult, Origin, SendReport
 from bento_ui.ui_state import SendJob, outbox_table
 
 
@@ -243,10 +244,22 @@ def test_an_interrupted_send_resumes_without_sending_a_batch_twice() -> None:
     for email in ("a@example.com", "b@example.com", "c@example.com"):
         at = add(at, email)
     box = outbox_table([entry["row"] for entry in at.session_state["compose_outbox"]])
-    job = SendJob.plan(box, source="outbox-1", size=1)
-    job.begin([1, 2, 3], sandbox().credentials, "the sandbox")
-    first = send_batches([job.batch(1)], sandbox().credentials)
-    job.record(first.results[0])  # the run was stopped right after batch 1 was answered
+    with Ledger() as ledger:  # SendJob.plan/begin are replaced by SendJob.start(plan, ...)
+        plan = plan_send(box, sandbox().credentials, ledger=ledger,
+                         origin=Origin(name="Compose outbox"), batch_size=1)
+        job = SendJob.start(plan, source="outbox-1", table=box, target="the sandbox")
+
+        def on_start(report: SendReport) -> None:  # what the page does
+            job.run_id = report.run_id
+            job.plan = None
+
+        def on_batch(result: BatchResult) -> None:
+            job.record(result)
+            if result.number == 1:
+                raise _Stopped  # the run was stopped right after batch 1 was answered
+
+        with pytest.raises(_Stopped):
+            plan.send(on_batch=on_batch, on_start=on_start)
     at.session_state["compose_jobs"] = {"outbox-1": [job]}
     at.run()
     assert [e["email"] for e in sandbox().events()] == ["a@example.com", "b@example.com",
@@ -301,3 +314,7 @@ def test_leaving_the_page_keeps_the_form_and_its_fields() -> None:
     assert at.text_input(key="compose_custom_type").value == "webinar_attended"
     assert preview(at) == {"type": "webinar_attended", "email": "jane@example.com",
                            "fields": {"first_name": "Jane"}}
+
+
+class _Stopped(Exception):
+    pass

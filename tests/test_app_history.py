@@ -26,17 +26,16 @@ from test_app_upload import ATTENDEES, attendees, send_valid
 from bento_ui import (
     Emulator,
     apply_mapping,
-    build_events,
-    plan_batches,
+    plan_send,
     read_table,
     sandbox,
-    send_batches,
     suggest_mapping,
     validate,
 )
 from bento_ui.config import Credentials
 from bento_ui.ledger import Ledger, file_hash
-from bento_ui.resume import source_options
+from bento_ui.resume import plan_resume, source_options
+from bento_ui.sending import BatchResult, Origin, SendReport
 from bento_ui.ui_state import SendJob, outbox_table
 
 PEOPLE = b"email,type\n" + b"".join(b"u%d@example.com,signed_up\n" % i for i in range(6))
@@ -55,17 +54,27 @@ def interrupted_run(
     sheet = read_table(io.BytesIO(PEOPLE), name="people.csv")
     mapping = suggest_mapping(sheet.columns)
     valid = validate(apply_mapping(sheet, mapping)).valid
-    batches = plan_batches(build_events(valid), [int(r) for r in valid.index], 2)
-    with Ledger() as ledger:
-        run = ledger.start_run(
-            credentials, batches, source_name="people.csv", source_hash=file_hash(PEOPLE),
-            options=source_options(mapping, batch_size=2), target=target,
-        )  # fmt: skip
-        send_batches(batches[:1], credentials, ledger=ledger, run=run)
-        if unknown:
+    last = 2 if unknown else 1
+
+    def on_batch(result: BatchResult) -> None:
+        if result.number == 1 and unknown:
             sandbox().add_faults([{"drop": "after_body"}])  # recorded, then no answer
-            send_batches(batches[1:2], credentials, ledger=ledger, run=run)
-    return run
+        if result.number == last:
+            raise _Cut  # the window was closed, the process killed
+
+    origin = Origin(name="people.csv", file_hash=file_hash(PEOPLE),
+                    options=source_options(mapping, batch_size=2), target=target)
+    report = SendReport()
+    with Ledger() as ledger:
+        plan = plan_send(valid, credentials, ledger=ledger, origin=origin, batch_size=2)
+        with pytest.raises(_Cut):
+            plan.send(on_batch=on_batch, on_start=lambda r: setattr(report, "run_id", r.run_id))
+    assert report.run_id is not None
+    return report.run_id
+
+
+class _Cut(Exception):
+    pass
 
 
 def resume_with(at: AppTest, run: str, data: bytes = PEOPLE, name: str = "people.csv") -> AppTest:
@@ -238,15 +247,27 @@ def test_a_paused_send_does_not_resend_what_another_send_of_its_run_did() -> Non
         at.text_input(key="compose_email").input(email).run()
         at.button(key="compose_add").click().run()
     box = outbox_table([entry["row"] for entry in at.session_state["compose_outbox"]])
-    job = SendJob.plan(box, source="outbox-1", size=1)
     creds = sandbox().credentials
     with Ledger() as ledger:
-        job.run_id = ledger.start_run(creds, job.batches, source_name="Compose outbox")
-        job.begin([1, 2, 3], creds, "the sandbox")
-        first = send_batches([job.batch(1)], creds, ledger=ledger, run=job.run_id)
-        job.record(first.results[0])  # the page stopped here; then, elsewhere:
+        # SendJob.plan/begin are replaced by SendJob.start(plan, ...).
+        plan = plan_send(box, creds, ledger=ledger, origin=Origin(name="Compose outbox"),
+                         batch_size=1)
+        job = SendJob.start(plan, source="outbox-1", table=box, target="the sandbox")
+
+        def on_start(report: SendReport) -> None:  # what the page does
+            job.run_id = report.run_id
+            job.plan = None
+
+        def on_batch(result: BatchResult) -> None:
+            job.record(result)
+            if result.number == 1:
+                raise _Cut  # the page stopped here; then, elsewhere:
+
+        with pytest.raises(_Cut):
+            plan.send(on_batch=on_batch, on_start=on_start)
+        assert job.run_id is not None
         sandbox().add_faults([{"drop": "after_body"}])
-        send_batches([job.batch(2), job.batch(3)], creds, ledger=ledger, run=job.run_id)
+        plan_resume(job.run_id, creds, ledger=ledger, table=box).send()
     assert len(sandbox().events()) == 3
     at.session_state["compose_jobs"] = {"outbox-1": [job]}
     at.run()

@@ -18,8 +18,8 @@ from test_app_helpers import isolated, no_errors_on_screen, open_app, screen_tex
 from test_app_upload import ATTENDEES
 
 from bento_ui import Emulator
-from bento_ui.ledger import Ledger
-from bento_ui.ui_state import batches_frame, csv_bytes, runs_frame
+from bento_ui.ledger import Ledger, batches_frame, runs_frame
+from bento_ui.ui_state import csv_bytes
 
 SECRET = "sk_known_secret_3f9a7c1e5b2d4068"
 PUBLISHABLE = "pk_known_publishable_8e6d4c2a"
@@ -54,7 +54,7 @@ def nowhere(at: AppTest, home: Path, caplog: pytest.LogCaptureFixture) -> None:
         assert key not in caplog.text
     for history in at.session_state["upload_jobs"].values():
         for job in history:
-            assert SECRET.encode() not in csv_bytes(job.table(full=True))
+            assert SECRET.encode() not in csv_bytes(job.table_view(full=True))
             assert SECRET not in repr(job)
 
 

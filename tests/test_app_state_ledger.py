@@ -12,24 +12,21 @@ from bento_ui import (
     Emulator,
     apply_mapping,
     build_events,
-    plan_batches,
+    plan_send,
     read_table,
-    send_batches,
     suggest_mapping,
     validate,
 )
 from bento_ui.errors import LedgerError
+from bento_ui.guard import Held, Resend
 from bento_ui.ledger import Ledger, file_hash
-from bento_ui.resume import plan_resume
-from bento_ui.sending import PARTIAL, BatchResult
+from bento_ui.outcomes import BatchState, Outcome
+from bento_ui.resume import apply_edits, plan_resume, rebuild_table
+from bento_ui.sending import BatchResult, held_elsewhere
 from bento_ui.ui_state import (
     SendJob,
-    apply_edits,
     csv_bytes,
     escape_markdown,
-    guard_mask,
-    held_groups,
-    rebuild_valid,
     upload_options,
 )
 
@@ -60,35 +57,40 @@ def test_every_download_neutralises_formulas() -> None:
     assert ",-3\n" in text  # a number stays a number
 
 
+def _table(n: int) -> pd.DataFrame:
+    return pd.DataFrame({"type": ["t"] * n, "email": [f"u{i}@example.com" for i in range(n)],
+                         "date": [""] * n}, index=range(2, n + 2))
+
+
 def test_guard_choices_are_independent() -> None:
     with Emulator() as bento, Ledger() as ledger:
-        events = [{"type": "t", "email": f"u{i}@example.com"} for i in range(4)]
-        batches = plan_batches(events[:2], [2, 3], 1)
-        run = ledger.start_run(bento.credentials, batches)
         bento.add_faults([{}, {"drop": "after_body"}])
-        send_batches(batches, bento.credentials, ledger=ledger, run=run)
-        check = ledger.already_accepted(bento.site_uuid, events)
+        plan_send(_table(2), bento.credentials, ledger=ledger, batch_size=1).send()
+        check = ledger.check(bento.site_uuid, build_events(_table(4)))
     assert check.accepted == (0,) and check.uncertain == (1,)
-    assert guard_mask(check, send_again=False, resend_unknown=False) == [False, False, True, True]
-    assert guard_mask(check, send_again=True, resend_unknown=False) == [True, False, True, True]
-    assert guard_mask(check, send_again=False, resend_unknown=True) == [False, True, True, True]
+    assert check.keep(Resend()) == [False, False, True, True]
+    # New meaning (guard.Resend): send_again also sends the events of uncertain fate.
+    assert check.keep(Resend(send_again=True)) == [True, True, True, True]
+    assert check.keep(Resend(resend_unknown=True)) == [False, True, True, True]
     rows = [2, 3, 4, 5]
-    assert [g.rows for g in held_groups(check, rows, send_again=False, resend_unknown=False)] \
-        == [(2,), (3,)]
-    assert [g.rows for g in held_groups(check, rows, send_again=True, resend_unknown=False)] \
-        == [(3,)]
+    assert {g.reason: g.rows for g in check.held_back(rows, Resend())} == {
+        Held.SENT_BEFORE: (2,), Held.UNCERTAIN_BEFORE: (3,)}
+    # New meaning: send_again holds back nothing, the uncertain events go too.
+    assert check.held_back(rows, Resend(send_again=True)) == []
+    assert [g.rows for g in check.held_back(rows, Resend(resend_unknown=True))] == [(2,)]
 
 
 def test_partial_batches_count_as_maybe_recorded() -> None:
-    table = pd.DataFrame({"type": ["t"] * 3, "email": [f"u{i}@example.com" for i in range(3)],
-                          "date": [""] * 3}, index=range(2, 5))
-    job = SendJob.plan(table, source="s", size=2)
-    job.record(BatchResult(job.batch(1), 2, PARTIAL, results=1, failed=1))
-    job.record(BatchResult(job.batch(2), 2, "failed"))
+    with Emulator() as bento:
+        plan = plan_send(_table(3), bento.credentials, ledger=None, batch_size=2)
+    job = SendJob.start(plan, source="s", table=_table(3), target="the sandbox")
+    job.record(BatchResult(job.batch(1), 2, Outcome(BatchState.PARTIAL, results=1, failed=1)))
+    job.record(BatchResult(job.batch(2), 2, Outcome(BatchState.FAILED)))
     assert job.unknown() == [1]
     assert job.retryable() == [2]
-    assert job.retryable(include_unknown=True) == [1, 2]
-    job.no_retry = {2}
+    # retryable(include_unknown=) and no_retry are gone: a batch held back because
+    # another run has its events is what is not retried now.
+    job.record(BatchResult.skipped(job.batch(2), 2, held_elsewhere(("r1",))))
     assert job.retryable() == []
 
 
@@ -98,19 +100,20 @@ def test_a_run_is_rebuilt_with_the_cells_fixed_in_the_app() -> None:
     edits = {7: {"Email": "fixed@example.com"}}
     valid = validate(apply_mapping(apply_edits(sheet, edits), mapping)).valid
     assert 7 in valid.index
-    batches = plan_batches(build_events(valid), [int(r) for r in valid.index], 4)
     with Emulator() as bento, Ledger() as ledger:
-        run_id = ledger.start_run(
-            bento.credentials, batches, source_name="plans.csv", source_hash=file_hash(DATA),
-            options=upload_options(mapping, sheet=None, timezone="UTC", date_order=None,
-                                   edits=edits))
+        run_id = ledger.create_run(
+            bento.credentials, source_name="plans.csv", source_hash=file_hash(DATA),
+            options={**upload_options(mapping, sheet=None, timezone="UTC", date_order=None,
+                                      edits=edits), "batch_size": 4})
+        ledger.claim(run_id, build_events(valid), [int(r) for r in valid.index],
+                     resend=Resend(), batch_size=4)
+        ledger.end_run(run_id, interrupted=True)  # planned, never sent
         run = ledger.run(run_id)
         assert run.options["edits"] == {"7": {"Email": "fixed@example.com"}}
-        rebuilt = rebuild_valid(run, DATA)
+        rebuilt = rebuild_table(run, DATA)
         assert rebuilt.loc[7, "email"] == "fixed@example.com"
-        plan = plan_resume(run_id, ledger=ledger, table=rebuilt)
-        job = SendJob.for_resume(plan, source=f"run:{run_id}", credentials=bento.credentials,
-                                 target="the sandbox")
+        plan = plan_resume(run_id, bento.credentials, ledger=ledger, table=rebuilt)
+        job = SendJob.start(plan, source=f"run:{run_id}", table=rebuilt, target="the sandbox")
         assert job.run_id == run_id and job.pending == [1, 2]
         with pytest.raises(LedgerError, match="has changed since it was sent"):
-            rebuild_valid(run, DATA + b"x@example.com,signed_up,pro\n")
+            rebuild_table(run, DATA + b"x@example.com,signed_up,pro\n")

@@ -25,7 +25,7 @@ from bento_ui import BentoUIError, build_events, validate
 from bento_ui import events as ev
 from bento_ui.payloads import to_json
 from bento_ui.sending import Origin
-from bento_ui.ui_state import (
+from ui.logic import (
     AMOUNT_UNITS,
     CUSTOM_KIND,
     amount_both_ways,

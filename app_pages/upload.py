@@ -40,7 +40,7 @@ from bento_ui.resume import apply_edits
 from bento_ui.sending import Origin
 from bento_ui.spreadsheet import REPEATED_HEADERS, describe_repeated_headers
 from bento_ui.templates import template_csv, template_xlsx
-from bento_ui.ui_state import (
+from ui.logic import (
     AMOUNT_UNITS,
     GOES_TO,
     GOES_TO_HELP,

@@ -12,7 +12,7 @@ from test_app_helpers import edit_data_editor, isolated, metrics, open_app, scre
 
 from bento_ui import Ledger, plan_send, sandbox
 from bento_ui.sending import BatchResult, Origin, SendReport
-from bento_ui.ui_state import SendJob, outbox_table
+from ui.logic import SendJob, outbox_table
 
 
 @pytest.fixture(autouse=True)

@@ -51,7 +51,8 @@ from bento_ui.paths import ledger_path
 from bento_ui.payloads import build_events
 from bento_ui.resume import plan_resume
 from bento_ui.sending import BatchResult, Origin, SendPlan, SendReport, plan_send
-from bento_ui.ui_state import (
+from ui.connection import Target, current_target
+from ui.logic import (
     SendJob,
     count,
     csv_bytes,
@@ -59,7 +60,6 @@ from bento_ui.ui_state import (
     ledger_version,
     live_warning,
 )
-from ui.connection import Target, current_target
 from ui.widgets import paged, target_box
 
 LOCK_WAIT_SECONDS = 120

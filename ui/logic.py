@@ -5,15 +5,16 @@
 - the outbox: the events added so far as an event table and as a readable table;
 - the Upload page: the column-mapping editor's rows, fixes typed over the original
   sheet (`apply_edits`, `merge_edits`), the rows still to fix, paging long tables;
-- sending: a `SendJob` remembers the planned batches and each batch's latest outcome,
-  so a rerun of the page (a double click, a widget change) resumes instead of sending
-  twice, and "retry" resends only what Bento did not record; its `run_id` is the run in
-  the send ledger, where every batch is recorded as well;
+- sending: a `SendJob` remembers, across reruns, the run the send engine started and
+  each batch's latest outcome, so a rerun (a double click, a widget change) resumes
+  the run instead of sending twice, and "retry" resends only what Bento did not record;
+  what goes is always the engine's (`bento_ui.sending`) to decide;
 - the send history: how a run is named and described;
 - showing people's data safely: `escape_markdown` for text that goes into markdown,
   `csv_bytes` (formula-safe) for every download.
 
-The pages lay out widgets and call these functions; this module never imports streamlit.
+The pages lay out widgets and call these functions; this module never imports streamlit,
+and the library never imports it: it is the app's vocabulary, on top of `bento_ui`.
 """
 
 from __future__ import annotations

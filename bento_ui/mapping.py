@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from bento_ui import _arrow_text as arrow_text
 from bento_ui import events as ev
 from bento_ui.errors import MappingError
 
@@ -199,22 +200,31 @@ def apply_mapping(
     if problems:
         raise MappingError(" ".join([*problems, *_header_hint(sheet, mapping)]))
 
-    used = {h: t for h, t in mapping.columns.items() if t != IGNORE}
-    table = pd.DataFrame(index=sheet.index)
-    for target in _column_order(used.values()):
-        header = next(h for h, t in used.items() if t == target)
-        table[target] = sheet[header].astype("str")
+    # check_mapping has made every target unique, so each has one header. The columns
+    # are gathered first and made into a table at once: adding them one by one copies
+    # the table each time, which takes minutes for a sheet of a few thousand columns.
+    header_of = {t: h for h, t in mapping.columns.items() if t != IGNORE}
+    columns = {t: _text(sheet[header_of[t]]) for t in _column_order(header_of)}
     for core in ev.CORE_COLUMNS:
-        if core not in table:
-            table[core] = ""
-    table = table[[*ev.CORE_COLUMNS, *(c for c in table.columns if c not in ev.CORE_COLUMNS)]]
+        if core not in columns:
+            columns[core] = pd.Series("", index=sheet.index, dtype="str")
+    order = [*ev.CORE_COLUMNS, *(c for c in columns if c not in ev.CORE_COLUMNS)]
+    table = pd.DataFrame({c: columns[c] for c in order}, index=sheet.index)
 
     default = mapping.default_type.strip()
     if default:
-        has_type = table[ev.TYPE].str.strip() != ""
-        has_anything = (table != "").any(axis=1) if len(table.columns) else has_type
-        table.loc[~has_type & has_anything, ev.TYPE] = default
+        no_type = (table[ev.TYPE].str.strip() == "").to_numpy()
+        if no_type.any():
+            # Only the rows without a type can take the default; of those, the blank
+            # ones stay blank.
+            fill = no_type.copy()
+            fill[no_type] = ~arrow_text.blank_rows(table if no_type.all() else table[no_type])
+            table.loc[fill, ev.TYPE] = default
     return table
+
+
+def _text(column: pd.Series) -> pd.Series:
+    return column if column.dtype == "str" else column.astype("str")
 
 
 def _header_hint(sheet: pd.DataFrame, mapping: ColumnMapping) -> list[str]:

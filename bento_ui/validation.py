@@ -305,6 +305,12 @@ def _check_email(raw: pd.Series, clean: pd.Series, problems: _Problems) -> pd.Se
     problems.add(
         ok & (clean != raw), ev.EMAIL, raw, WARNING, "email had spaces around it: they were trimmed"
     )
+    unusual = ok & emails.non_ascii(clean)
+    if unusual.any():  # look-alike letters: only addresses beyond ASCII can have them
+        message = emails.lookalikes(clean[unusual])
+        flagged = unusual.copy()
+        flagged[unusual] = (message != "").to_numpy()
+        problems.add(flagged, ev.EMAIL, raw, WARNING, message)
     return clean
 
 

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from bento_ui import _arrow_text as arrow_text
-from bento_ui import emails
+from bento_ui import emails, json_limits
 from bento_ui import events as ev
 from bento_ui.dates import DateOrder, parse_dates, utc_now
 
@@ -415,7 +415,25 @@ def _check_details_json(stripped: pd.DataFrame, problems: _Problems) -> _Details
     message: list[str] = []
     for value in distinct:
         try:
-            obj = json.loads(value, parse_constant=_reject_constant)
+            obj = json.loads(
+                value, parse_constant=_reject_constant, parse_float=json_limits.finite_float
+            )
+            if json_limits.deeper_than(obj, json_limits.MAX_DETAILS_DEPTH):
+                raise RecursionError
+        except json_limits.NotFinite as exc:
+            parsed.append({})
+            message.append(
+                f"details holds the number {exc}, too large for a JSON number: write it "
+                'as text in quotes, like {"big": "1e999"}'
+            )
+            continue
+        except RecursionError:
+            parsed.append({})
+            message.append(
+                f"details nests objects or lists more than {json_limits.MAX_DETAILS_DEPTH} "
+                "levels deep, more than an event's details can be: flatten it"
+            )
+            continue
         except _NotJSON as exc:
             parsed.append({})
             message.append(
@@ -430,7 +448,7 @@ def _check_details_json(stripped: pd.DataFrame, problems: _Problems) -> _Details
                 'write an object like {"plan": "pro"}'
             )
             continue
-        except (ValueError, RecursionError):
+        except ValueError:
             parsed.append({})
             message.append('details is not valid JSON: write an object like {"plan": "pro"}')
             continue

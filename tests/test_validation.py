@@ -266,3 +266,10 @@ def test_exact_duplicate_rows_are_warned_about_with_the_first_row() -> None:
 def test_long_values_are_shortened_in_the_problems_table() -> None:
     result = validate(table([{"type": "t", "email": "x" * 10_000}]), now=NOW)
     assert len(result.problems.loc[0, "value"]) < 300
+
+
+def test_a_details_number_too_large_for_json_is_an_error() -> None:
+    rows = [{"type": "t", "email": "a@x.com", "details": '{"big": 1e999}'}]
+    [(column, severity, text)] = problems_of(validate(table(rows), now=NOW), 2)
+    assert (column, severity) == ("details", "error")
+    assert "holds the number 1e999, too large for a JSON number" in text

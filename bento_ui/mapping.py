@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from bento_ui import _arrow_text as arrow_text
 from bento_ui import events as ev
 from bento_ui.errors import MappingError
 
@@ -232,12 +233,12 @@ def apply_mapping(
     if problems:
         raise MappingError(" ".join([*problems, *_header_hint(sheet, mapping)]))
 
+    # check_mapping has made every target unique, so each has one header. The columns
+    # are gathered first and made into a table at once: adding them one by one copies
+    # the table each time, which takes minutes for a sheet of a few thousand columns.
     used = {h: t for h, t in mapping.columns.items() if t != IGNORE}
-    header_of = {t: h for h, t in used.items()}  # targets are unique (check_mapping)
-    # Built in one go: inserting column by column is quadratic in a file of thousands.
-    columns = {
-        target: sheet[header_of[target]].astype("str") for target in _column_order(used.values())
-    }
+    header_of = {t: h for h, t in used.items()}
+    columns = {t: _text(sheet[header_of[t]]) for t in _column_order(header_of)}
     for core in ev.CORE_COLUMNS:
         columns.setdefault(core, pd.Series("", index=sheet.index, dtype="str"))
     order = [*ev.CORE_COLUMNS, *(c for c in columns if c not in ev.CORE_COLUMNS)]
@@ -247,10 +248,18 @@ def apply_mapping(
     if not default and ev.TAGS in used.values() and ev.TYPE not in used.values():
         default = ev.TAG  # a tags column alone: each row is its tags
     if default:
-        has_type = table[ev.TYPE].str.strip() != ""
-        has_anything = (table != "").any(axis=1) if len(table.columns) else has_type
-        table.loc[~has_type & has_anything, ev.TYPE] = default
+        no_type = (table[ev.TYPE].str.strip() == "").to_numpy()
+        if no_type.any():
+            # Only the rows without a type can take the default; of those, the blank
+            # ones stay blank.
+            fill = no_type.copy()
+            fill[no_type] = ~arrow_text.blank_rows(table if no_type.all() else table[no_type])
+            table.loc[fill, ev.TYPE] = default
     return table
+
+
+def _text(column: pd.Series) -> pd.Series:
+    return column if column.dtype == "str" else column.astype("str")
 
 
 def _header_hint(sheet: pd.DataFrame, mapping: ColumnMapping) -> list[str]:

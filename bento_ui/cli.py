@@ -364,6 +364,9 @@ def _send_command(args: argparse.Namespace) -> int:
             on_batch=_printer(plan.events), on_start=_announcer(args, sandbox),
             dry_run=args.dry_run,
         )  # fmt: skip
+        if plan.stream is not None:  # a stream's guard speaks as the file is read
+            for group in report.held_back:
+                print(held_back_note(group, voice="cli", sandbox=sandbox))
         _print_outcome(args, report, sandbox, held=list(plan.elsewhere))
     if args.dry_run:
         return EXIT_OK

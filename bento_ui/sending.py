@@ -266,6 +266,7 @@ class SendPlan:
     elsewhere: dict[int, tuple[str, ...]] = field(default_factory=dict)  # held: other runs
     extra: tuple[list[Event], list[int]] | None = None
     of: int = 0
+    _sent: bool = field(default=False, repr=False)
 
     @property
     def events(self) -> int:
@@ -286,6 +287,12 @@ class SendPlan:
         """Claim, record and send (see the module docstring); a dry run writes nothing
         and reports every batch `skipped`. `on_start` sees the report before the first
         request: its `run_id` and what the guard held back."""
+        if self._sent:
+            raise LedgerError(
+                "This plan was sent already: plan again (plan_send, or plan_resume for its "
+                "run) to see what is left."
+            )
+        self._sent = not dry_run
         report = SendReport(run_id=self.run_id, held_back=list(self.held_back))
         report.results.extend(self.earlier)
         if dry_run or self.ledger is None:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -315,9 +316,13 @@ class SendPlan:
                 on_start(report)
             report = _loop(batches, self, report, run_id, on_batch, client, False)
         except BaseException:
-            self.ledger.end_run(run_id, interrupted=True)
+            with suppress(LedgerError):  # the original error says more
+                self.ledger.end_run(run_id, interrupted=True)
             raise
-        self.ledger.end_run(run_id, stopped=report.stopped)
+        try:
+            self.ledger.end_run(run_id, stopped=report.stopped)
+        except LedgerError as exc:
+            report.stopped = report.stopped or str(exc)
         return report
 
     # --- where the batches come from

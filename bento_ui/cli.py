@@ -24,7 +24,8 @@ import pandas as pd
 from bento_ui import __version__
 from bento_ui.batching import MAX_BATCH_SIZE, describe_rows, plan_batches
 from bento_ui.config import Credentials
-from bento_ui.errors import BentoUIError, ReadError
+from bento_ui.dates import check_timezone
+from bento_ui.errors import BentoUIError, ReadError, TimezoneError
 from bento_ui.export import write_safe_csv
 from bento_ui.ledger import SENT_BEFORE, HeldBack, Ledger, RunRecord, file_hash
 from bento_ui.mapping import ColumnMapping, apply_mapping, suggest_mapping
@@ -179,7 +180,10 @@ def _add_input_options(parser: argparse.ArgumentParser, file_required: bool = Tr
         "fields.NAME, details.PATH or ignore (repeatable)",
     )
     parser.add_argument(
-        "--timezone", default="UTC", help="zone of dates written without one (default UTC)"
+        "--timezone",
+        type=_timezone,
+        default="UTC",
+        help="zone of dates written without one, such as Europe/Berlin (default UTC)",
     )
     parser.add_argument(
         "--date-order",
@@ -196,6 +200,13 @@ def _batch_size(text: str) -> int:
     if not 1 <= size <= MAX_BATCH_SIZE:
         raise argparse.ArgumentTypeError(f"must be a whole number from 1 to {MAX_BATCH_SIZE}")
     return size
+
+
+def _timezone(text: str) -> str:
+    try:
+        return check_timezone(text)
+    except TimezoneError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _sheet_arg(args: argparse.Namespace) -> str | int | None:

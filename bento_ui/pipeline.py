@@ -51,7 +51,7 @@ from bento_ui import spreadsheet as sheet_io
 from bento_ui.batching import MAX_BATCH_SIZE, Batch
 from bento_ui.client import BentoClient
 from bento_ui.config import Credentials
-from bento_ui.dates import DateOrder
+from bento_ui.dates import DateOrder, check_timezone
 from bento_ui.errors import ReadError
 from bento_ui.ledger import Ledger, file_hash
 from bento_ui.mapping import ColumnMapping, apply_mapping
@@ -384,6 +384,7 @@ def prepare_in_chunks(
 ) -> PreparedFile:
     """Check every row of a file, chunk by chunk (the first pass): the summary and the
     problems `validate` would give for the whole table. `on_chunk` sees each chunk."""
+    timezone = check_timezone(timezone)  # before reading a byte of a big file
     while True:
         prepared = PreparedFile(
             os.fspath(source), mapping, chunk_rows, timezone, date_order, sheet

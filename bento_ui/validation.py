@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 
 from bento_ui import emails
 from bento_ui import events as ev
-from bento_ui.dates import DateOrder, parse_dates, utc_now
+from bento_ui.dates import DateOrder, check_timezone, parse_dates, utc_now
 
 ERROR = "error"
 WARNING = "warning"
@@ -153,7 +153,9 @@ def validate(
 
     `seen` carries the rows of earlier chunks of the same file, so that a row repeating
     one of them is flagged too (see `bento_ui.pipeline`); it learns this table's rows.
+    Raises TimezoneError when `timezone` is not a known zone name.
     """
+    timezone = check_timezone(timezone)
     text = table.astype("str")
     stripped = text.apply(lambda col: col.str.strip())
     empty = (stripped == "").all(axis=1) if len(text.columns) else pd.Series(True, text.index)

@@ -48,6 +48,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import NewConnectionError
 
+from bento_ui import json_limits
 from bento_ui.config import Credentials
 
 try:
@@ -596,8 +597,8 @@ def _extract(response: requests.Response, secrets: tuple[str, ...] = ()) -> str:
             words = _SPACE.sub(" ", html.unescape(title.group(1))).strip()
         return _redact(_truncate(f"an HTML page: {words}" if words else "an HTML page"), secrets)
     try:
-        payload = json.loads(text)
-    except ValueError:
+        payload = json_limits.loads(text)
+    except ValueError:  # not JSON, or JSON too deep to describe
         return _redact(_truncate(_SPACE.sub(" ", text).strip()), secrets)
     return _redact(_truncate(_describe_json(payload)), secrets)
 

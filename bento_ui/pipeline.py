@@ -48,6 +48,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 
 from bento_ui import spreadsheet as sheet_io
+from bento_ui import workbook_claims
 from bento_ui.batching import MAX_BATCH_SIZE, Batch
 from bento_ui.client import BentoClient
 from bento_ui.config import Credentials
@@ -133,6 +134,8 @@ def _csv_layout(path: str) -> _CsvLayout | None:
         delimiter = sheet_io._sniff_delimiter(sample[: sheet_io._SNIFF_BYTES])
     reader = csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter)
     header = next(reader, [])
+    if len(header) > workbook_claims.MAX_COLUMNS:
+        raise ReadError(sheet_io._too_many_columns(f"'{name}'", len(header)))
     return _CsvLayout(start, delimiter, header, blank_rows + 1)
 
 

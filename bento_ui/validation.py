@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from bento_ui import emails
+from bento_ui import emails, json_limits
 from bento_ui import events as ev
 from bento_ui.dates import DateOrder, check_timezone, parse_dates, utc_now
 
@@ -342,8 +342,10 @@ def _check_flat(column: str, clean: pd.Series, problems: _Problems) -> None:
 
 def _json_or_none(text: str) -> Any:
     try:
-        return json.loads(text)
-    except (ValueError, RecursionError):
+        return json_limits.loads(text)
+    except json_limits.TooDeep:
+        return []  # nested too deep: certainly not flat
+    except ValueError:
         return None
 
 
@@ -404,7 +406,21 @@ def _check_details_json(stripped: pd.DataFrame, problems: _Problems) -> _Details
     message: list[str] = []
     for value in distinct:
         try:
-            obj = json.loads(value, parse_constant=_reject_constant)
+            obj = json_limits.loads(value, parse_constant=_reject_constant)
+        except json_limits.TooDeep as exc:
+            parsed.append({})
+            message.append(
+                f"details is {exc}, more than an event needs: flatten it, or put the deep "
+                "part in a text"
+            )
+            continue
+        except json_limits.NumberTooLong as exc:
+            parsed.append({})
+            message.append(
+                f"details holds {exc}, which cannot be sent as a number: write it in "
+                'quotes as a text, like {"id": "12345"}'
+            )
+            continue
         except _NotJSON as exc:
             parsed.append({})
             message.append(

@@ -71,6 +71,10 @@ _SNIFF_BYTES = 64 * 1024
 _BLANK_LINE_CHARS = b' \t\r\n",;|'
 _TEXT_CHAR = re.compile(rb"[^\s\x00\xef\xbb\xbf\xff\xfe]")  # not blank, NUL or a BOM byte
 _TEXT_CONTROL = frozenset(range(32)) - {9, 10, 12, 13}
+# Comments and blanks before a web page's first tag (Excel's own HTML "xls" files
+# start with a comment or a processing instruction).
+_WEB_PAGE_STARTS = ("<html", "<table", "<?xml", "<!doctype html", "<head", "<body")
+_LEADING_MARKUP = re.compile(r"\A(?:\s+|<!--.*?(?:-->|\Z)|<\?(?!xml\b).*?\?>)*", re.DOTALL)
 
 
 def _latin1_fallback(error: UnicodeError) -> tuple[str, int]:
@@ -155,8 +159,13 @@ def detect_format(data: bytes, name: str | None = None) -> Format:
         raise ReadError(_EMPTY)
     if head.startswith(_BINARY_MAGIC) or _looks_binary(head):
         raise ReadError(f"{label} doesn't look like a CSV or spreadsheet: {_SUPPORTED}.")
-    start = _decode_sample(head).lstrip("\ufeff \t\r\n")[:2048].lower()
-    if start.startswith("<") and ("<html" in start or "<table" in start or "<?xml" in start):
+    text_head = _decode_sample(head).lstrip("\ufeff \t\r\n")
+    start = _LEADING_MARKUP.sub("", text_head)[:2048].lower()
+    if (
+        text_head.startswith("<!--")
+        or start.startswith(_WEB_PAGE_STARTS)
+        or (start.startswith("<") and ("<html" in start or "<table" in start))
+    ):
         raise ReadError(
             f"{label} is a web page or XML file saved with a spreadsheet name, not a real "
             "workbook: open it in Excel, save it as XLSX or CSV, and upload that file."
@@ -221,8 +230,28 @@ def _zip_format(data: bytes, ext: str, label: str) -> Format:
     )
 
 
+def _utf32_codec(head: bytes) -> str | None:
+    """utf-32 when the bytes start with its BOM or are text with three NULs in four."""
+    if head.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+        return "utf-32"
+    sample = head[: len(head[:4096]) // 4 * 4]
+    quads = len(sample) // 4
+    if quads < 2:
+        return None
+    nul = [sample[i::4].count(0) for i in range(4)]
+    if min(nul[1:]) >= 0.9 * quads and nul[0] <= 0.05 * quads:
+        return "utf-32-le"
+    if min(nul[:3]) >= 0.9 * quads and nul[3] <= 0.05 * quads:
+        return "utf-32-be"
+    return None
+
+
 def _utf16_codec(head: bytes) -> str | None:
-    """utf-16 when the bytes start with its BOM or are mostly NUL-interleaved text."""
+    """utf-16 (or utf-32) when the bytes start with its BOM or are mostly NUL-interleaved
+    text: the codec of a text file whose characters take more than one byte each."""
+    wide = _utf32_codec(head)
+    if wide:
+        return wide
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
         return "utf-16"
     sample = head[:4096]
@@ -250,8 +279,14 @@ def _looks_binary(head: bytes) -> bool:
 def _decode_sample(head: bytes) -> str:
     codec = _utf16_codec(head)
     if codec:
-        return head[: len(head) // 2 * 2].decode(codec, errors="replace")
+        return _whole_units(head, codec).decode(codec, errors="replace")
     return head.decode("utf-8", errors="replace")
+
+
+def _whole_units(data: bytes, codec: str) -> bytes:
+    """`data` cut to whole code units of `codec` (2 bytes for UTF-16, 4 for UTF-32)."""
+    unit = 4 if "32" in codec else 2
+    return data[: len(data) // unit * unit]
 
 
 # --- CSV and TSV ----------------------------------------------------------------------
@@ -267,7 +302,7 @@ def _to_utf8(data: bytes) -> tuple[bytes, int, str]:
         return data, 3, "utf-8-sig"
     codec = _utf16_codec(data[:4096])
     if codec:
-        text = data[: len(data) // 2 * 2].decode(codec, errors="replace").lstrip("\ufeff")
+        text = _whole_units(data, codec).decode(codec, errors="replace").lstrip("\ufeff")
         return text.encode("utf-8"), 0, codec
     # Decide on the first 64 KB; a later invalid byte is caught while parsing.
     decoder = codecs.getincrementaldecoder("utf-8")()
@@ -336,6 +371,10 @@ def _read_utf8_csv(data: bytes, start: int, label: str, *, tab: bool) -> pd.Data
         delimiter = _sniff_delimiter(sample)
     width = _widest_row(sample, delimiter, rows=1)
     if width > workbook_claims.MAX_COLUMNS:
+        # The sample may end inside the header: count the whole line for the message.
+        line_end = data.find(b"\n", start, end)
+        header = data[start : end if line_end == -1 else line_end]
+        width = max(width, header.count(delimiter.encode()) + 1)
         raise ReadError(_too_many_columns(label, width))
 
     header_row = blank_rows + 1
@@ -378,6 +417,7 @@ def text_convert_options(names: list[str]) -> pa_csv.ConvertOptions:
         strings_can_be_null=False,
         quoted_strings_can_be_null=False,
     )
+
 
 def _parse_with_arrow(
     data: bytes, start: int, end: int, delimiter: str, width: int

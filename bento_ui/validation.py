@@ -162,6 +162,9 @@ def validate(
     # The checks run over every row; the empty rows get no problems and are left out of
     # `valid` at the end (one filter of the table instead of three).
     problems = _Problems(keep=~empty)
+    cleaned = _remove_controls(text, stripped, problems)
+    if cleaned is not text:
+        text, stripped = cleaned, cleaned.apply(lambda col: col.str.strip())
     out = text.copy()
 
     if ev.TYPE in text:
@@ -245,6 +248,45 @@ def validate(
         dates_ambiguous=dates_ambiguous,
         date_order=used_order,
     )
+
+
+# Control characters (NUL, ESC, DEL, the C1 range) are never sent: a terminal or a
+# spreadsheet would act on them. Tabs and line breaks are text inside a field or a
+# detail, but not inside an event's type or a subscriber's email.
+_CONTROL = "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"
+_CONTROL_OR_BREAK = "[\x00-\x1f\x7f-\x9f]"
+
+
+def _remove_controls(
+    text: pd.DataFrame, stripped: pd.DataFrame, problems: _Problems
+) -> pd.DataFrame:
+    """`text` without control characters, with an error for each in a type (the email's
+    own check refuses them already) and a warning for each removed elsewhere; `text`
+    itself when there are none (the common case, checked in one pass per column)."""
+    cleaned: dict[str, pd.Series] = {}
+    for column in text.columns:
+        if column == ev.EMAIL:
+            continue
+        if column == ev.TYPE:
+            held = stripped[column].str.contains(_CONTROL_OR_BREAK, regex=True)
+            if held.any():
+                problems.add(
+                    held, column, text[column], ERROR,
+                    f"{column} holds a control character (such as NUL, ESC or a line break), "
+                    f"which cannot be sent: write the {column} as plain text",
+                )  # fmt: skip
+            continue
+        held = text[column].str.contains(_CONTROL, regex=True)
+        if held.any():
+            problems.add(
+                held, column, text[column], WARNING,
+                f"{column} held control characters (such as NUL or ESC) that cannot be sent: "
+                "they were removed",
+            )  # fmt: skip
+            cleaned[column] = text[column].str.replace(_CONTROL, "", regex=True)
+    if not cleaned:
+        return text
+    return text.assign(**cleaned)
 
 
 def _quoted(values: pd.Series) -> pd.Series:

@@ -42,6 +42,7 @@ from bento_ui.sending import (
     send_batches,
 )
 from bento_ui.spreadsheet import read_table
+from bento_ui.terminal import EscapingStream
 from bento_ui.validation import Validation, validate
 
 SHOWN_PROBLEMS = 20
@@ -52,6 +53,19 @@ EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Every line printed may hold a cell or Bento's words: show control characters as
+    # \xNN rather than let them act on the terminal (see bento_ui.terminal).
+    stdout, stderr = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = EscapingStream(stdout), EscapingStream(stderr)
+    try:
+        return _main(argv)
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        sys.stdout, sys.stderr = stdout, stderr
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     try:
         code: int = args.run(args)

@@ -373,8 +373,8 @@ def _read_utf8_csv(data: bytes, start: int, label: str, *, tab: bool) -> pd.Data
     if width > workbook_claims.MAX_COLUMNS:
         # The sample may end inside the header: count the whole line for the message.
         line_end = data.find(b"\n", start, end)
-        header = data[start : end if line_end == -1 else line_end]
-        width = max(width, header.count(delimiter.encode()) + 1)
+        header_line = data[start : end if line_end == -1 else line_end]
+        width = max(width, header_line.count(delimiter.encode()) + 1)
         raise ReadError(_too_many_columns(label, width))
 
     header_row = blank_rows + 1

@@ -24,7 +24,8 @@ import pandas as pd
 from bento_ui import __version__
 from bento_ui.batching import MAX_BATCH_SIZE
 from bento_ui.config import Credentials
-from bento_ui.errors import BentoUIError, ReadError
+from bento_ui.dates import check_timezone
+from bento_ui.errors import BentoUIError, ReadError, TimezoneError
 from bento_ui.export import write_safe_csv
 from bento_ui.guard import Resend
 from bento_ui.ledger import Ledger, RunRecord, file_hash
@@ -37,6 +38,7 @@ from bento_ui.progress import ProgressBar
 from bento_ui.resume import plan_resume, source_options
 from bento_ui.sending import BatchResult, Origin, SendPlan, SendReport, plan_send
 from bento_ui.spreadsheet import REPEATED_HEADERS, describe_repeated_headers, read_table
+from bento_ui.terminal import EscapingStream
 from bento_ui.validation import Validation, validate
 
 SHOWN_PROBLEMS = 20
@@ -48,6 +50,19 @@ EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Every line printed may hold a cell or Bento's words: show control characters as
+    # \xNN rather than let them act on the terminal (see bento_ui.terminal).
+    stdout, stderr = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = EscapingStream(stdout), EscapingStream(stderr)
+    try:
+        return _main(argv)
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        sys.stdout, sys.stderr = stdout, stderr
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     try:
         code: int = args.run(args)
@@ -181,7 +196,10 @@ def _add_input_options(parser: argparse.ArgumentParser, file_required: bool = Tr
         "fields.NAME, details.PATH or ignore (repeatable)",
     )
     parser.add_argument(
-        "--timezone", default="UTC", help="zone of dates written without one (default UTC)"
+        "--timezone",
+        type=_timezone,
+        default="UTC",
+        help="zone of dates written without one, such as Europe/Berlin (default UTC)",
     )
     parser.add_argument(
         "--date-order",
@@ -206,6 +224,13 @@ def _batch_size(text: str) -> int:
     if not 1 <= size <= MAX_BATCH_SIZE:
         raise argparse.ArgumentTypeError(f"must be a whole number from 1 to {MAX_BATCH_SIZE}")
     return size
+
+
+def _timezone(text: str) -> str:
+    try:
+        return check_timezone(text)
+    except TimezoneError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _sheet_arg(args: argparse.Namespace) -> str | int | None:

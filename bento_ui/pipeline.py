@@ -47,8 +47,9 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 
 from bento_ui import spreadsheet as sheet_io
+from bento_ui import workbook_claims
 from bento_ui.batching import Batch
-from bento_ui.dates import DateOrder
+from bento_ui.dates import DateOrder, check_timezone
 from bento_ui.errors import ReadError
 from bento_ui.mapping import ColumnMapping, apply_mapping
 from bento_ui.money import MINOR, Unit
@@ -129,6 +130,8 @@ def _csv_layout(path: str) -> _CsvLayout | None:
         delimiter = sheet_io._sniff_delimiter(sample[: sheet_io._SNIFF_BYTES])
     reader = csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter)
     header = next(reader, [])
+    if len(header) > workbook_claims.MAX_COLUMNS:
+        raise ReadError(sheet_io._too_many_columns(f"'{name}'", len(header)))
     return _CsvLayout(start, delimiter, header, blank_rows + 1)
 
 
@@ -383,6 +386,7 @@ def prepare_in_chunks(
 ) -> PreparedFile:
     """Check every row of a file, chunk by chunk (the first pass): the summary and the
     problems `validate` would give for the whole table. `on_chunk` sees each chunk."""
+    timezone = check_timezone(timezone)  # before reading a byte of a big file
     while True:
         prepared = PreparedFile(
             os.fspath(source), mapping, chunk_rows, timezone, date_order, sheet, amounts

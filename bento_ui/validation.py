@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 from bento_ui import _arrow_text as arrow_text
 from bento_ui import emails, json_limits, money
 from bento_ui import events as ev
-from bento_ui.dates import DateOrder, parse_dates, utc_now
+from bento_ui.dates import DateOrder, check_timezone, parse_dates, utc_now
 from bento_ui.tags import explode_tags, json_tags, tags_per_row
 
 ERROR = "error"
@@ -176,7 +176,9 @@ def validate(
 
     `seen` carries the rows of earlier chunks of the same file, so that a row repeating
     one of them is flagged too (see `bento_ui.pipeline`); it learns this table's rows.
+    Raises TimezoneError when `timezone` is not a known zone name.
     """
+    timezone = check_timezone(timezone)
     # Whole-table steps go column by column in pyarrow (see `_arrow_text`): a sheet of
     # thousands of columns is checked as quickly as one of a dozen.
     text = table if (table.dtypes == "str").all() else table.astype("str")
@@ -185,6 +187,9 @@ def validate(
     # The checks run over every row; the empty rows get no problems and are left out of
     # `valid` at the end (one filter of the table instead of three).
     problems = _Problems(keep=~empty)
+    cleaned = _remove_controls(text, stripped, problems)
+    if cleaned is not text:
+        text, stripped = cleaned, cleaned.apply(lambda col: col.str.strip())
     out = text.copy()
 
     if ev.TYPE in text:
@@ -273,6 +278,45 @@ def validate(
         dates_ambiguous=dates_ambiguous,
         date_order=used_order,
     )
+
+
+# Control characters (NUL, ESC, DEL, the C1 range) are never sent: a terminal or a
+# spreadsheet would act on them. Tabs and line breaks are text inside a field or a
+# detail, but not inside an event's type or a subscriber's email.
+_CONTROL = "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"
+_CONTROL_OR_BREAK = "[\x00-\x1f\x7f-\x9f]"
+
+
+def _remove_controls(
+    text: pd.DataFrame, stripped: pd.DataFrame, problems: _Problems
+) -> pd.DataFrame:
+    """`text` without control characters, with an error for each in a type (the email's
+    own check refuses them already) and a warning for each removed elsewhere; `text`
+    itself when there are none (the common case, checked in one pass per column)."""
+    cleaned: dict[str, pd.Series] = {}
+    for column in text.columns:
+        if column == ev.EMAIL:
+            continue
+        if column == ev.TYPE:
+            held = stripped[column].str.contains(_CONTROL_OR_BREAK, regex=True)
+            if held.any():
+                problems.add(
+                    held, column, text[column], ERROR,
+                    f"{column} holds a control character (such as NUL, ESC or a line break), "
+                    f"which cannot be sent: write the {column} as plain text",
+                )  # fmt: skip
+            continue
+        held = text[column].str.contains(_CONTROL, regex=True)
+        if held.any():
+            problems.add(
+                held, column, text[column], WARNING,
+                f"{column} held control characters (such as NUL or ESC) that cannot be sent: "
+                "they were removed",
+            )  # fmt: skip
+            cleaned[column] = text[column].str.replace(_CONTROL, "", regex=True)
+    if not cleaned:
+        return text
+    return text.assign(**cleaned)
 
 
 def _quoted(values: pd.Series) -> pd.Series:
@@ -380,8 +424,10 @@ def _check_flat(column: str, clean: pd.Series, problems: _Problems) -> None:
 
 def _json_or_none(text: str) -> Any:
     try:
-        return json.loads(text)
-    except (ValueError, RecursionError):
+        return json_limits.loads(text)
+    except json_limits.TooDeep:
+        return []  # nested too deep: certainly not flat
+    except ValueError:
         return None
 
 
@@ -442,11 +488,9 @@ def _check_details_json(stripped: pd.DataFrame, problems: _Problems) -> _Details
     message: list[str] = []
     for value in distinct:
         try:
-            obj = json.loads(
+            obj = json_limits.loads(
                 value, parse_constant=_reject_constant, parse_float=json_limits.finite_float
             )
-            if json_limits.deeper_than(obj, json_limits.MAX_DETAILS_DEPTH):
-                raise RecursionError
         except json_limits.NotFinite as exc:
             parsed.append({})
             message.append(
@@ -454,11 +498,18 @@ def _check_details_json(stripped: pd.DataFrame, problems: _Problems) -> _Details
                 'as text in quotes, like {"big": "1e999"}'
             )
             continue
-        except RecursionError:
+        except json_limits.TooDeep as exc:
             parsed.append({})
             message.append(
-                f"details nests objects or lists more than {json_limits.MAX_DETAILS_DEPTH} "
-                "levels deep, more than an event's details can be: flatten it"
+                f"details is {exc}, more than an event needs: flatten it, or put the deep "
+                "part in a text"
+            )
+            continue
+        except json_limits.NumberTooLong as exc:
+            parsed.append({})
+            message.append(
+                f"details holds {exc}, which cannot be sent as a number: write it in "
+                'quotes as a text, like {"id": "12345"}'
             )
             continue
         except _NotJSON as exc:

@@ -25,8 +25,10 @@ from bento_ui import BentoUIError, build_events, validate
 from bento_ui import events as ev
 from bento_ui.payloads import to_json
 from bento_ui.sending import Origin
-from bento_ui.ui_state import (
+from ui.logic import (
+    AMOUNT_UNITS,
     CUSTOM_KIND,
+    amount_both_ways,
     compose_event_table,
     date_text,
     escape_markdown,
@@ -210,20 +212,24 @@ with form_col:
                 "Unique key (order id)", key="compose_purchase_key", placeholder="ORDER-1001",
                 help="Bento drops a second purchase with the same key.")
             kind_notes[ev.PURCHASE_KEY] = st.container()
+        # Money: typed as text in the unit chosen below, never through a float.
         with amount_col:
-            amount = st.number_input("Amount in cents", min_value=0, step=1, value=None,
-                                     key="compose_purchase_amount", placeholder="4999",
-                                     help="A whole number of cents: 4999 for 49.99.")
-            kind_details[ev.PURCHASE_AMOUNT] = "" if amount is None else str(int(amount))
+            amount = st.text_input("Amount", key="compose_purchase_amount", placeholder="49.99",
+                                   help="In the unit chosen below: 49.99, or 4999 cents.")
+            kind_details[ev.PURCHASE_AMOUNT] = (amount or "").strip()
             kind_notes[ev.PURCHASE_AMOUNT] = st.container()
         with currency_col:
             kind_details[ev.PURCHASE_CURRENCY] = st.text_input(
                 "Currency", key="compose_purchase_currency", max_chars=3,
-                help="A 3-letter code in capitals: USD, EUR, GBP.")
+                help="A 3-letter code: USD, EUR, GBP.")
             kind_notes[ev.PURCHASE_CURRENCY] = st.container()
-        if amount is not None:
-            st.caption(f"That is {int(amount) / 100:,.2f} "
-                       f"{escape_markdown(kind_details[ev.PURCHASE_CURRENCY] or '')}.")
+        st.session_state.setdefault("compose_amount_unit", "major")
+        amount_unit = st.radio("The amount is in", list(AMOUNT_UNITS), key="compose_amount_unit",
+                               format_func=AMOUNT_UNITS.get, horizontal=True)
+        both = amount_both_ways(amount, kind_details[ev.PURCHASE_CURRENCY], amount_unit)
+        if both:
+            # Digits and a checked code only: nothing to escape.
+            st.caption(f"{both}: Bento receives the amount in minor units.")
     elif kind in (ev.TAG, ev.REMOVE_TAG):
         kind_details[ev.TAG_NAME] = st.text_input("Tag", key="compose_tag", placeholder="vip")
         kind_notes[ev.TAG_NAME] = st.container()
@@ -275,7 +281,9 @@ table, form_problems = compose_event_table(
     kind_details=kind_details, date=date_text(day, time_of_day) if has_date else "",
     row=len(outbox) + 1,
 )
-validation = validate(table, timezone=tz)
+validation = validate(table, timezone=tz,
+                      amounts=st.session_state.get("compose_amount_unit", "minor")
+                      if kind == ev.PURCHASE else "minor")
 tried = bool(st.session_state.get("compose_tried"))
 grouped = problems_by_place(validation, form_problems, hide_blank=not tried)
 blocked = has_errors(problems_by_place(validation, form_problems))
@@ -296,6 +304,7 @@ if kind == ev.PURCHASE:
     form_values.update({
         "compose_purchase_key": kind_details[ev.PURCHASE_KEY],
         "compose_purchase_amount": st.session_state.get("compose_purchase_amount"),
+        "compose_amount_unit": st.session_state.get("compose_amount_unit", "major"),
         "compose_purchase_currency": kind_details[ev.PURCHASE_CURRENCY],
     })
 if ev.TAG_NAME in kind_details:

@@ -28,7 +28,8 @@ from bento_ui.messages import RUN_STATES
 from bento_ui.outcomes import BatchState, RunState
 from bento_ui.resume import check_target, plan_resume, rebuild_table
 from bento_ui.sending import SendPlan
-from bento_ui.ui_state import (
+from ui.connection import Target, current_target
+from ui.logic import (
     SendJob,
     count,
     csv_bytes,
@@ -37,7 +38,6 @@ from bento_ui.ui_state import (
     numbers_text,
     uncertain_note,
 )
-from ui.connection import Target, current_target
 from ui.send import job_for, job_view, jobs
 from ui.widgets import paged
 

@@ -12,7 +12,7 @@ import streamlit as st
 
 from bento_ui import BentoUIError, sandbox
 from bento_ui.payloads import to_json
-from bento_ui.ui_state import csv_bytes, escape_markdown, events_view
+from ui.logic import csv_bytes, escape_markdown, events_view
 from ui.widgets import paged
 
 FAULTS: dict[str, tuple[str, list[dict[str, Any]]]] = {

@@ -38,8 +38,10 @@ from bento_ui.mapping import IGNORE, ColumnMapping, check_mapping
 from bento_ui.payloads import to_json
 from bento_ui.resume import apply_edits
 from bento_ui.sending import Origin
+from bento_ui.spreadsheet import REPEATED_HEADERS, describe_repeated_headers
 from bento_ui.templates import template_csv, template_xlsx
-from bento_ui.ui_state import (
+from ui.logic import (
+    AMOUNT_UNITS,
     GOES_TO,
     GOES_TO_HELP,
     count,
@@ -53,6 +55,7 @@ from bento_ui.ui_state import (
     problems_view,
     row_preview,
     rows_to_fix,
+    suggest_amounts,
     time_zones,
     upload_options,
 )
@@ -228,18 +231,43 @@ def mapping_section(sheet: pd.DataFrame, source: str) -> ColumnMapping:
     return mapping
 
 
+def amounts_section(sheet: pd.DataFrame, mapping: ColumnMapping, source: str) -> str:
+    """The unit of the $purchase amount column: suggested from its values, the person's
+    choice kept (`upload_amounts`, suggested again for another file or column)."""
+    header = mapping.target_of(ev.PURCHASE_AMOUNT)
+    if header is None:
+        return "minor"
+    suggestion = suggest_amounts(sheet[header])
+    if st.session_state.get("upload_amounts_for") != (source, header):
+        st.session_state["upload_amounts_for"] = (source, header)
+        st.session_state["upload_amounts"] = suggestion
+    unit: str = st.radio(
+        f"The amounts in '{header}' are in", list(AMOUNT_UNITS), key="upload_amounts",
+        format_func=AMOUNT_UNITS.get, horizontal=True,
+        help="Bento wants cents (minor units). Currency units are turned into them by each "
+        "row's currency: 32.00 USD is 3200, 1500 JPY is 1500, 1.500 KWD is 1500.",
+    )
+    if suggestion == "major":
+        st.caption(f"'{escape_markdown(header)}' holds amounts with decimals (like 32.00), so "
+                   "they are read as currency units and sent as cents (3200).")
+    return unit
+
+
 def check_and_validate(
-    sheet: pd.DataFrame, mapping: ColumnMapping, source: str, tz: str, order: str | None
+    sheet: pd.DataFrame, mapping: ColumnMapping, source: str, tz: str, order: str | None,
+    amounts: str = "minor",
 ) -> tuple[Any, pd.DataFrame]:
     """(Validation, sheet with fixes) for the current choices; recomputed only on change."""
     edits = st.session_state.setdefault("upload_edits", {}).get(source, {})
-    memo_key = (source, mapping.to_json(), json.dumps(edits, sort_keys=True), tz, order)
+    memo_key = (source, mapping.to_json(), json.dumps(edits, sort_keys=True), tz, order,
+                amounts)
     memo = st.session_state.get("upload_memo")
     if memo is not None and memo[0] == memo_key:
         return memo[1], memo[2]
     fixed = apply_edits(sheet, edits)
     table = apply_mapping(fixed, mapping)
-    validation = validate(table, timezone=tz, date_order=order)  # type: ignore[arg-type]
+    validation = validate(table, timezone=tz, date_order=order,  # type: ignore[arg-type]
+                          amounts=amounts)  # type: ignore[arg-type]
     st.session_state["upload_memo"] = (memo_key, validation, fixed)
     return validation, fixed
 
@@ -383,6 +411,9 @@ if sheet.empty:
     st.stop()
 st.caption(f"**{escape_markdown(chosen.name)}**: {len(sheet):,} rows, "
            f"{len(sheet.columns)} columns.")
+repeated = describe_repeated_headers(sheet.attrs.get(REPEATED_HEADERS, {}))
+if repeated:
+    st.info(escape_markdown(repeated), icon=":material/content_copy:")
 
 mapping = mapping_section(sheet, source)
 mapping_problems = check_mapping(sheet.columns, mapping)
@@ -408,8 +439,9 @@ if has_date:
                           help="Dates like 2024-11-20 14:00 are read in this zone and sent "
                           "to Bento in UTC.")
 order = st.session_state.get("upload_date_order") if has_date else None
+amounts = amounts_section(sheet, mapping, source)
 try:
-    validation, fixed = check_and_validate(sheet, mapping, source, tz, order)
+    validation, fixed = check_and_validate(sheet, mapping, source, tz, order, amounts)
 except BentoUIError as exc:
     st.error(escape_markdown(exc))
     st.stop()
@@ -422,6 +454,9 @@ if has_date and (validation.dates_ambiguous or order):
         )
 
 summary(validation)
+if validation.events != validation.valid_rows:
+    st.caption(f"The {validation.valid_rows:,} rows ready to send make {validation.events:,} "
+               "events: each tag in the tags column is a $tag event of its own.")
 problems_section(validation)
 
 if not validation.problems.empty:
@@ -437,7 +472,7 @@ if job_for("upload", source) is None and errors:
         f"{errors:,} row{'s' if errors != 1 else ''} with errors will never be sent. "
         "What would you like to do?",
         ["send_valid", "fix_first"], index=None, key="upload_choice",
-        format_func=lambda c: f"Send only the {len(valid):,} valid rows now"
+        format_func=lambda c: f"Send only the {validation.valid_rows:,} valid rows now"
         if c == "send_valid" else "Fix the rows first",
     )
     if choice != "send_valid":
@@ -452,6 +487,7 @@ sheet_name = (st.session_state.get("upload_sheet") if len(sheet_names) > 1
 origin = Origin(
     name=chosen.name, file_hash=known[2],
     options=upload_options(mapping, sheet=sheet_name, timezone=tz, date_order=order,
-                           edits=st.session_state.get("upload_edits", {}).get(source)),
+                           edits=st.session_state.get("upload_edits", {}).get(source),
+                           amounts=amounts),  # type: ignore[arg-type]
 )
 send_panel("upload", valid, source=source, rows_label="spreadsheet rows", origin=origin)

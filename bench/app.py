@@ -364,7 +364,7 @@ def library_as_the_app(path: Path) -> dict[str, Any]:
     import resource
 
     from bento_ui import apply_mapping, read_table, suggest_mapping, validate
-    from bento_ui.ui_state import headers_key, mapping_editor_frame, mapping_from_editor
+    from ui.logic import headers_key, mapping_editor_frame, mapping_from_editor
 
     stages: dict[str, float] = {}
     started = last = time.perf_counter()

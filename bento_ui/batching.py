@@ -46,11 +46,12 @@ def plan_batches(
 
 
 def describe_rows(rows: Sequence[int]) -> str:
-    """Row numbers as a person reads them: `2-1001, 1003, 1005-1010`."""
+    """Row numbers as a person reads them: `2-1001, 1003, 1005-1010`. A row that made
+    several events (a row of tags) is named once: [2, 2, 3] is `2-3`."""
     parts: list[str] = []
     start = prev = None
     for row in rows:
-        if prev is not None and row == prev + 1:
+        if prev is not None and row in (prev, prev + 1):
             prev = row
             continue
         if start is not None:

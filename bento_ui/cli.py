@@ -24,21 +24,25 @@ import pandas as pd
 from bento_ui import __version__
 from bento_ui.batching import MAX_BATCH_SIZE
 from bento_ui.config import Credentials
-from bento_ui.errors import BentoUIError, ReadError
+from bento_ui.dates import check_timezone
+from bento_ui.errors import BentoUIError, ReadError, TimezoneError
 from bento_ui.export import write_safe_csv
 from bento_ui.guard import Resend
 from bento_ui.ledger import Ledger, RunRecord, file_hash
 from bento_ui.mapping import ColumnMapping, apply_mapping, suggest_mapping
 from bento_ui.messages import batches_text, failure_lines, held_back_note
+from bento_ui.money import MINOR, UNITS
 from bento_ui.outcomes import NOT_RECORDED, BatchState, RunState
 from bento_ui.pipeline import PreparedFile, prepare_in_chunks, read_header
 from bento_ui.progress import ProgressBar
 from bento_ui.resume import plan_resume, source_options
 from bento_ui.sending import BatchResult, Origin, SendPlan, SendReport, plan_send
-from bento_ui.spreadsheet import read_table
+from bento_ui.spreadsheet import REPEATED_HEADERS, describe_repeated_headers, read_table
+from bento_ui.terminal import EscapingStream
 from bento_ui.validation import Validation, validate
 
 SHOWN_PROBLEMS = 20
+SHOWN_COLUMNS = 20  # the "Columns:" line names this many, then counts the rest
 # CSV files this big are read, checked and sent chunk by chunk, so memory stays flat
 # however many rows they have (BENTO_UI_STREAM_BYTES overrides it).
 STREAM_BYTES = 256 * 2**20
@@ -46,6 +50,19 @@ EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Every line printed may hold a cell or Bento's words: show control characters as
+    # \xNN rather than let them act on the terminal (see bento_ui.terminal).
+    stdout, stderr = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = EscapingStream(stdout), EscapingStream(stderr)
+    try:
+        return _main(argv)
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        sys.stdout, sys.stderr = stdout, stderr
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     try:
         code: int = args.run(args)
@@ -179,12 +196,23 @@ def _add_input_options(parser: argparse.ArgumentParser, file_required: bool = Tr
         "fields.NAME, details.PATH or ignore (repeatable)",
     )
     parser.add_argument(
-        "--timezone", default="UTC", help="zone of dates written without one (default UTC)"
+        "--timezone",
+        type=_timezone,
+        default="UTC",
+        help="zone of dates written without one, such as Europe/Berlin (default UTC)",
     )
     parser.add_argument(
         "--date-order",
         choices=["day-first", "month-first"],
         help="how to read dates like 05/01/2024",
+    )
+    parser.add_argument(
+        "--amounts",
+        choices=list(UNITS),
+        default=MINOR,
+        help="the unit of $purchase amounts (details.value.amount): minor (cents: 4999, "
+        "the default, as Bento wants them) or major (currency units: 49.99, 1,299.00; "
+        "turned into cents by each row's currency)",
     )
 
 
@@ -198,6 +226,13 @@ def _batch_size(text: str) -> int:
     return size
 
 
+def _timezone(text: str) -> str:
+    try:
+        return check_timezone(text)
+    except TimezoneError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _sheet_arg(args: argparse.Namespace) -> str | int | None:
     sheet_arg: str | int | None = args.sheet
     if isinstance(sheet_arg, str) and sheet_arg.isdigit():
@@ -209,22 +244,32 @@ def _prepare(args: argparse.Namespace, data: bytes | None = None) -> Validation:
     """Read, map and validate the file; print what was understood."""
     source: str | bytes = args.file if data is None else data
     sheet = read_table(source, sheet=_sheet_arg(args), name=Path(args.file).name)
+    repeats = describe_repeated_headers(sheet.attrs.get(REPEATED_HEADERS, {}))
+    if repeats:
+        print(repeats)
     mapping = suggest_mapping(sheet.columns, default_type=args.type)
     mapping = _override(mapping, args.map)
     _print_columns(mapping)
     args.mapping = mapping  # stored with the run, so that a resume maps it the same way
     table = apply_mapping(sheet, mapping)
-    result = validate(table, timezone=args.timezone, date_order=args.date_order)
-    _print_summary(args, result.summary)
+    result = validate(
+        table, timezone=args.timezone, date_order=args.date_order, amounts=args.amounts
+    )
+    _print_summary(args, result.summary, result.events)
     return result
 
 
-def _print_summary(args: argparse.Namespace, s: dict[str, int]) -> None:
+def _print_summary(args: argparse.Namespace, s: dict[str, int], events: int) -> None:
     print(
         f"{Path(args.file).name}: {s['rows']:,} rows: {s['valid']:,} valid, "
         f"{s['with errors']:,} with errors, {s['with warnings']:,} with warnings, "
         f"{s['empty skipped']:,} empty skipped"
     )
+    if events != s["valid"]:
+        print(
+            f"The {s['valid']:,} valid rows make {events:,} events: each tag in the tags "
+            "column is a $tag event of its own."
+        )
     if s["rows"] == s["empty skipped"]:
         print(
             f"{Path(args.file).name} has no data rows: add at least one event below the "
@@ -249,16 +294,21 @@ def _prepare_in_chunks(args: argparse.Namespace) -> PreparedFile:
     mapping = _override(suggest_mapping(read_header(args.file), default_type=args.type), args.map)
     _print_columns(mapping)
     prepared = prepare_in_chunks(
-        args.file, mapping, timezone=args.timezone, date_order=args.date_order
-    )
-    _print_summary(args, prepared.summary)
+        args.file, mapping, timezone=args.timezone, date_order=args.date_order,
+        amounts=args.amounts,
+    )  # fmt: skip
+    _print_summary(args, prepared.summary, prepared.valid_rows)
     return prepared
 
 
 def _print_columns(mapping: ColumnMapping) -> None:
+    pairs = [f"{header} -> {target}" for header, target in mapping.columns.items()]
+    if len(pairs) > SHOWN_COLUMNS:  # a file of thousands of columns: the first few, a count
+        pairs = [*pairs[:SHOWN_COLUMNS], f"... and {len(pairs) - SHOWN_COLUMNS:,} more columns "
+                 f"({len(pairs):,} in all; --map HEADER=TARGET changes any of them)"]  # fmt: skip
     print(
         "Columns: "
-        + ", ".join(f"{header} -> {target}" for header, target in mapping.columns.items())
+        + ", ".join(pairs)
         + (f"; type for rows without one: {mapping.default_type}" if mapping.default_type else "")
     )
 
@@ -275,10 +325,17 @@ def _override(mapping: ColumnMapping, pairs: list[str]) -> ColumnMapping:
         if not sep or header not in columns:
             raise BentoUIError(
                 f"--map {pair!r}: write HEADER=TARGET with a header of the sheet "
-                f"({', '.join(columns)})"
+                f"({_some(list(columns))})"
             )
         columns[header] = target.strip()
     return ColumnMapping(columns=columns, default_type=mapping.default_type)
+
+
+def _some(names: list[str]) -> str:
+    """Names for a message, the first few and a count when there are many."""
+    if len(names) <= SHOWN_COLUMNS:
+        return ", ".join(names)
+    return ", ".join(names[:SHOWN_COLUMNS]) + f", ... ({len(names):,} in all)"
 
 
 def _print_problems(problems: pd.DataFrame) -> None:
@@ -332,6 +389,9 @@ def _send_command(args: argparse.Namespace) -> int:
             on_batch=_printer(plan.events), on_start=_announcer(args, sandbox),
             dry_run=args.dry_run,
         )  # fmt: skip
+        if plan.stream is not None:  # a stream's guard speaks as the file is read
+            for group in report.held_back:
+                print(held_back_note(group, voice="cli", sandbox=sandbox))
         _print_outcome(args, report, sandbox, held=list(plan.elsewhere))
     if args.dry_run:
         return EXIT_OK
@@ -457,6 +517,7 @@ def _run_options(args: argparse.Namespace, mapping: ColumnMapping) -> dict[str, 
         sheet=_sheet_arg(args),
         timezone=args.timezone,
         date_order=args.date_order,
+        amounts=args.amounts,
         batch_size=args.batch_size or MAX_BATCH_SIZE,
         skip_invalid=args.skip_invalid,
         type=args.type,

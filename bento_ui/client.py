@@ -32,6 +32,7 @@ drops after the body was written leaves the batch `unknown`.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import email.utils
 import html
@@ -45,7 +46,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -53,6 +54,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import NewConnectionError
 
+from bento_ui import json_limits
 from bento_ui.config import Credentials
 from bento_ui.outcomes import EXTRACT_CHARS, BatchState, EventError, Outcome
 
@@ -460,7 +462,7 @@ class BentoClient:
                 "Fix the events and send this batch again."
             )
         if 300 <= status < 400:
-            target = response.headers.get("Location", "another address")
+            target = _location(response, self._secrets())
             return (
                 f"Bento answered with a redirect (HTTP {status}) to {target}: check the API "
                 "address. Nothing was recorded."
@@ -625,7 +627,9 @@ def _is_html(response: requests.Response) -> bool:
 
 
 def _extract(response: requests.Response, secrets: tuple[str, ...] = ()) -> str:
-    """A short, plain-text extract of an error body: Bento's bodies come in many shapes."""
+    """A short, plain-text extract of an error body: Bento's bodies come in many shapes.
+
+    The keys are taken out before the text is cut: a key cut in two would escape."""
     text = response.text
     if not text.strip():
         return "an empty answer"
@@ -635,12 +639,12 @@ def _extract(response: requests.Response, secrets: tuple[str, ...] = ()) -> str:
         words = _SPACE.sub(" ", html.unescape(_TAG.sub(" ", body))).strip()
         if title and _SPACE.sub(" ", html.unescape(title.group(1))).strip():
             words = _SPACE.sub(" ", html.unescape(title.group(1))).strip()
-        return _redact(_truncate(f"an HTML page: {words}" if words else "an HTML page"), secrets)
+        return _truncate(_redact(f"an HTML page: {words}" if words else "an HTML page", secrets))
     try:
-        payload = json.loads(text)
-    except ValueError:
-        return _redact(_truncate(_SPACE.sub(" ", text).strip()), secrets)
-    return _redact(_truncate(_describe_json(payload)), secrets)
+        payload = json_limits.loads(text)
+    except ValueError:  # not JSON, or JSON too deep to describe
+        return _truncate(_redact(_SPACE.sub(" ", text).strip(), secrets))
+    return _truncate(_redact(_describe_json(payload), secrets))
 
 
 def _describe_json(payload: object) -> str:
@@ -669,8 +673,32 @@ def _truncate(text: str, limit: int = EXTRACT_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
+def secret_forms(secrets: tuple[str, ...]) -> list[str]:
+    """Every way a key can come back in an answer: itself, the `publishable:secret` pair
+    Basic auth sends, their base64 (the Authorization header) and URL-encoded forms;
+    longest first, so a pair is masked whole before its parts."""
+    keys = [key for key in secrets if key]
+    pairs = [f"{keys[1]}:{keys[0]}"] if len(keys) == 2 else []
+    forms: set[str] = set()
+    for plain in [*pairs, *keys]:
+        encoded = base64.b64encode(plain.encode("utf-8")).decode("ascii")
+        forms.update({plain, quote(plain, safe=""), encoded, encoded.rstrip("=")})
+    return sorted((form for form in forms if len(form) >= 4), key=len, reverse=True)
+
+
 def _redact(text: str, secrets: tuple[str, ...]) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "********")
+    for form in secret_forms(secrets):
+        text = text.replace(form, "********")
     return text
+
+
+def _location(response: requests.Response, secrets: tuple[str, ...]) -> str:
+    """Where a redirect points, without user info or keys (it is never followed)."""
+    target = response.headers.get("Location", "")
+    if not target.strip():
+        return "another address"
+    parts = urlsplit(target)
+    if parts.username is not None or parts.password is not None:
+        host = (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
+        target = urlunsplit((parts.scheme, f"********@{host}", parts.path, parts.query, ""))
+    return _truncate(_redact(target, secrets))

@@ -23,6 +23,21 @@ ENV_API_URL = "BENTO_API_URL"
 _MASK = "********"
 
 
+def _check_printable(name: str, value: str) -> None:
+    """Keys go into an HTTP header: only printable ASCII can. A key pasted with a
+    zero-width space or a line break is refused here, saying where, not showing it."""
+    for position, char in enumerate(value, start=1):
+        if not " " < char <= "~":
+            what = f"U+{ord(char):04X}" if char.isprintable() else "an invisible character"
+            if char.isspace():
+                what = "a space or line break"
+            raise ConfigError(
+                f"The Bento {name} holds {what} at character {position}, which a key never "
+                f"has: copy the {name} again from your Bento account, without "
+                "spaces or anything around it."
+            )
+
+
 @dataclass(frozen=True)
 class Credentials:
     """A Bento site and the keys to write to it.
@@ -47,6 +62,12 @@ class Credentials:
         ]
         if missing:
             raise ConfigError(f"The Bento {' and '.join(missing)} cannot be empty.")
+        for name, value in (
+            ("site UUID", self.site_uuid),
+            ("publishable key", self.publishable_key),
+            ("secret key", self.secret_key),
+        ):
+            _check_printable(name, value)
         object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
 
     def __repr__(self) -> str:

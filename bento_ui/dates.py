@@ -9,6 +9,9 @@ the person chooses (UTC by default). Everything comes out as UTC ISO 8601 with `
 
 from __future__ import annotations
 
+import difflib
+import functools
+import zoneinfo
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -18,6 +21,7 @@ import pandas as pd
 import pyarrow as pa
 
 from bento_ui._regex import SPACE
+from bento_ui.errors import TimezoneError
 
 DateOrder = Literal["day-first", "month-first"]
 
@@ -61,13 +65,43 @@ class ParsedDates:
     ambiguous: bool  # every numeric value could be read either way
 
 
+@functools.lru_cache(maxsize=1)
+def _zone_names() -> tuple[str, ...]:
+    return tuple(sorted(zoneinfo.available_timezones() | {"UTC"}))
+
+
+@functools.lru_cache(maxsize=64)
+def check_timezone(name: str) -> str:
+    """`name` when it is an IANA time zone (`UTC`, `Europe/Berlin`); else TimezoneError
+    naming the nearest zones. Only names from the zone list are taken: a path such as
+    `../../etc/passwd` or an offset such as `+` never reaches the zone loader."""
+    names = _zone_names()
+    if name in names:
+        return name
+    if not name.strip():
+        raise TimezoneError("The time zone is empty: give a zone such as UTC or Europe/Berlin.")
+    folded = [zone for zone in names if zone.casefold() == name.strip().casefold()]
+    if folded:
+        return folded[0]
+    close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
+    hint = f"did you mean {' or '.join(close)}?" if close else "use a name such as Europe/Berlin"
+    raise TimezoneError(
+        f"The time zone {name[:60]!r} is not a known zone: {hint} (write the zone as "
+        "Region/City, or UTC)."
+    )
+
+
 def parse_dates(
     values: pd.Series,
     *,
     timezone: str = "UTC",
     order: DateOrder | None = None,
 ) -> ParsedDates:
-    """Parse a column of date text; blank cells stay blank and are not errors."""
+    """Parse a column of date text; blank cells stay blank and are not errors.
+
+    Raises TimezoneError when `timezone` is not a known zone name.
+    """
+    timezone = check_timezone(timezone)
     text = values.astype("str").str.strip()
     too_long = text.str.len() > MAX_DATE_LENGTH
     if too_long.any():

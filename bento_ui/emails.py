@@ -9,6 +9,7 @@ that does not exist is Bento's to reject.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 import pandas as pd
 
@@ -32,6 +33,11 @@ EXAMPLE = "use name@example.com"
 def valid_emails(emails: pd.Series) -> pd.Series:
     """True where the (already trimmed) text is a well-formed address."""
     ok = emails.str.fullmatch(EMAIL_PATTERN).fillna(False).astype(bool)
+    unusual = non_ascii(emails) & ok
+    if unusual.any():
+        # The pattern lets any non-ASCII character through, the invisible ones too.
+        hidden = emails[unusual].str.contains(HIDDEN).fillna(False)
+        ok[unusual] = ~hidden.to_numpy(dtype=bool)
     length = emails.str.len()
     too_long = length > MAX_LENGTH
     long = length > MAX_LOCAL_LENGTH
@@ -43,11 +49,121 @@ def valid_emails(emails: pd.Series) -> pd.Series:
     return ok & ~too_long
 
 
+def non_ascii(emails: pd.Series) -> pd.Series:
+    """True where the text has a character beyond ASCII (one pyarrow call)."""
+    return ~emails.str.isascii().fillna(True).astype(bool)
+
+
+# Characters that show as nothing, or change how the text around them is shown: the
+# controls and format characters of Unicode 14 beyond ASCII (zero-width space and
+# joiners, the direction marks, overrides and isolates, the byte order mark, the soft
+# hyphen, tag characters), private use, and letters and marks that draw blank (the
+# grapheme joiner, Hangul fillers, the blank Braille cell, variation selectors).
+# Literal ranges, so that Python's re and pyarrow's RE2 read the class the same way;
+# tests/test_emails.py checks the controls and format characters against unicodedata.
+CONTROL_AND_FORMAT = (
+    "\x80-\x9f\xad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b-\u200f"
+    "\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd"
+    "\U00013430-\U00013438\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001"
+    "\U000e0020-\U000e007f"
+)
+_PRIVATE_USE = "\ue000-\uf8ff\U000f0000-\U000ffffd\U00100000-\U0010fffd"
+_DRAWN_BLANK = "\u034f\u115f\u1160\u3164\uffa0\u2800\ufe00-\ufe0f\U000e0100-\U000e01ef"
+HIDDEN = f"[{CONTROL_AND_FORMAT}{_PRIVATE_USE}{_DRAWN_BLANK}]"
+_HIDDEN_RE = re.compile(HIDDEN)
+# The Latin letters beyond ASCII that are no variant of another letter (NFKC keeps
+# them): `jörg@bücher.de` needs no closer look for look-alikes (tests/test_emails.py).
+LATIN_LETTERS = (
+    "\xc0-\xd6\xd8-\xf6\xf8-\u0131\u0134-\u013e\u0141-\u0148\u014a-\u017e\u0180-\u01c3"
+    "\u01cd-\u01f0\u01f4-\u02af\u1d00-\u1d25\u1d6b-\u1d77\u1d79-\u1d9a\u1e00-\u1e99"
+    "\u1e9c-\u1eff\u2184\u2c60-\u2c7b\u2c7e\u2c7f\ua722-\ua76f\ua771-\ua787\ua78b-\ua7ca"
+    "\ua7d0\ua7d1\ua7d3\ua7d5-\ua7d9\ua7f5-\ua7f7\ua7fa-\ua7ff\uab30-\uab5a\uab60-\uab64"
+    "\uab66-\uab68\U0001df00-\U0001df1e"
+)
+BEYOND_LATIN = f"[^\x00-\x7f{LATIN_LETTERS}]"
+_CATEGORY_WORDS = {"Cc": "a control character", "Co": "private use"}
+
+
+def character_name(ch: str) -> str:
+    """`U+200B ZERO WIDTH SPACE`: how to find a character one cannot see."""
+    name = unicodedata.name(ch, "")
+    if name:
+        return f"U+{ord(ch):04X} {name}"
+    return f"U+{ord(ch):04X} ({_CATEGORY_WORDS.get(unicodedata.category(ch), 'unnamed')})"
+
+
+def hidden_character(email: str) -> str | None:
+    """The first invisible or direction-changing character of `email`, if any."""
+    found = _HIDDEN_RE.search(email)
+    return found.group() if found else None
+
+
+def _script(ch: str) -> str | None:
+    """The alphabet of a letter or digit, as the first word of its Unicode name (LATIN,
+    CYRILLIC, GREEK…); VARIANT for a variant form of an ASCII letter or digit (full
+    width, ligature, mathematical bold…); None for anything else."""
+    if ch.isascii():
+        return "LATIN" if ch.isalpha() else None
+    plain = unicodedata.normalize("NFKC", ch)
+    if plain != ch and plain.isascii() and plain.isalnum():
+        return "VARIANT"
+    name = unicodedata.name(ch, "")
+    return name.split(" ")[0] if ch.isalnum() and name else None
+
+
+def lookalike(email: str) -> str | None:
+    """A warning when a part of `email` (the name, or one label of the domain) mixes
+    Latin letters with letters of another alphabet, or holds a variant form of a
+    letter: `paypal` with a Cyrillic `a` (U+0430) looks like `paypal` and is another
+    address. Only an address with a BEYOND_LATIN character can get one."""
+    shown = repr(email if len(email) <= 80 else email[:77] + "...")
+    local, _, domain = email.rpartition("@")
+    for part in [local, *domain.split(".")]:
+        scripts = {ch: _script(ch) for ch in part}
+        variants = [ch for ch, script in scripts.items() if script == "VARIANT"]
+        if variants:
+            listed = ", ".join(f"'{ch}' ({character_name(ch)})" for ch in variants[:3])
+            plain = unicodedata.normalize("NFKC", part)
+            return (
+                f"email {shown} has {listed} in '{part}', a variant form of an ordinary "
+                f"character: check the address, and write it as '{plain}' if that is meant"
+            )
+        if "LATIN" in scripts.values():
+            odd = [ch for ch, script in scripts.items() if script not in ("LATIN", None)]
+            if odd:
+                listed = ", ".join(f"'{ch}' ({character_name(ch)})" for ch in odd[:3])
+                return (
+                    f"email {shown} mixes alphabets in '{part}': {listed} looks like a "
+                    "Latin letter but makes a different address: retype the address if "
+                    "that is not meant"
+                )
+    return None
+
+
+def lookalikes(emails: pd.Series) -> pd.Series:
+    """The `lookalike` warning of each (valid) address, "" for none. One pyarrow pass
+    finds the few addresses with a letter beyond Latin; only those are looked at."""
+    found = pd.Series("", index=emails.index, dtype="str")
+    candidates = emails.str.contains(BEYOND_LATIN).fillna(False).astype(bool)
+    if candidates.any():
+        some = emails[candidates]
+        warnings = {v: lookalike(v) or "" for v in some.unique()}
+        found[candidates] = some.map(warnings)
+    return found
+
+
 def explain(email: str) -> str:
     """Why `email` is not a valid address, and what to write instead."""
     shown = repr(email if len(email) <= 80 else email[:77] + "...")
     if not email:
         return "email is missing: add the subscriber's address"
+    hidden = hidden_character(email)
+    if hidden is not None:
+        return (
+            f"email {shown} contains {character_name(hidden)}, an invisible character "
+            "(often pasted along with the address from a web page or a document): delete "
+            f"it, or type the address again ({EXAMPLE})"
+        )
     if re.search(r"\s", email):  # str.isspace() in C: a 50 MB cell takes no time
         return f"email {shown} contains a space: remove it ({EXAMPLE})"
     if "@" not in email:
@@ -98,4 +214,5 @@ def is_valid(email: str) -> bool:
         len(email) <= MAX_LENGTH
         and email.find("@") <= MAX_LOCAL_LENGTH
         and bool(_EMAIL_RE.fullmatch(email))
+        and hidden_character(email) is None
     )

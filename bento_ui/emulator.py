@@ -27,7 +27,10 @@ limit exceeded -> 429 `{"error": "Too many requests"}` with `Retry-After`; unkno
 not a list, empty or longer than `max_batch`, an event that is not an object, `type` or
 `email` missing or not a string, `fields` or `details` not an object, `date` not a
 string, `details.value` without `amount` and `currency` -> 400 `{"error": "..."}` for the
-whole request, nothing recorded.
+whole request, nothing recorded. So is JSON that could not be served back as JSON: nested
+deeper than `json_limits.MAX_BODY_DEPTH` (details as deep as validation allows fit), a
+number too large for a double (`1e999`), an unpaired surrogate escape (`"\\ud800"`); the
+faults endpoint refuses them too.
 
 Stated choices where Bento's behaviour is undocumented:
 
@@ -83,7 +86,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import copy
 import json
 import math
 import secrets
@@ -99,6 +101,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
+from bento_ui import json_limits
 from bento_ui.config import Credentials
 from bento_ui.errors import EmulatorError
 
@@ -144,7 +147,8 @@ class _Reply:
 
 
 def _json_reply(status: int, payload: object, headers: Mapping[str, str] | None = None) -> _Reply:
-    body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    # allow_nan=False: never answer Infinity or NaN, which are not JSON.
+    body = json.dumps(payload, ensure_ascii=False, allow_nan=False).encode("utf-8")
     return _Reply(status, body, "application/json; charset=utf-8", headers)
 
 
@@ -330,12 +334,58 @@ def _check_events(payload: object, max_batch: int) -> list[dict[str, Any]] | str
 
 
 def _reject_constant(name: str) -> object:
-    raise ValueError(f"{name} is not JSON")
+    raise ValueError(
+        f"The request body holds {name}, which JSON does not allow: send a number, or the "
+        "text in quotes."
+    )
 
 
 def _parse_json(body: bytes) -> object:
-    """The JSON value of a body; ValueError when it is not JSON."""
-    return json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
+    """The JSON value of a body; ValueError, with the message of a 400, when it is not
+    JSON, or JSON that cannot be recorded and served back as JSON: nested deeper than
+    Bento's events (see `json_limits`), a number too large for a float (`1e999` reads as
+    infinity), or an unpaired surrogate escape (`"\\ud800"` cannot be written as UTF-8)."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError("The request body is not valid JSON: it is not UTF-8 text.") from None
+    too_deep = (
+        f"The request body nests objects or lists more than {json_limits.MAX_BODY_DEPTH} "
+        f"levels deep: Bento's events are a few levels deep (details at most "
+        f"{json_limits.MAX_DETAILS_DEPTH})."
+    )
+    try:
+        value = json.loads(
+            text, parse_constant=_reject_constant, parse_float=json_limits.finite_float
+        )
+    except json_limits.NotFinite as exc:
+        raise ValueError(
+            f"The request body holds the number {exc}, too large for a JSON number (at "
+            "most about 1.8e308): send it as text in quotes."
+        ) from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(
+            f"The request body is not valid JSON ({exc.msg} at character {exc.pos})."
+        ) from None
+    except RecursionError:
+        raise ValueError(too_deep) from None
+    if json_limits.deeper_than(value, json_limits.MAX_BODY_DEPTH):
+        raise ValueError(too_deep)
+    if "\\u" in text:  # only an escape can make a surrogate: the text itself is UTF-8
+        try:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError(
+                "The request body holds an unpaired surrogate escape (like \\ud800), "
+                "which is no character: send the text itself."
+            ) from None
+    return value
+
+
+def _copy_json(value: Any) -> Any:
+    """A copy of a parsed JSON value. In C (copy.deepcopy recurses in Python and stops
+    near 500 levels, below what `_parse_json` accepts)."""
+    return json.loads(json.dumps(value, ensure_ascii=False))
 
 
 def _basic_auth(header: str | None) -> tuple[str, str] | None:
@@ -421,6 +471,10 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # The listen backlog: connections the kernel keeps waiting while the server thread
+    # accepts the ones before. socketserver's 5 makes the kernel drop or reset some when
+    # 20 clients send at once, and a reset after the body leaves a batch "unknown".
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], emulator: Emulator) -> None:
         self.emulator = emulator
@@ -570,7 +624,7 @@ class Emulator:
     def events(self) -> list[dict[str, Any]]:
         """The events recorded so far, as received, in arrival order (copies)."""
         with self._lock:
-            return copy.deepcopy(self._events)
+            return cast(list[dict[str, Any]], _copy_json(self._events))
 
     @property
     def request_count(self) -> int:
@@ -687,12 +741,12 @@ class Emulator:
         ):
             return _access_denied()
         payload: object = None
-        parse_error = False
+        parse_error = ""
         if body:
             try:
                 payload = _parse_json(body)
-            except ValueError:
-                parse_error = True
+            except ValueError as exc:
+                parse_error = str(exc)
         site_uuid: str | None = query["site_uuid"][0] if query.get("site_uuid") else None
         if site_uuid is None and method == "POST" and isinstance(payload, dict):
             given = payload.get("site_uuid")
@@ -702,7 +756,7 @@ class Emulator:
         if route[1] == "/fetch/tags":
             return _json_reply(200, {"data": []})
         if parse_error or not body:
-            return _error(400, "The request body is not valid JSON.")
+            return _error(400, parse_error or "The request body is not valid JSON.")
         checked = _check_events(payload, self.max_batch)
         if isinstance(checked, str):
             return _error(400, checked)
@@ -712,7 +766,7 @@ class Emulator:
             refused[i] = "refused by a fault (failed)"
         with self._lock:
             self._events.extend(
-                copy.deepcopy(e) for i, e in enumerate(checked) if i not in refused
+                _copy_json([e for i, e in enumerate(checked) if i not in refused])
             )
         named = given_errors if given_errors is not None else [
             {"index": i, "error": refused[i]} for i in sorted(refused)[:MAX_ERRORS]
@@ -753,8 +807,8 @@ class Emulator:
     def _configure(self, body: bytes) -> _Reply:
         try:
             payload = _parse_json(body) if body else {}
-        except ValueError:
-            return _error(400, "The request body is not valid JSON.")
+        except ValueError as exc:
+            return _error(400, str(exc))
         if not isinstance(payload, dict):
             return _error(400, 'Send an object: {"faults": [...], "rate_limit_per_minute": N}.')
         allowed = ("faults", "rate_limit_per_minute")

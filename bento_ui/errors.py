@@ -7,6 +7,7 @@ person as it is. None of them ever contains a key.
     ├── ReadError           a file that cannot be read as a table
     ├── MappingError        a column mapping that cannot be applied
     ├── ConfigError         credentials or options that are incomplete or wrong
+    │   └── TimezoneError   a time zone name that is not a real zone
     ├── EmulatorError       the local Bento emulator could not start
     └── LedgerError         the send ledger cannot be read or written, or a run cannot
                             be found or resumed (the file changed, another site, ...)
@@ -31,6 +32,10 @@ class MappingError(BentoUIError):
 
 class ConfigError(BentoUIError):
     """Credentials or options are incomplete or invalid."""
+
+
+class TimezoneError(ConfigError):
+    """A time zone that is not an IANA zone name (`Europe/Berlin`, `UTC`)."""
 
 
 class EmulatorError(BentoUIError):

@@ -14,6 +14,8 @@ DETAILS = "details"
 FIELDS_PREFIX = "fields."
 DETAILS_PREFIX = "details."
 CORE_COLUMNS = (TYPE, EMAIL, DATE)
+# A column of tags (`vip, newsletter`): one $tag event per tag (see `bento_ui.tags`).
+TAGS = "tags"
 
 PURCHASE = "$purchase"
 TAG = "$tag"
@@ -51,7 +53,7 @@ def is_event_column(name: str) -> bool:
     """True for the names an event table may hold."""
     return (
         name in CORE_COLUMNS
-        or name == DETAILS
+        or name in (DETAILS, TAGS)
         or (is_fields_column(name) and len(name) > len(FIELDS_PREFIX))
         or (is_details_column(name) and len(name) > len(DETAILS_PREFIX))
     )

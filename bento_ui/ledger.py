@@ -949,9 +949,11 @@ class Ledger:
         return DuplicateCheck(
             site_uuid=site_uuid,
             events=len(events),
-            found={
+            found={  # in the order a person reads them: accepted first
                 reason: Found(tuple(sorted(at)), tuple(sorted(in_runs)), min(days), max(days))
-                for reason, (at, in_runs, days) in grouped.items()
+                for reason in (Held.SENT_BEFORE, Held.IN_FLIGHT, Held.UNCERTAIN_BEFORE)
+                if reason in grouped
+                for at, in_runs, days in [grouped[reason]]
             },
         )
 

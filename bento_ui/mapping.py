@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from bento_ui import _arrow_text as arrow_text
 from bento_ui import events as ev
 from bento_ui.errors import MappingError
 
@@ -41,6 +42,8 @@ _KIND_DETAIL_HEADERS = {
     ev.TAG_NAME: {"tag", "tagname"},
 }
 _DETAILS_JSON_HEADERS = {"details", "detailsjson", "eventdetails"}
+# A cell of several tags (Mailchimp's TAGS): one $tag event per tag.
+_TAGS_HEADERS = {"tags", "taglist", "tagnames", "contacttags", "subscribertags", "membertags"}
 
 
 def _squash(header: str) -> str:
@@ -111,6 +114,7 @@ def _recognise(header: str, taken: set[str]) -> str | None:
         (ev.TYPE, _TYPE_HEADERS),
         (ev.DATE, _DATE_HEADERS),
         (ev.DETAILS, _DETAILS_JSON_HEADERS),
+        (ev.TAGS, _TAGS_HEADERS),
         *_KIND_DETAIL_HEADERS.items(),
     ):
         if squashed in spellings and target not in taken:
@@ -171,12 +175,42 @@ def check_mapping(headers: Iterable[Any], mapping: ColumnMapping) -> list[str]:
                 )
     if ev.EMAIL not in by_target:
         problems.append("No column goes to email: choose the column that holds the addresses.")
-    if ev.TYPE not in by_target and not mapping.default_type.strip():
+    if ev.TYPE not in by_target and not mapping.default_type.strip() and ev.TAGS not in by_target:
         problems.append(
             "No column goes to type and no type is given for every row: choose the column "
             "that holds the event name, or give one type for all rows."
         )
+    problems.extend(_missing_kind_inputs(set(by_target), mapping))
     return problems
+
+
+# What each of Bento's kinds needs from the sheet, as detail columns.
+_KIND_INPUTS = {
+    ev.PURCHASE: (ev.PURCHASE_KEY, ev.PURCHASE_AMOUNT, ev.PURCHASE_CURRENCY),
+    ev.TAG: (ev.TAG_NAME,),
+    ev.REMOVE_TAG: (ev.TAG_NAME,),
+}
+
+
+def _missing_kind_inputs(targets: set[str], mapping: ColumnMapping) -> list[str]:
+    """When every row gets one of Bento's kinds (one type for all rows, no type column),
+    the columns it needs must be mapped: one message here instead of the same error on
+    every row. A details JSON column may hold them, so it is trusted to."""
+    kind = mapping.default_type.strip()
+    if ev.TYPE in targets or ev.DETAILS in targets or kind not in _KIND_INPUTS:
+        return []
+    if kind in (ev.TAG, ev.REMOVE_TAG) and ev.TAGS in targets:
+        return []
+    missing = [t for t in _KIND_INPUTS[kind] if t not in targets]
+    if not missing:
+        return []
+    wanted = "map a column to " + missing[0]
+    if len(missing) > 1:
+        wanted += "".join(f", one to {t}" for t in missing[1:-1]) + f" and one to {missing[-1]}"
+    return [
+        f"Every row is a {kind}, which needs {', '.join(missing)}: {wanted} "
+        "(or choose a column that holds the type)."
+    ]
 
 
 def apply_mapping(
@@ -199,22 +233,33 @@ def apply_mapping(
     if problems:
         raise MappingError(" ".join([*problems, *_header_hint(sheet, mapping)]))
 
+    # check_mapping has made every target unique, so each has one header. The columns
+    # are gathered first and made into a table at once: adding them one by one copies
+    # the table each time, which takes minutes for a sheet of a few thousand columns.
     used = {h: t for h, t in mapping.columns.items() if t != IGNORE}
-    table = pd.DataFrame(index=sheet.index)
-    for target in _column_order(used.values()):
-        header = next(h for h, t in used.items() if t == target)
-        table[target] = sheet[header].astype("str")
+    header_of = {t: h for h, t in used.items()}
+    columns = {t: _text(sheet[header_of[t]]) for t in _column_order(header_of)}
     for core in ev.CORE_COLUMNS:
-        if core not in table:
-            table[core] = ""
-    table = table[[*ev.CORE_COLUMNS, *(c for c in table.columns if c not in ev.CORE_COLUMNS)]]
+        columns.setdefault(core, pd.Series("", index=sheet.index, dtype="str"))
+    order = [*ev.CORE_COLUMNS, *(c for c in columns if c not in ev.CORE_COLUMNS)]
+    table = pd.DataFrame({c: columns[c] for c in order}, index=sheet.index)
 
     default = mapping.default_type.strip()
+    if not default and ev.TAGS in used.values() and ev.TYPE not in used.values():
+        default = ev.TAG  # a tags column alone: each row is its tags
     if default:
-        has_type = table[ev.TYPE].str.strip() != ""
-        has_anything = (table != "").any(axis=1) if len(table.columns) else has_type
-        table.loc[~has_type & has_anything, ev.TYPE] = default
+        no_type = (table[ev.TYPE].str.strip() == "").to_numpy()
+        if no_type.any():
+            # Only the rows without a type can take the default; of those, the blank
+            # ones stay blank.
+            fill = no_type.copy()
+            fill[no_type] = ~arrow_text.blank_rows(table if no_type.all() else table[no_type])
+            table.loc[fill, ev.TYPE] = default
     return table
+
+
+def _text(column: pd.Series) -> pd.Series:
+    return column if column.dtype == "str" else column.astype("str")
 
 
 def _header_hint(sheet: pd.DataFrame, mapping: ColumnMapping) -> list[str]:

@@ -47,10 +47,12 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 
 from bento_ui import spreadsheet as sheet_io
+from bento_ui import workbook_claims
 from bento_ui.batching import Batch
-from bento_ui.dates import DateOrder
+from bento_ui.dates import DateOrder, check_timezone
 from bento_ui.errors import ReadError
 from bento_ui.mapping import ColumnMapping, apply_mapping
+from bento_ui.money import MINOR, Unit
 from bento_ui.payloads import build_events, encode_events
 from bento_ui.validation import ERROR, PROBLEM_COLUMNS, WARNING, SeenRows, Validation, validate
 
@@ -128,6 +130,8 @@ def _csv_layout(path: str) -> _CsvLayout | None:
         delimiter = sheet_io._sniff_delimiter(sample[: sheet_io._SNIFF_BYTES])
     reader = csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter)
     header = next(reader, [])
+    if len(header) > workbook_claims.MAX_COLUMNS:
+        raise ReadError(sheet_io._too_many_columns(f"'{name}'", len(header)))
     return _CsvLayout(start, delimiter, header, blank_rows + 1)
 
 
@@ -330,8 +334,10 @@ class PreparedFile:
     timezone: str
     date_order: DateOrder | None
     sheet: str | int | None
+    amounts: Unit = MINOR  # the unit of the $purchase amounts (see `bento_ui.money`)
     rows: int = 0
-    valid_rows: int = 0
+    valid_rows: int = 0  # events to send (a row with tags can make several)
+    valid_source_rows: int = 0  # the source rows they come from
     empty_rows: list[int] = field(default_factory=list)
     dates_ambiguous: bool = False
     problem_parts: list[pd.DataFrame] = field(default_factory=list)
@@ -351,7 +357,7 @@ class PreparedFile:
         problems = self.problems
         return {
             "rows": self.rows,
-            "valid": self.valid_rows,
+            "valid": self.valid_source_rows,
             "with errors": problems.loc[problems["severity"] == ERROR, "row"].nunique(),
             "with warnings": problems.loc[problems["severity"] == WARNING, "row"].nunique(),
             "empty skipped": len(self.empty_rows),
@@ -376,12 +382,14 @@ def prepare_in_chunks(
     sheet: str | int | None = None,
     now: pd.Timestamp | None = None,
     on_chunk: Callable[[Chunk], None] | None = None,
+    amounts: Unit = MINOR,
 ) -> PreparedFile:
     """Check every row of a file, chunk by chunk (the first pass): the summary and the
     problems `validate` would give for the whole table. `on_chunk` sees each chunk."""
+    timezone = check_timezone(timezone)  # before reading a byte of a big file
     while True:
         prepared = PreparedFile(
-            os.fspath(source), mapping, chunk_rows, timezone, date_order, sheet
+            os.fspath(source), mapping, chunk_rows, timezone, date_order, sheet, amounts
         )
         outcome = _first_pass(prepared, now, on_chunk)
         if outcome is None:
@@ -403,6 +411,7 @@ def _first_pass(
         ambiguous_before |= result.dates_ambiguous
         prepared.rows += result.rows
         prepared.valid_rows += len(result.valid)
+        prepared.valid_source_rows += result.valid_rows
         prepared.empty_rows.extend(result.empty_rows)
         prepared.problem_parts.append(result.problems)
         if on_chunk is not None:
@@ -422,6 +431,7 @@ def _check_chunks(
             date_order=prepared.date_order,
             now=now,
             seen=seen,
+            amounts=prepared.amounts,
         )
         yield Chunk(result.valid, result)
 

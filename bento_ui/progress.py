@@ -6,12 +6,15 @@ import sys
 import time
 from typing import TextIO
 
+from bento_ui.terminal import raw_stream
+
 
 class ProgressBar:
     def __init__(self, total: int, *, unit: str = "events", stream: TextIO | None = None) -> None:
         self.total = max(total, 1)
         self.unit = unit
-        self.stream = stream or sys.stderr
+        # The bar redraws its line with \r: it writes past the CLI's escaping stream.
+        self.stream = raw_stream(stream or sys.stderr)
         self.enabled = self.stream.isatty()
         self.started = time.monotonic()
         self.done = 0

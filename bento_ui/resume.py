@@ -36,6 +36,7 @@ from bento_ui.errors import LedgerError, ReadError
 from bento_ui.guard import Resend, batches_held
 from bento_ui.ledger import BatchRecord, Ledger, RunRecord, file_hash, payload_hash
 from bento_ui.mapping import ColumnMapping, apply_mapping
+from bento_ui.money import MINOR, UNITS, Unit
 from bento_ui.outcomes import BatchState
 from bento_ui.payloads import Event, build_events
 from bento_ui.sending import NO_RESEND, BatchResult, Origin, SendPlan
@@ -51,10 +52,12 @@ def source_options(
     date_order: str | None = None,
     batch_size: int | None = None,
     skip_invalid: bool = False,
+    amounts: Unit = MINOR,
     **more: Any,
 ) -> dict[str, Any]:
     """The options to store with a run so that `rebuild_table` can read the file again."""
     return {
+        "amounts": amounts,
         "sheet": sheet,
         "mapping": {"columns": dict(mapping.columns), "default_type": mapping.default_type},
         "timezone": timezone,
@@ -86,7 +89,10 @@ def validate_source(data: bytes, name: str, options: Mapping[str, Any]) -> Valid
     )  # fmt: skip
     table = apply_mapping(apply_edits(sheet, edits), mapping)
     return validate(
-        table, timezone=str(options.get("timezone") or "UTC"), date_order=options.get("date_order")
+        table,
+        timezone=str(options.get("timezone") or "UTC"),
+        date_order=options.get("date_order"),
+        amounts=stored_amounts(options),
     )
 
 
@@ -103,6 +109,12 @@ def apply_edits(sheet: pd.DataFrame, edits: Mapping[int, Mapping[str, str]]) -> 
             if column in fixed.columns:
                 fixed.at[row, column] = value
     return fixed
+
+
+def stored_amounts(options: Mapping[str, Any]) -> Unit:
+    """The unit a run's amounts were read in (runs from before the choice: minor units)."""
+    amounts = options.get("amounts")
+    return amounts if amounts in UNITS else MINOR
 
 
 def read_source(run: RunRecord, source: bytes | str | os.PathLike[str] | None = None) -> bytes:
@@ -198,13 +210,18 @@ def plan_resume(
         )
     if table is None:
         table = rebuild_table(run, source)
-    by_row = dict(zip((int(r) for r in table.index), build_events(table), strict=True))
+    # A row can make several events (a row of tags): its events in order, taken batch by
+    # batch, as many as each batch's count says (a batch can end inside a row's events).
+    by_row: dict[int, list[Event]] = {}
+    for row, event in zip((int(r) for r in table.index), build_events(table), strict=True):
+        by_row.setdefault(row, []).append(event)
+    taken: dict[int, int] = {}
     size = int(run.options.get("batch_size") or MAX_BATCH_SIZE)
     plan = SendPlan(
         credentials, ledger, Origin(run.source_name), resend, size, run_id=run.id, of=run.of
     )
     for record in run.batches:
-        batch = _rebuilt(run, record, by_row)
+        batch = _rebuilt(run, record, by_row, taken)
         uncertain = record.uncertain_events > 0
         settled = record.state in (BatchState.ACCEPTED, BatchState.PARTIAL) and not uncertain
         if settled or (uncertain and not (resend.resend_unknown or resend.send_again)):
@@ -216,7 +233,7 @@ def plan_resume(
     if not run.planning_done:  # a streamed run that stopped early: read on past its end
         last = max((r for b in run.batches for r in b.row_numbers), default=0)
         rest = [r for r in by_row if r > last]
-        plan.extra = ([by_row[r] for r in rest], rest)
+        plan.extra = ([e for r in rest for e in by_row[r]], [r for r in rest for _ in by_row[r]])
     if plan.batches:
         check = ledger.check(run.site_uuid, [e for b in plan.batches for e in b.events],
                              exclude_run=run.id)  # fmt: skip
@@ -224,17 +241,27 @@ def plan_resume(
     return plan
 
 
-def _rebuilt(run: RunRecord, record: BatchRecord, by_row: Mapping[int, Event]) -> Batch:
-    """A batch of the run made again from the file, checked against its payload hash."""
-    rows = record.row_numbers
-    missing = [r for r in rows if r not in by_row]
-    if missing:
-        raise LedgerError(
-            f"Cannot resume run {run.id}: batch {record.number} was rows {record.rows}, "
-            f"but row {missing[0]} is not a valid row of the file now. The file or the "
-            "options differ from the ones the run was sent with."
-        )
-    batch = Batch(record.number, tuple(rows), tuple(by_row[r] for r in rows))
+def _rebuilt(
+    run: RunRecord, record: BatchRecord, by_row: Mapping[int, list[Event]], taken: dict[int, int]
+) -> Batch:
+    """A batch of the run made again from the file, checked against its payload hash: the
+    next events of each of its rows, up to its event count (`taken` says how many of each
+    row's events earlier batches took)."""
+    rows: list[int] = []
+    events: list[Event] = []
+    for row in record.row_numbers:
+        if row not in by_row:
+            raise LedgerError(
+                f"Cannot resume run {run.id}: batch {record.number} was rows {record.rows}, "
+                f"but row {row} is not a valid row of the file now. The file or the "
+                "options differ from the ones the run was sent with."
+            )
+        start = taken.get(row, 0)
+        count = min(len(by_row[row]) - start, record.events - len(events))
+        events.extend(by_row[row][start : start + count])
+        rows.extend([row] * count)
+        taken[row] = start + count
+    batch = Batch(record.number, tuple(rows), tuple(events))
     if payload_hash(batch.events) != record.payload_hash:
         raise LedgerError(
             f"Cannot resume run {run.id}: batch {record.number} (rows {record.rows}) "

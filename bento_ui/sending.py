@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -266,6 +267,7 @@ class SendPlan:
     elsewhere: dict[int, tuple[str, ...]] = field(default_factory=dict)  # held: other runs
     extra: tuple[list[Event], list[int]] | None = None
     of: int = 0
+    _sent: bool = field(default=False, repr=False)
 
     @property
     def events(self) -> int:
@@ -286,6 +288,12 @@ class SendPlan:
         """Claim, record and send (see the module docstring); a dry run writes nothing
         and reports every batch `skipped`. `on_start` sees the report before the first
         request: its `run_id` and what the guard held back."""
+        if self._sent:
+            raise LedgerError(
+                "This plan was sent already: plan again (plan_send, or plan_resume for its "
+                "run) to see what is left."
+            )
+        self._sent = not dry_run
         report = SendReport(run_id=self.run_id, held_back=list(self.held_back))
         report.results.extend(self.earlier)
         if dry_run or self.ledger is None:
@@ -308,9 +316,13 @@ class SendPlan:
                 on_start(report)
             report = _loop(batches, self, report, run_id, on_batch, client, False)
         except BaseException:
-            self.ledger.end_run(run_id, interrupted=True)
+            with suppress(LedgerError):  # the original error says more
+                self.ledger.end_run(run_id, interrupted=True)
             raise
-        self.ledger.end_run(run_id, stopped=report.stopped)
+        try:
+            self.ledger.end_run(run_id, stopped=report.stopped)
+        except LedgerError as exc:
+            report.stopped = report.stopped or str(exc)
         return report
 
     # --- where the batches come from

@@ -32,22 +32,23 @@ from __future__ import annotations
 
 import codecs
 import csv
-import datetime as dt
 import io
 import itertools
 import json
 import os
 import re
+import subprocess
+import sys
 import zipfile
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
-import python_calamine
 
+from bento_ui import _workbook_child, json_limits, workbook_claims
 from bento_ui.errors import ReadError
 
 __all__ = ["Format", "detect_format", "list_sheets", "read_table"]
@@ -58,7 +59,6 @@ Format = Literal["csv", "tsv", "jsonl", "xlsx", "xls", "ods"]
 ROW = "row"
 _SUPPORTED = "upload a CSV, TSV, XLSX, XLS, ODS or JSON lines file"
 _EMPTY = "The file is empty: export it again with a header row and at least one event."
-_DAMAGED = "The workbook is damaged or incomplete: open it in Excel and save it again."
 
 _CFB_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # OLE2 compound file: .xls, encrypted .xlsx
 # Excel saves a password-protected workbook as a compound file whose data sits in a
@@ -71,6 +71,10 @@ _SNIFF_BYTES = 64 * 1024
 _BLANK_LINE_CHARS = b' \t\r\n",;|'
 _TEXT_CHAR = re.compile(rb"[^\s\x00\xef\xbb\xbf\xff\xfe]")  # not blank, NUL or a BOM byte
 _TEXT_CONTROL = frozenset(range(32)) - {9, 10, 12, 13}
+# Comments and blanks before a web page's first tag (Excel's own HTML "xls" files
+# start with a comment or a processing instruction).
+_WEB_PAGE_STARTS = ("<html", "<table", "<?xml", "<!doctype html", "<head", "<body")
+_LEADING_MARKUP = re.compile(r"\A(?:\s+|<!--.*?(?:-->|\Z)|<\?(?!xml\b).*?\?>)*", re.DOTALL)
 
 
 def _latin1_fallback(error: UnicodeError) -> tuple[str, int]:
@@ -130,8 +134,7 @@ def list_sheets(source: Source, *, name: str | None = None) -> list[str]:
     if fmt in ("csv", "tsv", "jsonl"):
         return []
     label = f"'{name}'" if name else "The file"
-    with _open_workbook(data, label) as workbook:
-        return _worksheet_names(workbook)
+    return _workbook_sheets(data, label)
 
 
 def detect_format(data: bytes, name: str | None = None) -> Format:
@@ -156,8 +159,13 @@ def detect_format(data: bytes, name: str | None = None) -> Format:
         raise ReadError(_EMPTY)
     if head.startswith(_BINARY_MAGIC) or _looks_binary(head):
         raise ReadError(f"{label} doesn't look like a CSV or spreadsheet: {_SUPPORTED}.")
-    start = _decode_sample(head).lstrip("\ufeff \t\r\n")[:2048].lower()
-    if start.startswith("<") and ("<html" in start or "<table" in start or "<?xml" in start):
+    text_head = _decode_sample(head).lstrip("\ufeff \t\r\n")
+    start = _LEADING_MARKUP.sub("", text_head)[:2048].lower()
+    if (
+        text_head.startswith("<!--")
+        or start.startswith(_WEB_PAGE_STARTS)
+        or (start.startswith("<") and ("<html" in start or "<table" in start))
+    ):
         raise ReadError(
             f"{label} is a web page or XML file saved with a spreadsheet name, not a real "
             "workbook: open it in Excel, save it as XLSX or CSV, and upload that file."
@@ -199,13 +207,17 @@ def _load(source: Source, name: str | None) -> tuple[bytes, str | None]:
 
 
 def _zip_format(data: bytes, ext: str, label: str) -> Format:
-    if _ODS_MIMETYPE in data[:200]:  # an ODS file starts with its uncompressed mimetype
-        return "ods"
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            workbook_claims.check_claims(archive, label)
             names = archive.namelist()
-            mimetype = archive.read("mimetype") if "mimetype" in names else b""
+            mimetype = b""
+            if "mimetype" in names:
+                with archive.open("mimetype") as part:
+                    mimetype = part.read(len(_ODS_MIMETYPE) + 64)
     except (zipfile.BadZipFile, OSError, KeyError, ValueError, EOFError):
+        if _ODS_MIMETYPE in data[:200]:  # an ODS file starts with its uncompressed mimetype
+            return "ods"
         # A cut-off download: let the workbook reader report it as damaged.
         return "ods" if ext == ".ods" else "xlsx"
     if mimetype.strip() == _ODS_MIMETYPE:
@@ -218,8 +230,28 @@ def _zip_format(data: bytes, ext: str, label: str) -> Format:
     )
 
 
+def _utf32_codec(head: bytes) -> str | None:
+    """utf-32 when the bytes start with its BOM or are text with three NULs in four."""
+    if head.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+        return "utf-32"
+    sample = head[: len(head[:4096]) // 4 * 4]
+    quads = len(sample) // 4
+    if quads < 2:
+        return None
+    nul = [sample[i::4].count(0) for i in range(4)]
+    if min(nul[1:]) >= 0.9 * quads and nul[0] <= 0.05 * quads:
+        return "utf-32-le"
+    if min(nul[:3]) >= 0.9 * quads and nul[3] <= 0.05 * quads:
+        return "utf-32-be"
+    return None
+
+
 def _utf16_codec(head: bytes) -> str | None:
-    """utf-16 when the bytes start with its BOM or are mostly NUL-interleaved text."""
+    """utf-16 (or utf-32) when the bytes start with its BOM or are mostly NUL-interleaved
+    text: the codec of a text file whose characters take more than one byte each."""
+    wide = _utf32_codec(head)
+    if wide:
+        return wide
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
         return "utf-16"
     sample = head[:4096]
@@ -247,8 +279,14 @@ def _looks_binary(head: bytes) -> bool:
 def _decode_sample(head: bytes) -> str:
     codec = _utf16_codec(head)
     if codec:
-        return head[: len(head) // 2 * 2].decode(codec, errors="replace")
+        return _whole_units(head, codec).decode(codec, errors="replace")
     return head.decode("utf-8", errors="replace")
+
+
+def _whole_units(data: bytes, codec: str) -> bytes:
+    """`data` cut to whole code units of `codec` (2 bytes for UTF-16, 4 for UTF-32)."""
+    unit = 4 if "32" in codec else 2
+    return data[: len(data) // unit * unit]
 
 
 # --- CSV and TSV ----------------------------------------------------------------------
@@ -264,7 +302,7 @@ def _to_utf8(data: bytes) -> tuple[bytes, int, str]:
         return data, 3, "utf-8-sig"
     codec = _utf16_codec(data[:4096])
     if codec:
-        text = data[: len(data) // 2 * 2].decode(codec, errors="replace").lstrip("\ufeff")
+        text = _whole_units(data, codec).decode(codec, errors="replace").lstrip("\ufeff")
         return text.encode("utf-8"), 0, codec
     # Decide on the first 64 KB; a later invalid byte is caught while parsing.
     decoder = codecs.getincrementaldecoder("utf-8")()
@@ -331,7 +369,17 @@ def _read_utf8_csv(data: bytes, start: int, label: str, *, tab: bool) -> pd.Data
         sample = sample[: sample.rindex("\n")]  # drop the row cut off by the sample
     if delimiter is None:
         delimiter = _sniff_delimiter(sample)
-    width = _widest_row(sample, delimiter, rows=1)
+    first_row = sample
+    if "\n" not in sample and start + _SNIFF_BYTES < end:
+        # A header wider than the sample (thousands of columns): count the whole row, or
+        # the columns past the sample would be lost.
+        newline = data.find(b"\n", start, end)
+        first_row = data[start : end if newline == -1 else newline].decode(
+            "utf-8", errors="replace"
+        )
+    width = _widest_row(first_row, delimiter, rows=1)
+    if width > workbook_claims.MAX_COLUMNS:
+        raise ReadError(_too_many_columns(label, width))
 
     header_row = blank_rows + 1
     try:
@@ -373,6 +421,7 @@ def text_convert_options(names: list[str]) -> pa_csv.ConvertOptions:
         strings_can_be_null=False,
         quoted_strings_can_be_null=False,
     )
+
 
 def _parse_with_arrow(
     data: bytes, start: int, end: int, delimiter: str, width: int
@@ -440,6 +489,8 @@ def _parse_with_c(
             if attempt == 0 and "Expected" in message:
                 # Some rows are longer than the header: keep their extra cells.
                 width = max(width, _widest_row(data.decode("utf-8", errors="replace"), delimiter))
+                if width > workbook_claims.MAX_COLUMNS:
+                    raise ReadError(_too_many_columns(label, width)) from error
                 continue
             raise ReadError(
                 f"{label} could not be read as CSV ({message.strip()}): open it in a "
@@ -495,7 +546,15 @@ def _read_jsonl(data: bytes, label: str) -> pd.DataFrame:
         if not line:
             continue
         try:
-            value = json.loads(line)
+            value = json_limits.loads(line, max_depth=json_limits.MAX_DEPTH + 1)
+        except (json_limits.TooDeep, json_limits.NumberTooLong) as error:
+            raise ReadError(
+                f"Line {number} of {label} is {error}, more than an event can hold: "
+                "flatten that line and upload again."
+                if isinstance(error, json_limits.TooDeep)
+                else f"Line {number} of {label} holds {error}, more than can be read: "
+                "write it in quotes as a text and upload again."
+            ) from None
         except json.JSONDecodeError as error:
             hint = (
                 " (a JSON array: write one object per line instead)"
@@ -515,6 +574,8 @@ def _read_jsonl(data: bytes, label: str) -> pd.DataFrame:
         record = _flatten_json_record(value, number, label)
         columns.update(dict.fromkeys(record))
         records.append(record)
+        if len(columns) > workbook_claims.MAX_COLUMNS:
+            raise ReadError(_too_many_columns(label, len(columns)))
         line_numbers.append(number)
     if not records:
         raise ReadError(_EMPTY)
@@ -558,73 +619,91 @@ def _json_text(value: Any) -> str:
 
 
 # --- workbooks --------------------------------------------------------------------------
+#
+# Workbooks are read in a child process (`bento_ui._workbook_child`) with a memory limit:
+# a file that makes the reader ask for more memory than the machine has ends that child,
+# never this process (the app, a notebook). What a zipped workbook claims about itself is
+# checked here first (`bento_ui.workbook_claims`), so a zip bomb is refused at once.
+
+_CHILD = Path(_workbook_child.__file__)
+# The child's address space: the interpreter and its libraries take about 500 MB of
+# it; reading a sheet takes about 60 times the file's size (a 3 MB XLSX of 100,000 rows
+# peaks at 230 MB). So 1 GB plus 200 times the file, at most 16 GB: a hostile file of a
+# few megabytes gets less than 2 GB. BENTO_UI_WORKBOOK_MEMORY (bytes) overrides it.
+WORKBOOK_MEMORY_BASE = 2**30
+WORKBOOK_MEMORY_PER_BYTE = 200
+WORKBOOK_MEMORY_MAX = 16 * 2**30
+WORKBOOK_SECONDS = 600
 
 
-def _open_workbook(data: bytes, label: str) -> python_calamine.CalamineWorkbook:
+def _workbook_memory(size: int) -> int:
+    text = os.environ.get("BENTO_UI_WORKBOOK_MEMORY", "").strip()
+    if text.isdigit():
+        return int(text)
+    return min(WORKBOOK_MEMORY_BASE + WORKBOOK_MEMORY_PER_BYTE * size, WORKBOOK_MEMORY_MAX)
+
+
+def _check_workbook(data: bytes, label: str) -> None:
+    if not data.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        return  # an .xls compound file: only the child's limit guards it
     try:
-        return python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
-    except python_calamine.PasswordError as error:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            workbook_claims.check_claims(archive, label)
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError):
+        return  # a cut-off download: the reader reports it as damaged
+
+
+def _in_child(data: bytes, request: dict[str, Any]) -> pa.Table:
+    """Run the workbook reader in its own process; its answer as an Arrow table."""
+    label = str(request["label"])
+    _check_workbook(data, label)
+    limit = _workbook_memory(len(data))
+    try:
+        done = subprocess.run(
+            # -I: the child needs only the installed libraries, and none of this
+            # package's files (bento_ui/events.py, ...) may stand in for one of theirs.
+            [sys.executable, "-I", str(_CHILD), str(limit), json.dumps(request)],
+            input=data,
+            capture_output=True,
+            timeout=WORKBOOK_SECONDS,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as error:
         raise ReadError(
-            f"{label} is protected with a password: open it, remove the password "
-            "(File > Info > Protect Workbook), save and upload again."
+            f"{label} took more than {WORKBOOK_SECONDS // 60} minutes to read and was "
+            "stopped: save it as CSV UTF-8 and upload that (big CSV files are read in chunks)."
         ) from error
-    except Exception as error:  # calamine raises several unrelated types on bad input
-        raise ReadError(_DAMAGED) from error
+    if done.returncode == _workbook_child.REFUSED:
+        raise ReadError(done.stdout.decode("utf-8", errors="replace"))
+    if done.returncode != 0:
+        raise ReadError(_crash_message(data, label))
+    with pa.ipc.open_stream(done.stdout) as reader:
+        return reader.read_all()
 
 
-def _worksheet_names(workbook: python_calamine.CalamineWorkbook) -> list[str]:
-    return [
-        sheet.name
-        for sheet in workbook.sheets_metadata
-        if sheet.typ == python_calamine.SheetTypeEnum.WorkSheet
-    ]
+def _crash_message(data: bytes, label: str) -> str:
+    far = _farthest_cell(data)
+    where = (
+        f" Its sheet has a cell as far away as {far}: a cell far from the data was typed in "
+        "or formatted; delete the empty rows and columns after the data (Ctrl+End shows "
+        "the last cell) and save again."
+        if far
+        else ""
+    )
+    return (
+        f"{label} could not be read: the reader needed more memory than it may use "
+        f"({_workbook_memory(len(data)) / 2**30:.1f} GB) or the file is damaged.{where} Save it as "
+        "CSV UTF-8 and upload that (big CSV files are read in chunks)."
+    )
 
 
-def _pick_sheet(workbook: python_calamine.CalamineWorkbook, sheet: str | int | None) -> str:
-    names = _worksheet_names(workbook)
-    if not names:
-        raise ReadError("The workbook has no worksheets: add one with a header row and events.")
-    if sheet is None:
-        visible = [
-            meta.name
-            for meta in workbook.sheets_metadata
-            if meta.name in names and meta.visible == python_calamine.SheetVisibleEnum.Visible
-        ]
-        return (visible or names)[0]
-    if isinstance(sheet, int) and not isinstance(sheet, bool):
-        if 0 <= sheet < len(names):
-            return names[sheet]
-    elif isinstance(sheet, str):
-        if sheet in names:
-            return sheet
-        loose = [n for n in names if n.strip().casefold() == sheet.strip().casefold()]
-        if len(loose) == 1:
-            return loose[0]
-    listed = ", ".join(f"'{n}'" for n in names)
-    raise ReadError(f"There is no sheet {sheet!r} in this workbook: pick one of {listed}.")
+_CELL_REF = re.compile(rb'<(?:\w+:)?c\s[^>]*?\br="([A-Z]{1,3})(\d+)"')
 
 
-def _read_workbook(data: bytes, fmt: Format, sheet: str | int | None, label: str) -> pd.DataFrame:
-    with _open_workbook(data, label) as workbook:
-        sheet_name = _pick_sheet(workbook, sheet)
-        try:
-            grid: list[list[Any]] = workbook.get_sheet_by_name(sheet_name).to_python(
-                skip_empty_area=False
-            )
-        except Exception as error:  # calamine parses sheets lazily
-            grid = _openpyxl_grid(data, sheet_name, error) if fmt == "xlsx" else []
-            if not grid:
-                raise ReadError(_DAMAGED) from error
-    if fmt == "xlsx" and (_has_rounded_integers(grid) or _has_error_cells(data)):
-        # calamine reads every number as a float: an id longer than 15 digits, stored
-        # exactly in the file, would come back rounded; and it reads an error cell such
-        # as #N/A as blank, which would drop it silently. openpyxl keeps both as they are.
-        grid = _openpyxl_grid(data, sheet_name, None) or grid
-    return _grid_to_frame(grid, label, sheet_name)
-
-
-def _has_error_cells(data: bytes) -> bool:
-    """Whether any worksheet of an XLSX holds an error value (`t="e"` in its XML)."""
+def _farthest_cell(data: bytes) -> str | None:
+    """The cell reference with the most rows times columns in an XLSX's sheets, if that
+    spans more than the claims allow (the sheets were checked for zip bombs already)."""
+    best, best_cells = None, workbook_claims.MAX_CELLS
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             for name in archive.namelist():
@@ -633,104 +712,69 @@ def _has_error_cells(data: bytes) -> bool:
                 with archive.open(name) as sheet_xml:
                     tail = b""
                     for block in iter(lambda: sheet_xml.read(1 << 20), b""):
-                        if b't="e"' in tail + block:
-                            return True
-                        tail = block[-8:]
+                        for found in _CELL_REF.finditer(tail + block):
+                            letters, row = found.group(1).decode(), int(found.group(2))
+                            cells = workbook_claims.column_number(letters) * row
+                            if cells > best_cells:
+                                best, best_cells = f"{letters}{row}", cells
+                        tail = block[-64:]
     except (zipfile.BadZipFile, OSError, EOFError):
-        return False
-    return False
+        return best
+    return best
 
 
-def _has_rounded_integers(grid: list[list[Any]]) -> bool:
-    limit = 2.0**53
-    return any(type(v) is float and abs(v) >= limit for row in grid for v in row)
+def _workbook_sheets(data: bytes, label: str) -> list[str]:
+    table = _in_child(data, {"op": "sheets", "fmt": "", "sheet": None, "label": label})
+    return [str(name) for name in table.column("sheet").to_pylist()]
 
 
-def _openpyxl_grid(data: bytes, sheet_name: str, error: Exception | None) -> list[list[Any]]:
-    """The sheet's cells from A1 read by openpyxl, or [] when it can't read them either."""
-    import openpyxl  # only needed for the rare files calamine cannot read exactly
+def _read_workbook(data: bytes, fmt: Format, sheet: str | int | None, label: str) -> pd.DataFrame:
+    table = _in_child(data, {"op": "read", "fmt": fmt, "sheet": sheet, "label": label})
+    sheet_name = (table.schema.metadata or {}).get(b"sheet", b"").decode("utf-8")
+    if table.num_columns > workbook_claims.MAX_COLUMNS:
+        raise ReadError(_too_many_columns(label, table.num_columns))
+    return _grid_to_frame(table, label, sheet_name)
 
-    try:
-        workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception:
-        return []
-    try:
-        worksheet = workbook[sheet_name]
-        return [list(row) for row in worksheet.iter_rows(min_row=1, min_col=1, values_only=True)]
-    except Exception:
-        return []
-    finally:
-        workbook.close()
+
+def _too_many_columns(label: str, columns: int) -> str:
+    return (
+        f"{label} has {columns:,} columns, more than this tool reads "
+        f"({workbook_claims.MAX_COLUMNS:,}): an event needs an email, a type and a few "
+        "fields. Delete the columns you do not send (or the empty ones after the data), "
+        "save and upload again."
+    )
 
 
 def _is_blank(value: Any) -> bool:
     return value is None or (type(value) is str and not value.strip())
 
 
-def _grid_to_frame(grid: list[list[Any]], label: str, sheet_name: str) -> pd.DataFrame:
-    """Cells from A1 (rows may be ragged) to the text table; the header is the first row
-    that is not blank."""
-    top = next((i for i, row in enumerate(grid) if not all(map(_is_blank, row))), None)
+def _grid_to_frame(table: pa.Table, label: str, sheet_name: str) -> pd.DataFrame:
+    """Text cells from A1 to the text table; the header is the first row that is not
+    blank."""
+    top = next(
+        (
+            i
+            for i in range(table.num_rows)
+            if any(str(cell).strip() for cell in table.slice(i, 1).to_pylist()[0].values())
+        ),
+        None,
+    )
     if top is None:
         raise ReadError(
             f"The sheet '{sheet_name}' in {label} is empty or has no header row: put the "
             "column names (Email, Event, ...) in its first row, or pick another sheet."
         )
-    rows = grid[top:]
-    width = max(map(len, rows))
-    columns = [[_cell_text(row[i]) if i < len(row) else "" for row in rows] for i in range(width)]
-    header = [column[0] for column in columns]
+    header = [str(cell) for cell in table.slice(top, 1).to_pylist()[0].values()]
+    body = table.slice(top + 1)
     frame = pd.DataFrame(
-        dict(zip(_column_names(header), (column[1:] for column in columns), strict=True)),
-        dtype=str,
+        {
+            name: pd.Series(body.column(i).to_pylist(), dtype=str)
+            for i, name in enumerate(_column_names(header))
+        }
     )
     frame.index = pd.RangeIndex(top + 2, top + 2 + len(frame), name=ROW)
     return _tidy(frame, header)
-
-
-def _number_text(value: float) -> str:
-    if value.is_integer():
-        return str(int(value))  # also turns -0.0 into "0"
-    return str(np.format_float_positional(value, trim="-"))
-
-
-def _duration_text(value: dt.timedelta) -> str:
-    seconds = round(value.total_seconds())
-    sign = "-" if seconds < 0 else ""
-    hours, rest = divmod(abs(seconds), 3600)
-    return f"{sign}{hours}:{rest // 60:02d}:{rest % 60:02d}"
-
-
-def _datetime_text(value: dt.datetime) -> str:
-    if value.microsecond:
-        value = value.replace(microsecond=round(value.microsecond, -3) % 1_000_000)
-    if value.time() == dt.time(0):
-        return value.date().isoformat()
-    return value.isoformat(timespec="milliseconds" if value.microsecond else "seconds")
-
-
-def _cell_text(value: Any) -> str:
-    """A workbook cell as Excel shows it in General format."""
-    kind = type(value)
-    if kind is str:
-        return str(value)
-    if value is None:
-        return ""
-    if kind is bool:
-        return "TRUE" if value else "FALSE"
-    if kind is int:
-        return str(value)
-    if kind is float:
-        return _number_text(value)
-    if isinstance(value, dt.datetime):
-        return _datetime_text(value)
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, dt.time):
-        return value.isoformat(timespec="seconds")
-    if isinstance(value, dt.timedelta):
-        return _duration_text(value)
-    return str(value)
 
 
 # --- shared -----------------------------------------------------------------------------
@@ -762,8 +806,39 @@ def _column_names(header: Sequence[str]) -> list[str]:
     return names
 
 
+REPEATED_HEADERS = "repeated_headers"  # key in a table's `attrs`: see `repeated_headers`
+
+
+def repeated_headers(header: Sequence[str]) -> dict[str, list[str]]:
+    """Headers written more than once, each with the names its columns were given:
+    `{"Email": ["Email", "Email (2)"]}` (see `_column_names`)."""
+    names = _column_names(header)
+    given: dict[str, list[str]] = {}
+    for text, name in zip(header, names, strict=True):
+        if text.strip():
+            given.setdefault(text.strip(), []).append(name)
+    return {text: named for text, named in given.items() if len(named) > 1}
+
+
+def describe_repeated_headers(repeats: dict[str, list[str]]) -> str:
+    """A note for the person, "" when no header repeats."""
+    if not repeats:
+        return ""
+    parts = [
+        f"'{text}' {len(named)} times (named {', '.join(repr(n) for n in named)})"
+        for text, named in list(repeats.items())[:10]
+    ]
+    more = f" and {len(repeats) - 10:,} more" if len(repeats) > 10 else ""
+    return (
+        "Some column names repeat: " + "; ".join(parts) + more + ". Each column is kept "
+        "under the name shown; rename the headers in the file to choose the names."
+    )
+
+
 def _tidy(frame: pd.DataFrame, header: Sequence[str]) -> pd.DataFrame:
-    """Drop columns with neither header nor value, and the blank rows after the data."""
+    """Drop columns with neither header nor value, and the blank rows after the data;
+    note the headers that repeat in `frame.attrs` (`REPEATED_HEADERS`)."""
+    repeats = repeated_headers(header)
     empty_columns = [
         name
         for name, text in zip(frame.columns, header, strict=True)
@@ -777,4 +852,6 @@ def _tidy(frame: pd.DataFrame, header: Sequence[str]) -> pd.DataFrame:
         last -= 1
     if last < len(frame):
         frame = frame.iloc[:last]
+    if repeats:
+        frame.attrs[REPEATED_HEADERS] = repeats
     return frame

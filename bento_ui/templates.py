@@ -12,6 +12,8 @@ import io
 
 import pandas as pd
 
+from bento_ui.export import safe_csv, safe_xlsx_rows
+
 TEMPLATE_COLUMNS = [
     "type",
     "email",
@@ -59,7 +61,7 @@ def template_frame() -> pd.DataFrame:
 
 def template_csv() -> bytes:
     """The template as UTF-8 CSV."""
-    return template_frame().to_csv(index=False).encode("utf-8")
+    return safe_csv(template_frame()).encode("utf-8")
 
 
 def template_xlsx() -> bytes:
@@ -71,7 +73,7 @@ def template_xlsx() -> bytes:
     events = workbook.active
     events.title = "events"
     events.append(TEMPLATE_COLUMNS)
-    for row in TEMPLATE_ROWS:
+    for row in safe_xlsx_rows(TEMPLATE_ROWS):
         # Every cell is written as text so Excel keeps the values exactly as shown.
         events.append(list(row))
     for cell in events[1]:
@@ -86,7 +88,7 @@ def template_xlsx() -> bytes:
     guide.append(["column", "what to put in it"])
     for cell in guide[1]:
         cell.font = Font(bold=True)
-    for name, text in COLUMN_HELP:
+    for name, text in safe_xlsx_rows(COLUMN_HELP):
         guide.append([name, text])
     guide.column_dimensions["A"].width = 24
     guide.column_dimensions["B"].width = 100

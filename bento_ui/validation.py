@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,9 +19,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from bento_ui import emails
+from bento_ui import _arrow_text as arrow_text
+from bento_ui import emails, json_limits, money
 from bento_ui import events as ev
-from bento_ui.dates import DateOrder, parse_dates, utc_now
+from bento_ui.dates import DateOrder, check_timezone, parse_dates, utc_now
+from bento_ui.tags import explode_tags, json_tags, tags_per_row
 
 ERROR = "error"
 WARNING = "warning"
@@ -36,7 +37,10 @@ MAX_CELL_CHARS = 100_000
 
 @dataclass
 class Validation:
-    """What `validate` found. Displays in a notebook as its summary and problems."""
+    """What `validate` found. Displays in a notebook as its summary and problems.
+
+    `valid` holds one row per event to send; a row with a tags column can make several
+    events, which share its row number (the index). The counts speak of source rows."""
 
     valid: pd.DataFrame
     problems: pd.DataFrame
@@ -57,11 +61,25 @@ class Validation:
     def summary(self) -> dict[str, int]:
         return {
             "rows": self.rows,
-            "valid": len(self.valid),
+            "valid": self.valid_rows,
             "with errors": len(self.error_rows),
             "with warnings": len(self.warning_rows),
             "empty skipped": len(self.empty_rows),
         }
+
+    @property
+    def valid_rows(self) -> int:
+        """Source rows that can be sent (each may make several events: see `events`)."""
+        return int(self.valid.index.nunique())
+
+    @property
+    def events(self) -> int:
+        return len(self.valid)
+
+    @property
+    def events_per_row(self) -> pd.Series:
+        """How many events each valid source row became (1 but for rows with tags)."""
+        return self.valid.index.value_counts(sort=False).sort_index()
 
     @property
     def errors(self) -> pd.DataFrame:
@@ -148,18 +166,30 @@ def validate(
     date_order: DateOrder | None = None,
     now: pd.Timestamp | None = None,
     seen: SeenRows | None = None,
+    amounts: money.Unit = money.MINOR,
 ) -> Validation:
     """Check every row of an event table (see `apply_mapping`) and keep the sendable ones.
 
+    `amounts` says which unit the `details.value.amount` column of `$purchase` rows is
+    in: `"minor"` (cents, as Bento wants them) or `"major"` (currency units: `32.00`
+    becomes 3200 cents of USD); see `bento_ui.money`. `valid` holds them in cents.
+
     `seen` carries the rows of earlier chunks of the same file, so that a row repeating
     one of them is flagged too (see `bento_ui.pipeline`); it learns this table's rows.
+    Raises TimezoneError when `timezone` is not a known zone name.
     """
-    text = table.astype("str")
-    stripped = text.apply(lambda col: col.str.strip())
-    empty = (stripped == "").all(axis=1) if len(text.columns) else pd.Series(True, text.index)
+    timezone = check_timezone(timezone)
+    # Whole-table steps go column by column in pyarrow (see `_arrow_text`): a sheet of
+    # thousands of columns is checked as quickly as one of a dozen.
+    text = table if (table.dtypes == "str").all() else table.astype("str")
+    stripped = arrow_text.strip(text)
+    empty = pd.Series(arrow_text.blank_rows(stripped), index=text.index)
     # The checks run over every row; the empty rows get no problems and are left out of
     # `valid` at the end (one filter of the table instead of three).
     problems = _Problems(keep=~empty)
+    cleaned = _remove_controls(text, stripped, problems)
+    if cleaned is not text:
+        text, stripped = cleaned, cleaned.apply(lambda col: col.str.strip())
     out = text.copy()
 
     if ev.TYPE in text:
@@ -216,6 +246,8 @@ def validate(
 
     for column in (c for c in text.columns if ev.is_fields_column(c)):
         _check_flat(column, stripped[column], problems)
+    if ev.TAGS in text:
+        _check_tags_cells(stripped[ev.TAGS], problems)
     _check_size(text, problems)
     details = _check_details_json(stripped, problems)
     if ev.DETAILS in out:
@@ -223,8 +255,10 @@ def validate(
         out[ev.DETAILS] = stripped[ev.DETAILS]
     _check_details_overlap(stripped, details, problems)
     _check_details_paths(text, details, problems)
+    if amounts not in money.UNITS:
+        raise ValueError(f"amounts must be one of {', '.join(money.UNITS)}, not {amounts!r}")
     if ev.TYPE in out:
-        _check_kinds(out[ev.TYPE], stripped, details, problems)
+        _check_kinds(out, stripped, details, problems, amounts)
 
     found = problems.table()
     bad_rows = found.loc[found["severity"] == ERROR, "row"].unique()
@@ -235,6 +269,7 @@ def validate(
     _flag_duplicates(valid, problems, seen)
     if len(problems.parts) > checked:
         found = problems.table()
+    valid = explode_tags(valid)  # after the checks: problems speak of source rows
     return Validation(
         valid=valid,
         problems=found,
@@ -243,6 +278,45 @@ def validate(
         dates_ambiguous=dates_ambiguous,
         date_order=used_order,
     )
+
+
+# Control characters (NUL, ESC, DEL, the C1 range) are never sent: a terminal or a
+# spreadsheet would act on them. Tabs and line breaks are text inside a field or a
+# detail, but not inside an event's type or a subscriber's email.
+_CONTROL = "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"
+_CONTROL_OR_BREAK = "[\x00-\x1f\x7f-\x9f]"
+
+
+def _remove_controls(
+    text: pd.DataFrame, stripped: pd.DataFrame, problems: _Problems
+) -> pd.DataFrame:
+    """`text` without control characters, with an error for each in a type (the email's
+    own check refuses them already) and a warning for each removed elsewhere; `text`
+    itself when there are none (the common case, checked in one pass per column)."""
+    cleaned: dict[str, pd.Series] = {}
+    for column in text.columns:
+        if column == ev.EMAIL:
+            continue
+        if column == ev.TYPE:
+            held = stripped[column].str.contains(_CONTROL_OR_BREAK, regex=True)
+            if held.any():
+                problems.add(
+                    held, column, text[column], ERROR,
+                    f"{column} holds a control character (such as NUL, ESC or a line break), "
+                    f"which cannot be sent: write the {column} as plain text",
+                )  # fmt: skip
+            continue
+        held = text[column].str.contains(_CONTROL, regex=True)
+        if held.any():
+            problems.add(
+                held, column, text[column], WARNING,
+                f"{column} held control characters (such as NUL or ESC) that cannot be sent: "
+                "they were removed",
+            )  # fmt: skip
+            cleaned[column] = text[column].str.replace(_CONTROL, "", regex=True)
+    if not cleaned:
+        return text
+    return text.assign(**cleaned)
 
 
 def _quoted(values: pd.Series) -> pd.Series:
@@ -302,6 +376,12 @@ def _check_email(raw: pd.Series, clean: pd.Series, problems: _Problems) -> pd.Se
     problems.add(
         ok & (clean != raw), ev.EMAIL, raw, WARNING, "email had spaces around it: they were trimmed"
     )
+    unusual = ok & emails.non_ascii(clean)
+    if unusual.any():  # look-alike letters: only addresses beyond ASCII can have them
+        message = emails.lookalikes(clean[unusual])
+        flagged = unusual.copy()
+        flagged[unusual] = (message != "").to_numpy()
+        problems.add(flagged, ev.EMAIL, raw, WARNING, message)
     return clean
 
 
@@ -309,6 +389,8 @@ def _check_size(text: pd.DataFrame, problems: _Problems) -> None:
     for column in text.columns:
         if column in (ev.EMAIL, ev.DATE):
             continue  # their own checks say why a value that long is wrong
+        if not arrow_text.any_longer(text[column], MAX_CELL_CHARS):
+            continue
         too_big = text[column].str.len() > MAX_CELL_CHARS
         problems.add(
             too_big,
@@ -321,6 +403,8 @@ def _check_size(text: pd.DataFrame, problems: _Problems) -> None:
 
 
 def _check_flat(column: str, clean: pd.Series, problems: _Problems) -> None:
+    if not arrow_text.any_starts_with(clean, ("{", "[")):
+        return
     looks_nested = clean.str.startswith("{") | clean.str.startswith("[")
     if not looks_nested.any():
         return
@@ -340,8 +424,10 @@ def _check_flat(column: str, clean: pd.Series, problems: _Problems) -> None:
 
 def _json_or_none(text: str) -> Any:
     try:
-        return json.loads(text)
-    except (ValueError, RecursionError):
+        return json_limits.loads(text)
+    except json_limits.TooDeep:
+        return []  # nested too deep: certainly not flat
+    except ValueError:
         return None
 
 
@@ -402,7 +488,30 @@ def _check_details_json(stripped: pd.DataFrame, problems: _Problems) -> _Details
     message: list[str] = []
     for value in distinct:
         try:
-            obj = json.loads(value, parse_constant=_reject_constant)
+            obj = json_limits.loads(
+                value, parse_constant=_reject_constant, parse_float=json_limits.finite_float
+            )
+        except json_limits.NotFinite as exc:
+            parsed.append({})
+            message.append(
+                f"details holds the number {exc}, too large for a JSON number: write it "
+                'as text in quotes, like {"big": "1e999"}'
+            )
+            continue
+        except json_limits.TooDeep as exc:
+            parsed.append({})
+            message.append(
+                f"details is {exc}, more than an event needs: flatten it, or put the deep "
+                "part in a text"
+            )
+            continue
+        except json_limits.NumberTooLong as exc:
+            parsed.append({})
+            message.append(
+                f"details holds {exc}, which cannot be sent as a number: write it in "
+                'quotes as a text, like {"id": "12345"}'
+            )
+            continue
         except _NotJSON as exc:
             parsed.append({})
             message.append(
@@ -417,7 +526,7 @@ def _check_details_json(stripped: pd.DataFrame, problems: _Problems) -> _Details
                 'write an object like {"plan": "pro"}'
             )
             continue
-        except (ValueError, RecursionError):
+        except ValueError:
             parsed.append({})
             message.append('details is not valid JSON: write an object like {"plan": "pro"}')
             continue
@@ -470,20 +579,28 @@ def _detail(stripped: pd.DataFrame, details: _Details, column: str) -> pd.Series
 def _check_details_overlap(stripped: pd.DataFrame, details: _Details, problems: _Problems) -> None:
     if ev.DETAILS not in stripped:
         return
-    for column in (c for c in stripped.columns if ev.is_details_column(c)):
-        path = column.split(".")[1:]
-        both = (stripped[column] != "") & (stripped[ev.DETAILS] != "")
+    json_filled = arrow_text.filled(stripped[ev.DETAILS])
+    if not json_filled.any():
+        return
+    for name, values in stripped.items():
+        column = str(name)
+        if not ev.is_details_column(column):
+            continue
+        both = arrow_text.filled(values) & json_filled
         if not both.any():
             continue
+        path = column.split(".")[1:]
         sets_it = [
             any(_dig(d, path[:i]) is not None for i in range(1, len(path) + 1))
             for d in details.objects
         ]
         clash = both & details.per_row(sets_it, False).astype(bool)
+        if not clash.any():
+            continue
         problems.add(
-            clash,
+            pd.Series(clash, index=stripped.index),
             column,
-            stripped[column],
+            values,
             ERROR,
             f"{column} is set both here and in the details JSON: keep one of them",
         )
@@ -495,9 +612,19 @@ def _check_details_paths(text: pd.DataFrame, details: _Details, problems: _Probl
     an object, on the way (`{"a": "x"}` or `{"a": null}`). Filled means not "", as in
     `build_events`."""
     columns = [c for c in text.columns if ev.is_details_column(c)]
+    position = {c: i for i, c in enumerate(columns)}
     for column in columns:
+        parts = column.split(".")
+        # The shorter paths are looked up, not searched for: a sheet of thousands of
+        # details columns would otherwise compare every pair.
+        prefixes = (".".join(parts[:i]) for i in range(2, len(parts)))
+        shorter_ones = sorted((p for p in prefixes if p in position), key=position.__getitem__)
+        path = parts[1:]
+        in_json = ev.DETAILS in text and len(path) > 1
+        if not shorter_ones and not in_json:
+            continue
         filled = text[column] != ""
-        for shorter in (c for c in columns if column.startswith(c + ".")):
+        for shorter in shorter_ones:
             problems.add(
                 filled & (text[shorter] != ""),
                 column,
@@ -506,8 +633,7 @@ def _check_details_paths(text: pd.DataFrame, details: _Details, problems: _Probl
                 f"{shorter} and {column} cannot both be filled: {shorter} would have to be "
                 "a value and an object at once. Empty one of them in this row",
             )
-        path = column.split(".")[1:]
-        if ev.DETAILS in text and len(path) > 1 and filled.any():
+        if in_json and filled.any():
             blocked = details.per_row([_blocked(d, path) for d in details.objects], False)
             problems.add(
                 filled & blocked.astype(bool),
@@ -530,33 +656,19 @@ def _blocked(obj: Any, path: list[str]) -> bool:
     return False
 
 
-_AMOUNT = r"-?\d+(?:\.0+)?"
-_CURRENCY = r"[A-Z]{3}"
-
-
 def _check_kinds(
-    types: pd.Series, stripped: pd.DataFrame, details: _Details, problems: _Problems
+    out: pd.DataFrame,
+    stripped: pd.DataFrame,
+    details: _Details,
+    problems: _Problems,
+    amounts: money.Unit,
 ) -> None:
-    def need(
-        kind_rows: pd.Series,
-        column: str,
-        missing: str,
-        bad: Callable[[pd.Series], pd.Series] | None = None,
-        bad_message: str = "",
-    ) -> None:
+    types = out[ev.TYPE]
+
+    def need(kind_rows: pd.Series, column: str, missing: str) -> pd.Series:
         values = _detail(stripped, details, column)
         problems.add(kind_rows & (values == ""), column, values, ERROR, missing)
-        if bad is not None:
-            wrong = kind_rows & (values != "") & bad(values)
-            if wrong.any():
-                shown = values[wrong]  # messages only for the rows that need one
-                problems.add(
-                    wrong,
-                    column,
-                    values,
-                    ERROR,
-                    column.split(".")[-1] + " '" + shown.str.slice(0, 40) + "' " + bad_message,
-                )
+        return values
 
     purchase = types == ev.PURCHASE
     if purchase.any():
@@ -566,23 +678,27 @@ def _check_kinds(
             "a $purchase needs details.unique.key (an order id): Bento uses it to drop "
             "repeats; map the order id column to details.unique.key",
         )
-        need(
+        amount = need(
             purchase,
             ev.PURCHASE_AMOUNT,
-            "a $purchase needs details.value.amount, the amount in cents (4999 for 49.99)",
-            lambda v: ~v.str.fullmatch(_AMOUNT).fillna(False).astype(bool),
-            "is not a whole number of cents: Bento wants integer cents, like 4999 for 49.99",
+            "a $purchase needs details.value.amount, the amount (4999 cents, or 49.99 in "
+            "currency units)",
         )
-        need(
+        currency = need(
             purchase,
             ev.PURCHASE_CURRENCY,
             "a $purchase needs details.value.currency, a 3-letter code like USD",
-            lambda v: ~v.str.fullmatch(_CURRENCY).fillna(False).astype(bool),
-            "is not a 3-letter currency code in capitals, like USD or EUR",
         )
+        currency = _check_currency(purchase & (currency != ""), currency, stripped, out, problems)
+        _check_amount(purchase & (amount != ""), amount, currency, stripped, out, problems, amounts)
     tagging = types.isin([ev.TAG, ev.REMOVE_TAG])
     if tagging.any():
-        need(tagging, ev.TAG_NAME, "a $tag or $remove_tag needs details.tag, the name of the tag")
+        if ev.TAGS in stripped:
+            _check_tags(tagging, stripped, details, problems)
+        else:
+            need(
+                tagging, ev.TAG_NAME, "a $tag or $remove_tag needs details.tag, the name of the tag"
+            )
     update = types == ev.UPDATE_FIELDS
     if update.any():
         field_cols = [c for c in stripped.columns if ev.is_fields_column(c)]
@@ -594,6 +710,141 @@ def _check_kinds(
             WARNING,
             "$update_fields without any fields.* value changes nothing: add the fields",
         )
+
+
+def _check_tags(
+    tagging: pd.Series, stripped: pd.DataFrame, details: _Details, problems: _Problems
+) -> None:
+    """$tag rows with a tags column: they need a tag in one place, not in two."""
+    codes, lists = tags_per_row(stripped[ev.TAGS])
+    has_tags = pd.Series(
+        np.array([bool(t) for t in lists], dtype=bool)[codes] if lists else False,
+        index=stripped.index,
+    )
+    tag = _detail(stripped, details, ev.TAG_NAME)
+    problems.add(
+        tagging & ~has_tags & (tag == ""),
+        ev.TAGS,
+        stripped[ev.TAGS],
+        ERROR,
+        "a $tag or $remove_tag needs a tag: write one in the tags column (vip, newsletter)",
+    )
+    problems.add(
+        tagging & has_tags & (tag != ""),
+        ev.TAGS,
+        stripped[ev.TAGS],
+        ERROR,
+        "this row has a tags column and details.tag: keep the tags in one of them",
+    )
+
+
+def _check_tags_cells(clean: pd.Series, problems: _Problems) -> None:
+    """A tags cell that looks like JSON must be a list of texts: anything else would be
+    sent as tags made of its pieces."""
+    looks_json = clean.str.startswith("[") | clean.str.startswith("{")
+    if not looks_json.any():
+        return
+    bad = looks_json.copy()
+    bad[looks_json] = np.array(
+        [json_tags(v) is None for v in clean[looks_json].tolist()], dtype=bool
+    )
+    problems.add(
+        bad,
+        ev.TAGS,
+        clean,
+        ERROR,
+        'tags must be a list of names (vip, newsletter, or ["vip", "newsletter"]): map the '
+        "column to a field or a detail to send it as it is",
+    )
+
+
+def _from_column(stripped: pd.DataFrame, column: str) -> pd.Series:
+    """Rows whose value of `column` is in its own column (not in the details JSON)."""
+    if column in stripped:
+        return stripped[column] != ""
+    return pd.Series(False, index=stripped.index)
+
+
+def _check_currency(
+    rows: pd.Series,
+    currency: pd.Series,
+    stripped: pd.DataFrame,
+    out: pd.DataFrame,
+    problems: _Problems,
+) -> pd.Series:
+    """The currencies of `rows`, a lower-case code in the currency column upper-cased
+    (with a warning); errors for the rest that are not an ISO 4217 code."""
+    if not rows.any():
+        return currency
+    own = _from_column(stripped, ev.PURCHASE_CURRENCY)
+    upper = currency.str.upper()
+    lower = rows & own & (upper != currency) & upper.str.fullmatch(r"[A-Z]{3}").fillna(False)
+    if lower.any():
+        problems.add(
+            lower,
+            ev.PURCHASE_CURRENCY,
+            currency,
+            WARNING,
+            "currency '" + currency[lower] + "' was upper-cased to " + upper[lower]
+            + ", as Bento wants it",
+        )
+        out.loc[lower.to_numpy(), ev.PURCHASE_CURRENCY] = upper[lower]
+        currency = currency.where(~lower, upper)
+    known = currency.isin(list(money.EXPONENTS))
+    bad = rows & ~known
+    if bad.any():
+        shown = currency[bad].str.slice(0, 40)
+        capitals = shown.str.fullmatch(r"[A-Z]{3}").fillna(False).astype(bool)
+        problems.add(
+            bad,
+            ev.PURCHASE_CURRENCY,
+            currency,
+            ERROR,
+            "currency '"
+            + shown
+            + capitals.map(
+                {
+                    True: "' is not an ISO 4217 currency code: use one like USD, EUR or JPY",
+                    False: "' is not a 3-letter currency code in capitals, like USD or EUR",
+                }
+            ),
+        )
+    return currency
+
+
+def _check_amount(
+    rows: pd.Series,
+    amount: pd.Series,
+    currency: pd.Series,
+    stripped: pd.DataFrame,
+    out: pd.DataFrame,
+    problems: _Problems,
+    amounts: money.Unit,
+) -> None:
+    """Amounts of `rows` in minor units: the column's in the unit the person chose, into
+    `out`; those in the details JSON are always minor units (cents), as APIs write them."""
+    if not rows.any():
+        return
+    own = _from_column(stripped, ev.PURCHASE_AMOUNT)
+    for part, unit, in_column in ((rows & own, amounts, True), (rows & ~own, money.MINOR, False)):
+        if not part.any():
+            continue
+        where = part.to_numpy()
+        result = money.to_minor(amount[where], currency[where], unit=unit)
+        wrong = result.error != ""
+        if wrong.any():
+            shown = amount[where][wrong].str.slice(0, 40)
+            message = "amount '" + shown + "' " + result.error[wrong]
+            if not in_column:
+                message = message + " (amounts in the details JSON are always minor units)"
+            problems.add(part & _on(wrong, part.index), ev.PURCHASE_AMOUNT, amount, ERROR, message)
+        if in_column:  # sent as checked: the digits in minor units
+            out.loc[where, ev.PURCHASE_AMOUNT] = result.minor.to_numpy()
+
+
+def _on(mask: pd.Series, index: pd.Index) -> pd.Series:
+    """A mask of some rows spread over all of `index` (False elsewhere)."""
+    return mask.reindex(index, fill_value=False).astype(bool)
 
 
 class SeenRows:

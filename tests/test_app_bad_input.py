@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from test_app_helpers import isolated, metrics, no_errors_on_screen, open_app, texts
 
-from bento_ui.ui_state import escape_markdown
+from ui.logic import escape_markdown
 
 BAD = Path(__file__).resolve().parent / "data" / "bad"
 CASES: list[dict[str, Any]] = json.loads((BAD / "cases.json").read_text(encoding="utf-8"))

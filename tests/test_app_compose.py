@@ -12,7 +12,7 @@ from test_app_helpers import edit_data_editor, isolated, metrics, open_app, scre
 
 from bento_ui import Ledger, plan_send, sandbox
 from bento_ui.sending import BatchResult, Origin, SendReport
-from bento_ui.ui_state import SendJob, outbox_table
+from ui.logic import SendJob, outbox_table
 
 
 @pytest.fixture(autouse=True)
@@ -111,8 +111,8 @@ def test_purchase_inputs_and_their_problems() -> None:
     at.selectbox(key="compose_kind").set_value("$purchase").run()
     at.text_input(key="compose_email").input("bob@example.com")
     at.text_input(key="compose_purchase_key").input("ORDER-1001")
-    at.number_input(key="compose_purchase_amount").set_value(4999)
-    at.text_input(key="compose_purchase_currency").input("usd").run()
+    at.text_input(key="compose_purchase_amount").input("49.99")
+    at.text_input(key="compose_purchase_currency").input("US!").run()
     assert any("3-letter currency code" in e for e in texts(at.error))
     at.text_input(key="compose_purchase_currency").input("USD").run()
     assert not at.error
@@ -120,7 +120,26 @@ def test_purchase_inputs_and_their_problems() -> None:
         "type": "$purchase", "email": "bob@example.com",
         "details": {"unique": {"key": "ORDER-1001"}, "value": {"amount": 4999, "currency": "USD"}},
     }
-    assert "That is 49.99 USD." in texts(at.caption)
+    assert any("49.99 USD = 4999 cents" in c for c in texts(at.caption))
+
+
+def test_compose_takes_the_amount_in_either_unit_and_never_truncates() -> None:
+    at = open_app()
+    at.selectbox(key="compose_kind").set_value("$purchase").run()
+    at.text_input(key="compose_email").input("bob@example.com")
+    at.text_input(key="compose_purchase_key").input("ORDER-1001")
+    at.text_input(key="compose_purchase_amount").input("49.99").run()
+    at.radio(key="compose_amount_unit").set_value("minor").run()
+    # Before: 49.99 typed in the cents box was sent as 49.
+    assert any("amount '49.99' has decimals" in e.lower() for e in texts(at.error))
+    at.text_input(key="compose_purchase_amount").input("4999").run()
+    assert not at.error
+    assert preview(at)["details"]["value"] == {"amount": 4999, "currency": "USD"}
+    assert any("49.99 USD = 4999 cents" in c for c in texts(at.caption))
+    at.radio(key="compose_amount_unit").set_value("major").run()
+    at.text_input(key="compose_purchase_currency").input("JPY")
+    at.text_input(key="compose_purchase_amount").input("1500").run()
+    assert preview(at)["details"]["value"] == {"amount": 1500, "currency": "JPY"}
 
 
 def test_tag_input() -> None:

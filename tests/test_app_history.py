@@ -36,7 +36,7 @@ from bento_ui.config import Credentials
 from bento_ui.ledger import Ledger, file_hash
 from bento_ui.resume import plan_resume, source_options
 from bento_ui.sending import BatchResult, Origin, SendReport
-from bento_ui.ui_state import SendJob, outbox_table
+from ui.logic import SendJob, outbox_table
 
 PEOPLE = b"email,type\n" + b"".join(b"u%d@example.com,signed_up\n" % i for i in range(6))
 

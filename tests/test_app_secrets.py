@@ -19,7 +19,7 @@ from test_app_upload import ATTENDEES
 
 from bento_ui import Emulator
 from bento_ui.ledger import Ledger, batches_frame, runs_frame
-from bento_ui.ui_state import csv_bytes
+from ui.logic import csv_bytes
 
 SECRET = "sk_known_secret_3f9a7c1e5b2d4068"
 PUBLISHABLE = "pk_known_publishable_8e6d4c2a"

@@ -1,4 +1,4 @@
-"""The app's logic without Streamlit: bento_ui.ui_state and bento_ui.templates."""
+"""The app's logic without Streamlit: ui.logic and bento_ui.templates."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from bento_ui.outcomes import BatchState, Outcome
 from bento_ui.resume import apply_edits
 from bento_ui.sending import BatchResult
 from bento_ui.templates import template_csv, template_xlsx
-from bento_ui.ui_state import (
+from ui.logic import (
     SendJob,
     compose_event_table,
     count,

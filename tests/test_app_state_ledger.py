@@ -23,7 +23,7 @@ from bento_ui.ledger import Ledger, file_hash
 from bento_ui.outcomes import BatchState, Outcome
 from bento_ui.resume import apply_edits, plan_resume, rebuild_table
 from bento_ui.sending import BatchResult, held_elsewhere
-from bento_ui.ui_state import (
+from ui.logic import (
     SendJob,
     csv_bytes,
     escape_markdown,

@@ -341,3 +341,17 @@ def test_the_events_are_shown_as_json_before_sending() -> None:
     assert "There is no row 60 in this sheet: its rows are 2 to 8." in texts(at.info)
     at = send_valid(at)
     assert sandbox().events()[:3] == shown  # what was shown is what was sent
+
+
+def test_rows_bento_refused_are_listed_and_offered_again() -> None:
+    sandbox().add_faults([{"failed": 1}])  # the sandbox refuses row 8 by name
+    at = send_valid(attendees())
+    refused = next(d.value for d in at.dataframe if "error" in d.value.columns)
+    assert refused["row"].tolist() == [8]
+    assert refused["email"].tolist() == ["frank@example.com"]
+    assert "Download the refused events (CSV)" in [b.label for b in at.download_button]
+    assert "Rows not sent yet" in [s.value for s in at.subheader]
+    at.checkbox(key="upload_confirm").check().run()
+    at.button(key="upload_send").click().run()
+    emails = [e["email"] for e in sandbox().events()]
+    assert emails == ["jane@example.com", "bob@example.com", "frank@example.com"]

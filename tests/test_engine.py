@@ -246,3 +246,44 @@ def test_a_ledger_deleted_while_sending_stops_the_send_and_says_so(
         BatchState.ACCEPTED, BatchState.SKIPPED, BatchState.SKIPPED,
     ]  # fmt: skip
     assert len(emulator.events()) == 2
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Any:
+    """A 2 MB tmpfs (needs root, as CI has): a disk that fills up for real."""
+    where = tmp_path / "disk"
+    where.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(where)],
+                          capture_output=True)  # fmt: skip
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def test_a_full_disk_stops_the_send_before_the_next_request_and_says_what_is_known(
+    emulator: Emulator, small_disk: Path
+) -> None:
+    with Ledger(small_disk / "ledger.sqlite3") as ledger:
+        plan = plan_send(table(300), emulator.credentials, ledger=ledger, batch_size=1)
+
+        def fill_the_disk(result: Any) -> None:
+            if result.number == 1:
+                free = os.statvfs(small_disk).f_bavail * os.statvfs(small_disk).f_frsize
+                (small_disk / "filler").write_bytes(b"x" * max(0, free - 24 * 1024))
+
+        report = plan.send(on_batch=fill_the_disk)
+    assert "could not be written" in report.stopped
+    sent = [r for r in report.results if r.state == BatchState.ACCEPTED]
+    assert len(emulator.events()) == len(sent) < 300  # stopped: nothing sent unrecorded
+    assert {r.state for r in report.results} == {BatchState.ACCEPTED, BatchState.SKIPPED}
+    t = report.totals
+    assert t["recorded"] + t["not sent"] == t["events"] == 300
+    (small_disk / "filler").unlink()
+    with Ledger(small_disk / "ledger.sqlite3") as ledger:
+        run = ledger.run(report.run_id or "")
+        known = {b.number for b in run.batches if b.state == BatchState.ACCEPTED}
+        # What the ledger does not know it says: the batches the report names, unknown.
+        assert known | set(report.unwritten) >= {r.number for r in sent}

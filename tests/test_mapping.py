@@ -1,7 +1,15 @@
 import pandas as pd
 import pytest
 
-from bento_ui import ColumnMapping, MappingError, apply_mapping, suggest_mapping
+from bento_ui import (
+    ColumnMapping,
+    MappingError,
+    apply_mapping,
+    build_events,
+    read_table,
+    suggest_mapping,
+    validate,
+)
 from bento_ui.mapping import check_mapping, snake_case
 
 
@@ -124,3 +132,55 @@ def test_mapping_round_trips_through_json() -> None:
 )
 def test_what_bentos_own_kinds_need_is_recognised(header: str, target: str) -> None:
     assert suggest_mapping([header]).columns == {header: target}
+
+
+WIDE = 2000  # the wide file: mapping it column by column took seconds
+
+
+def wide_csv(rows: list[list[str]]) -> bytes:
+    header = ["Email", *(f"Col {i}" for i in range(WIDE))]
+    lines = [header, *rows]
+    return "\n".join(",".join(cells) for cells in lines).encode()
+
+
+def test_a_sheet_of_thousands_of_columns_maps_and_validates_every_column() -> None:
+    first = ["jane@example.com", *(f"v{i}" for i in range(WIDE))]
+    blank = [""] * (WIDE + 1)
+    far = ["john@example.com", *(f"w{i}" for i in range(WIDE))]
+    far[1 + 1500] = '"[1, 2]"'  # a list in a field, 1,500 columns in
+    far[1 + 1999] = " padded "
+    sheet_ = read_table(wide_csv([first, blank, far]), name="wide.csv")
+    table = apply_mapping(sheet_, suggest_mapping(sheet_.columns, default_type="signup"))
+    assert list(table.columns) == [
+        "type", "email", "date", *(f"fields.col_{i}" for i in range(WIDE))
+    ]  # fmt: skip
+    assert list(table["type"]) == ["signup", "", "signup"]  # the blank row stays blank
+    assert table.loc[2, "fields.col_1234"] == "v1234"
+
+    result = validate(table)
+    assert result.summary == {
+        "rows": 3, "valid": 1, "with errors": 1, "with warnings": 0, "empty skipped": 1
+    }  # fmt: skip
+    assert result.problems[["row", "column", "severity"]].values.tolist() == [
+        [4, "fields.col_1500", "error"]
+    ]
+    (event,) = build_events(result.valid)
+    assert len(event["fields"]) == WIDE
+    assert event["fields"]["col_1999"] == "v1999"
+
+
+def test_thousands_of_details_columns_are_checked_against_each_other_and_the_json() -> None:
+    columns = {f"details.d{i}": [f"x{i}", ""] for i in range(WIDE)}
+    columns["details.d7.deeper"] = ["", "y"]  # details.d7 is empty in that row: fine
+    columns["details.d9.deeper"] = ["z", ""]  # details.d9 is filled too: an error
+    columns["details"] = ['{"d1999": 1}', '{"d5": "x"}']  # row 2 sets d1999 twice
+    columns["details.d5.inner"] = ["", "q"]  # the JSON holds a value at d5: two errors
+    # Built by hand: a mapping refuses to fill details.d9 and details.d9.deeper at once.
+    table = sheet(type=["t", "t"], email=["a@x.com", "b@x.com"], **columns)
+    found = validate(table).problems[["row", "column"]].values.tolist()
+    assert found == [
+        [2, "details.d1999"],
+        [2, "details.d9.deeper"],
+        [3, "details.d5.inner"],  # set in the JSON too (at d5),
+        [3, "details.d5.inner"],  # where it holds a value, not an object
+    ]

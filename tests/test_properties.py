@@ -5,7 +5,7 @@
 - `build_events` of what validation let through never raises, is JSON Bento (and the
   emulator) accept, and round-trips: the email and type are the trimmed cells, fields
   are the cells, dotted details sit at their paths, a `$purchase` amount is the cell's
-  integer;
+  integer (a decimal written in cents is refused; see tests/test_money.py);
 - `parse_dates` never raises, gives each cell a date or a reason, and reads back the
   instant that was written, in every common form;
 - `emails.valid_emails` (a whole column, in pyarrow) agrees with `emails.is_valid` (one
@@ -38,6 +38,14 @@ SETTINGS = settings(
 TABLES = settings(SETTINGS, max_examples=60)
 NOW = pd.Timestamp("2030-01-01T00:00:00Z")
 ISO_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z")
+# Control characters (but tab and line breaks) are removed from fields and details.
+CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def sent(cell: str) -> str:
+    """A field or detail cell as it is sent."""
+    return CONTROL.sub("", cell)
+
 
 # --- cells ------------------------------------------------------------------------------
 
@@ -168,10 +176,15 @@ def test_valid_rows_build_the_events_they_say(table: pd.DataFrame) -> None:
         assert all(refusal(event) is None for event in body["events"])
         assert event["type"] == cell["type"].strip()
         assert event["email"] == cell["email"].strip()
-        fields = {c[len("fields.") :]: v for c, v in cell.items() if c.startswith("fields.") and v}
+        fields = {
+            c[len("fields.") :]: sent(v)
+            for c, v in cell.items()
+            if c.startswith("fields.") and sent(v)
+        }
         assert event.get("fields", {}) == fields
         purchase = event["type"] == "$purchase"
         for column, value in cell.items():
+            value = sent(value)
             if not column.startswith("details.") or value == "":
                 continue
             at = dig(event["details"], column.split(".")[1:])
@@ -179,8 +192,8 @@ def test_valid_rows_build_the_events_they_say(table: pd.DataFrame) -> None:
                 assert type(at) is int and at == int(float(value.strip()))
             else:
                 assert at == value
-        if "details" in cell and cell["details"].strip():
-            from_json = json.loads(cell["details"].strip())
+        if "details" in cell and sent(cell["details"]).strip():
+            from_json = json.loads(sent(cell["details"]).strip())
             for key, value in from_json.items():
                 if not (purchase and key == "value"):
                     assert event["details"][key] == value
@@ -195,9 +208,11 @@ def test_valid_rows_build_the_events_they_say(table: pd.DataFrame) -> None:
 
 @TABLES
 @given(
-    key=st.text(min_size=1, max_size=10).filter(str.strip),
+    key=st.text(st.characters(exclude_categories=("Cc", "Cs")), min_size=1, max_size=10).filter(
+        str.strip
+    ),
     cents=st.integers(-(10**12), 10**12),
-    form=st.sampled_from(["{}", " {} ", "{}.00", "{}.0"]),
+    form=st.sampled_from(["{}", " {} "]),
     currency=st.sampled_from(["USD", "EUR", "JPY"]),
 )
 def test_purchase_amounts_are_sent_as_the_cells_integer(

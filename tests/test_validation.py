@@ -60,6 +60,62 @@ def test_unicode_plus_and_idn_addresses_are_valid(email: str) -> None:
     assert validate(table([{"type": "t", "email": email}]), now=NOW).problems.empty
 
 
+@pytest.mark.parametrize(
+    ("email", "named"),
+    [
+        ("jane\u200b@example.com", "U+200B ZERO WIDTH SPACE"),
+        ("jo\u200dhn@example.com", "U+200D ZERO WIDTH JOINER"),
+        ("\u202ejane@example.com", "U+202E RIGHT-TO-LEFT OVERRIDE"),
+        ("jane@exa\u2066mple.com", "U+2066 LEFT-TO-RIGHT ISOLATE"),
+        ("\ufeffjane@example.com", "U+FEFF ZERO WIDTH NO-BREAK SPACE"),  # a byte order mark
+        ("ja\xadne@example.com", "U+00AD SOFT HYPHEN"),
+        ("ja\x80ne@example.com", "U+0080 (a control character)"),
+    ],
+)
+def test_invisible_and_direction_characters_in_emails_are_errors_that_name_them(
+    email: str, named: str
+) -> None:
+    result = validate(table([{"type": "signup", "email": email}]), now=NOW)
+    [(column, severity, text)] = problems_of(result, 2)
+    assert (column, severity) == ("email", "error")
+    assert f"contains {named}, an invisible character" in text
+    assert "delete it, or type the address again" in text
+    assert result.valid.empty
+
+
+@pytest.mark.parametrize(
+    ("email", "part", "odd"),
+    [
+        ("p\u0430ypal@example.com", "p\u0430ypal", "'\u0430' (U+0430 CYRILLIC SMALL LETTER A)"),
+        ("jane@p\u0430ypal.com", "p\u0430ypal", "'\u0430' (U+0430 CYRILLIC SMALL LETTER A)"),
+        ("\u03bfscar@example.com", "\u03bfscar", "'\u03bf' (U+03BF GREEK SMALL LETTER OMICRON)"),
+    ],
+)
+def test_a_latin_address_with_a_letter_of_another_alphabet_is_a_warning_naming_it(
+    email: str, part: str, odd: str
+) -> None:
+    result = validate(table([{"type": "signup", "email": email}]), now=NOW)
+    [(column, severity, text)] = problems_of(result, 2)
+    assert (column, severity) == ("email", "warning")
+    assert f"mixes alphabets in '{part}': {odd} looks like a Latin letter" in text
+    assert list(result.valid["email"]) == [email]  # a warning: sent if the person wants
+
+
+def test_a_full_width_letter_in_an_email_is_a_warning_with_the_plain_spelling() -> None:
+    result = validate(table([{"type": "t", "email": "\uff50aypal@example.com"}]), now=NOW)
+    [(column, severity, text)] = problems_of(result, 2)
+    assert (column, severity) == ("email", "warning")
+    assert "(U+FF50 FULLWIDTH LATIN SMALL LETTER P)" in text
+    assert "write it as 'paypal'" in text
+
+
+@pytest.mark.parametrize(
+    "email", ["山田@例え.jp", "иван@почта.рф", "andré@café.fr", "jörg@bücher.de"]
+)
+def test_addresses_written_in_one_alphabet_have_no_warning(email: str) -> None:
+    assert validate(table([{"type": "t", "email": email}]), now=NOW).problems.empty
+
+
 def test_surrounding_whitespace_is_trimmed_with_a_warning() -> None:
     result = validate(table([{"type": " signup ", "email": "  jane@example.com "}]), now=NOW)
     assert [s for _, s, _ in problems_of(result, 2)] == ["warning", "warning"]
@@ -117,8 +173,8 @@ def test_purchase_needs_key_integer_cents_and_currency() -> None:
     assert problems_of(result, 2) == []
     messages = " | ".join(m for _, _, m in problems_of(result, 3))
     assert "needs details.unique.key" in messages
-    assert "amount '49.99' is not a whole number of cents" in messages
-    assert "currency 'usd' is not a 3-letter currency code in capitals" in messages
+    assert "amount '49.99' has decimals, but the column is read as minor units" in messages
+    assert "currency 'usd' was upper-cased to USD" in messages
     assert build_events(result.valid)[0]["details"] == {
         "unique": {"key": "A1"},
         "value": {"amount": 4999, "currency": "USD"},
@@ -210,3 +266,10 @@ def test_exact_duplicate_rows_are_warned_about_with_the_first_row() -> None:
 def test_long_values_are_shortened_in_the_problems_table() -> None:
     result = validate(table([{"type": "t", "email": "x" * 10_000}]), now=NOW)
     assert len(result.problems.loc[0, "value"]) < 300
+
+
+def test_a_details_number_too_large_for_json_is_an_error() -> None:
+    rows = [{"type": "t", "email": "a@x.com", "details": '{"big": 1e999}'}]
+    [(column, severity, text)] = problems_of(validate(table(rows), now=NOW), 2)
+    assert (column, severity) == ("details", "error")
+    assert "holds the number 1e999, too large for a JSON number" in text

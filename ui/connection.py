@@ -21,7 +21,7 @@ from bento_ui.config import (
     ENV_SECRET_KEY,
     ENV_SITE_UUID,
 )
-from bento_ui.ui_state import escape_markdown
+from ui.logic import escape_markdown
 
 SANDBOX, LIVE = "sandbox", "live"
 TEST_CAPTION = "Asks Bento for the site's tags; records nothing."

@@ -26,7 +26,8 @@ SEND_PANEL = ("batch_size", "confirm", "send_again", "resend_unknown", "confirm_
 CHOICES: dict[str, tuple[str, ...]] = {
     "compose": (
         "compose_kind", "compose_custom_type", "compose_email", "compose_purchase_key",
-        "compose_purchase_amount", "compose_purchase_currency", "compose_tag",
+        "compose_purchase_amount", "compose_amount_unit", "compose_purchase_currency",
+        "compose_tag",
         "compose_details_mode", "compose_details_json", "compose_has_date", "compose_date",
         "compose_time", "compose_tz", "compose_pick",
         *(f"compose_{name}" for name in SEND_PANEL),
@@ -34,7 +35,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "upload": (
         "upload_sheet", "upload_default_type", "upload_tz", "upload_date_order",
         "upload_errors_only", "upload_problems_page", "upload_fix_warnings",
-        "upload_fix_page", "upload_choice", "upload_preview_row",
+        "upload_fix_page", "upload_choice", "upload_preview_row", "upload_amounts",
         *(f"upload_{name}" for name in SEND_PANEL),
     ),
 }

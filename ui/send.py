@@ -51,7 +51,8 @@ from bento_ui.paths import ledger_path
 from bento_ui.payloads import build_events
 from bento_ui.resume import plan_resume
 from bento_ui.sending import BatchResult, Origin, SendPlan, SendReport, plan_send
-from bento_ui.ui_state import (
+from ui.connection import Target, current_target
+from ui.logic import (
     SendJob,
     count,
     csv_bytes,
@@ -59,7 +60,6 @@ from bento_ui.ui_state import (
     ledger_version,
     live_warning,
 )
-from ui.connection import Target, current_target
 from ui.widgets import paged, target_box
 
 LOCK_WAIT_SECONDS = 120
@@ -103,12 +103,16 @@ def send_panel(prefix: str, table: pd.DataFrame, *, source: str, rows_label: str
     job_view(prefix, job, source, target, rows_label)
     if job.sending:
         return
-    taken = set().union(*(j.rows for j in history))
+    taken = set().union(*(j.settled_rows for j in history))
     rest = table[~table.index.isin(list(taken))]
     if not rest.empty:
+        refused = len(set(rest.index) & job.refused_rows)
         st.subheader("Rows not sent yet")
         st.caption(f"{count(len(rest), 'valid row')} {'was' if len(rest) == 1 else 'were'} "
-                   "not part of the sends above (fixed or added since). Only these are sent.")
+                   "not part of the sends above (fixed or added since), or Bento refused "
+                   "them. Only these are sent; what Bento recorded is held back."
+                   + (f" Fix the {count(refused, 'refused row')} first, or Bento refuses "
+                      "them again." if refused else ""))
         _plan(prefix, rest, source, target, origin)
     st.divider()
     st.button("Start over", key=f"{prefix}_start_over", on_click=_forget, args=(prefix, source),
@@ -235,7 +239,7 @@ def _start(prefix: str, table: pd.DataFrame, source: str, size: int, target: Tar
     history = jobs(prefix, source)
     if not st.session_state.get(f"{prefix}_confirm") or (history and history[-1].sending):
         return
-    taken = set().union(*(j.rows for j in history))
+    taken = set().union(*(j.settled_rows for j in history))
     table = table[~table.index.isin(list(taken))]
     if table.empty:
         return
@@ -398,6 +402,15 @@ def _outcome(prefix: str, job: SendJob, source: str, target: Target | None) -> N
               ("Unknown", "unknown"), ("Not sent", "not sent")]
     for column, (label, key) in zip(st.columns(5), labels, strict=True):
         column.metric(label, f"{totals[key]:,}")
+    failures = job.report().failures_table
+    if len(failures):
+        st.markdown(f"**Bento refused {count(len(failures), 'event')}**, each with its "
+                    "reason. They were not recorded: fix their rows and send them again.")
+        st.dataframe(paged(failures, f"{prefix}_failures_page", noun="refused events"),
+                     hide_index=True, width="stretch")
+        st.download_button("Download the refused events (CSV)", lambda: csv_bytes(failures),
+                           file_name="refused-events.csv", mime="text/csv",
+                           key=f"{prefix}_failures_csv", on_click="ignore")
     report = job.table_view(full=True)
     st.download_button("Download the per-batch report (CSV)", lambda: csv_bytes(report),
                        file_name="send-report.csv", mime="text/csv", key=f"{prefix}_report_csv",

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 import pandas as pd
 import streamlit as st
 
-from bento_ui.ui_state import ERROR, FormProblem, escape_markdown, page_count, page_of
 from ui.connection import Target
+from ui.logic import ERROR, FormProblem, escape_markdown, page_count, page_of
 
 PAGE_SIZE = 500  # rows sent to the browser at once: tables stay quick at 100k rows
 

@@ -5,15 +5,16 @@
 - the outbox: the events added so far as an event table and as a readable table;
 - the Upload page: the column-mapping editor's rows, fixes typed over the original
   sheet (`apply_edits`, `merge_edits`), the rows still to fix, paging long tables;
-- sending: a `SendJob` remembers the planned batches and each batch's latest outcome,
-  so a rerun of the page (a double click, a widget change) resumes instead of sending
-  twice, and "retry" resends only what Bento did not record; its `run_id` is the run in
-  the send ledger, where every batch is recorded as well;
+- sending: a `SendJob` remembers, across reruns, the run the send engine started and
+  each batch's latest outcome, so a rerun (a double click, a widget change) resumes
+  the run instead of sending twice, and "retry" resends only what Bento did not record;
+  what goes is always the engine's (`bento_ui.sending`) to decide;
 - the send history: how a run is named and described;
 - showing people's data safely: `escape_markdown` for text that goes into markdown,
   `csv_bytes` (formula-safe) for every download.
 
-The pages lay out widgets and call these functions; this module never imports streamlit.
+The pages lay out widgets and call these functions; this module never imports streamlit,
+and the library never imports it: it is the app's vocabulary, on top of `bento_ui`.
 """
 
 from __future__ import annotations
@@ -39,6 +40,16 @@ from bento_ui.export import safe_csv
 from bento_ui.guard import HeldBack, Resend
 from bento_ui.ledger import RunRecord
 from bento_ui.mapping import IGNORE, ColumnMapping, snake_case
+from bento_ui.money import (
+    MAJOR,
+    MINOR,
+    MoneyError,
+    Unit,
+    exponent_of,
+    format_major,
+    has_decimals,
+    minor_units,
+)
 from bento_ui.outcomes import NOT_RECORDED, BatchState
 from bento_ui.payloads import Event, build_events
 from bento_ui.resume import source_options
@@ -344,12 +355,13 @@ def row_preview(validation: Validation, row: int, rows: Sequence[int]) -> tuple[
 
 # ---------------------------------------------------------------- the column mapping
 
-GOES_TO = ("email", "type", "date", "field", "detail", "details JSON", "ignore")
+GOES_TO = ("email", "type", "date", "field", "detail", "details JSON", "tags", "ignore")
 GOES_TO_HELP = (
     "email: the subscriber's address. type: the event name. date: when it happened. "
     "field: written to the subscriber's profile (name it in 'name'). detail: event data "
     "(name it in 'name'; dots nest, like value.amount). details JSON: a column holding a "
-    "JSON object. ignore: not sent."
+    "JSON object. tags: a list of tags (vip, newsletter), sent as one $tag event per tag "
+    "(choose field to keep it as one text instead). ignore: not sent."
 )
 
 
@@ -358,6 +370,8 @@ def _split_target(target: str) -> tuple[str, str]:
         return target, ""
     if target == ev.DETAILS:
         return "details JSON", ""
+    if target == ev.TAGS:
+        return "tags", ""
     if ev.is_fields_column(target):
         return "field", target[len(ev.FIELDS_PREFIX):]
     if ev.is_details_column(target):
@@ -401,11 +415,42 @@ def mapping_from_editor(frame: pd.DataFrame, default_type: str = "") -> ColumnMa
             columns[header_text] = ev.DETAILS_PREFIX + name_text
         elif kind_text == "details JSON":
             columns[header_text] = ev.DETAILS
+        elif kind_text == "tags":
+            columns[header_text] = ev.TAGS
         elif kind_text in (ev.EMAIL, ev.TYPE, ev.DATE):
             columns[header_text] = kind_text
         else:
             columns[header_text] = IGNORE
     return ColumnMapping(columns=columns, default_type=default_type.strip())
+
+
+# ---------------------------------------------------------------- money in the app
+
+AMOUNT_UNITS = {
+    MAJOR: "Currency units (49.99)",
+    MINOR: "Cents, or the currency's minor units (4999)",
+}
+
+
+def suggest_amounts(amounts: pd.Series) -> Unit:
+    """Currency units when the amount column holds decimals (32.00), else minor units."""
+    return MAJOR if has_decimals(amounts) else MINOR
+
+
+def amount_both_ways(amount: str | None, currency: str, unit: Unit) -> str | None:
+    """`49.99 USD = 4999 cents`, for a typed amount in either unit; None when the amount
+    or currency cannot be read (validation says why)."""
+    text = (amount or "").strip()
+    if not text:
+        return None
+    try:
+        minor = minor_units(text, currency, unit=unit)
+    except MoneyError:
+        return None
+    code = currency.strip().upper()
+    places = exponent_of(code)
+    name = "cents" if places == 2 else f"minor units ({code} has {places} decimals)"
+    return f"{format_major(minor, code)} {code} = {minor} {name}"
 
 
 def headers_key(headers: Iterable[Any]) -> tuple[str, ...]:
@@ -560,6 +605,17 @@ class SendJob:
         return rows | {row for group in self.held_back for row in group.rows}
 
     @property
+    def refused_rows(self) -> set[int]:
+        """Rows with an event Bento refused by name: it was not recorded."""
+        return {f.row for r in self.results.values() for f in r.failures}
+
+    @property
+    def settled_rows(self) -> set[int]:
+        """The rows a later send of the same source leaves alone: all of `rows` but the
+        refused ones, which the person may fix and send again."""
+        return self.rows - self.refused_rows
+
+    @property
     def held_back_events(self) -> int:
         return sum(group.events for group in self.held_back)
 
@@ -608,7 +664,7 @@ class SendJob:
                 rows.append({
                     "batch": number, "rows": describe_rows(batch.rows), "events": batch.size,
                     "results": None, "failed": None,
-                    "state": "sending" if number in first_pending else "waiting",
+                    "state": BatchState.SENDING if number in first_pending else BatchState.WAITING,
                     "status": None, "attempts": 0, "seconds": 0.0, "message": "",
                 })  # fmt: skip
             else:
@@ -669,6 +725,7 @@ def upload_options(
     timezone: str,
     date_order: str | None,
     edits: Mapping[int, Mapping[str, str]] | None = None,
+    amounts: Unit = MINOR,
 ) -> dict[str, Any]:
     """What the Upload page stores with a run, so the file can be read again the same way
     (the send panel adds the batch size and the duplicate-guard choices).
@@ -677,7 +734,7 @@ def upload_options(
     not be rebuilt. They are the few cells the person typed, not the file.
     """
     options = source_options(mapping, sheet=sheet, timezone=timezone, date_order=date_order,
-                             skip_invalid=True, origin="app upload")
+                             skip_invalid=True, origin="app upload", amounts=amounts)
     if edits:
         options["edits"] = {str(row): dict(cells) for row, cells in sorted(edits.items())}
     return options

@@ -1,0 +1,236 @@
+"""Read a workbook's cells as text, in a process of its own.
+
+A hostile or broken workbook can make the reader (python-calamine, written in Rust) ask
+for hundreds of gigabytes and abort the whole process, which would take the app down
+with it. So `bento_ui.spreadsheet` runs this file as a script in a child process with a
+memory limit, and gets back the sheet's cells as text in Arrow IPC:
+
+    python _workbook_child.py LIMIT_BYTES REQUEST_JSON < workbook bytes > Arrow IPC stream
+
+REQUEST_JSON is {"op": "sheets" | "read", "fmt": ..., "sheet": ..., "label": ...}.
+Exit 0: stdout is an Arrow stream (the sheet's cells from A1, one text column per sheet
+column, the sheet's name in the schema metadata; or a `sheet` column of names). Exit 3:
+stdout is the UTF-8 message of a file that cannot be read, for the person. Anything else
+(a signal, a memory error) is a crash the parent explains.
+
+This file imports no bento_ui module: as a script it starts in well under a second,
+without pandas. The functions are also imported by `bento_ui.spreadsheet` for its tests.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import sys
+import zipfile
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import python_calamine
+
+REFUSED = 3
+DAMAGED = "The workbook is damaged or incomplete: open it in Excel and save it again."
+
+
+class Refused(Exception):
+    """The workbook cannot be read; the message says why, for the person."""
+
+
+def _open_workbook(data: bytes, label: str) -> python_calamine.CalamineWorkbook:
+    try:
+        return python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
+    except python_calamine.PasswordError as error:
+        raise Refused(
+            f"{label} is protected with a password: open it, remove the password "
+            "(File > Info > Protect Workbook), save and upload again."
+        ) from error
+    except Exception as error:  # calamine raises several unrelated types on bad input
+        raise Refused(DAMAGED) from error
+
+
+def _worksheet_names(workbook: python_calamine.CalamineWorkbook) -> list[str]:
+    return [
+        sheet.name
+        for sheet in workbook.sheets_metadata
+        if sheet.typ == python_calamine.SheetTypeEnum.WorkSheet
+    ]
+
+
+def sheet_names(data: bytes, label: str) -> list[str]:
+    with _open_workbook(data, label) as workbook:
+        return _worksheet_names(workbook)
+
+
+def _pick_sheet(workbook: python_calamine.CalamineWorkbook, sheet: str | int | None) -> str:
+    names = _worksheet_names(workbook)
+    if not names:
+        raise Refused("The workbook has no worksheets: add one with a header row and events.")
+    if sheet is None:
+        visible = [
+            meta.name
+            for meta in workbook.sheets_metadata
+            if meta.name in names and meta.visible == python_calamine.SheetVisibleEnum.Visible
+        ]
+        return (visible or names)[0]
+    if isinstance(sheet, int) and not isinstance(sheet, bool):
+        if 0 <= sheet < len(names):
+            return names[sheet]
+    elif isinstance(sheet, str):
+        if sheet in names:
+            return sheet
+        loose = [n for n in names if n.strip().casefold() == sheet.strip().casefold()]
+        if len(loose) == 1:
+            return loose[0]
+    listed = ", ".join(f"'{n}'" for n in names)
+    raise Refused(f"There is no sheet {sheet!r} in this workbook: pick one of {listed}.")
+
+
+def read_grid(
+    data: bytes, fmt: str, sheet: str | int | None, label: str
+) -> tuple[str, list[list[str]]]:
+    """The picked sheet's name and its cells from A1 as text (rows may be ragged)."""
+    with _open_workbook(data, label) as workbook:
+        sheet_name = _pick_sheet(workbook, sheet)
+        try:
+            grid: list[list[Any]] = workbook.get_sheet_by_name(sheet_name).to_python(
+                skip_empty_area=False
+            )
+        except Exception as error:  # calamine parses sheets lazily
+            grid = _openpyxl_grid(data, sheet_name) if fmt == "xlsx" else []
+            if not grid:
+                raise Refused(DAMAGED) from error
+    if fmt == "xlsx" and (_has_rounded_integers(grid) or _has_error_cells(data)):
+        # calamine reads every number as a float: an id longer than 15 digits, stored
+        # exactly in the file, would come back rounded; and it reads an error cell such
+        # as #N/A as blank, which would drop it silently. openpyxl keeps both as they are.
+        grid = _openpyxl_grid(data, sheet_name) or grid
+    return sheet_name, [[cell_text(value) for value in row] for row in grid]
+
+
+def _has_error_cells(data: bytes) -> bool:
+    """Whether any worksheet of an XLSX holds an error value (`t="e"` in its XML)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            for name in archive.namelist():
+                if not name.startswith("xl/worksheets/") or not name.endswith(".xml"):
+                    continue
+                with archive.open(name) as sheet_xml:
+                    tail = b""
+                    for block in iter(lambda: sheet_xml.read(1 << 20), b""):
+                        if b't="e"' in tail + block:
+                            return True
+                        tail = block[-8:]
+    except (zipfile.BadZipFile, OSError, EOFError):
+        return False
+    return False
+
+
+def _has_rounded_integers(grid: list[list[Any]]) -> bool:
+    limit = 2.0**53
+    return any(type(v) is float and abs(v) >= limit for row in grid for v in row)
+
+
+def _openpyxl_grid(data: bytes, sheet_name: str) -> list[list[Any]]:
+    """The sheet's cells from A1 read by openpyxl, or [] when it can't read them either."""
+    import openpyxl  # only needed for the rare files calamine cannot read exactly
+
+    try:
+        workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception:
+        return []
+    try:
+        worksheet = workbook[sheet_name]
+        return [list(row) for row in worksheet.iter_rows(min_row=1, min_col=1, values_only=True)]
+    except Exception:
+        return []
+    finally:
+        workbook.close()
+
+
+def _number_text(value: float) -> str:
+    if value.is_integer():
+        return str(int(value))  # also turns -0.0 into "0"
+    return str(np.format_float_positional(value, trim="-"))
+
+
+def _duration_text(value: dt.timedelta) -> str:
+    seconds = round(value.total_seconds())
+    sign = "-" if seconds < 0 else ""
+    hours, rest = divmod(abs(seconds), 3600)
+    return f"{sign}{hours}:{rest // 60:02d}:{rest % 60:02d}"
+
+
+def _datetime_text(value: dt.datetime) -> str:
+    if value.microsecond:
+        value = value.replace(microsecond=round(value.microsecond, -3) % 1_000_000)
+    if value.time() == dt.time(0):
+        return value.date().isoformat()
+    return value.isoformat(timespec="milliseconds" if value.microsecond else "seconds")
+
+
+def cell_text(value: Any) -> str:
+    """A workbook cell as Excel shows it in General format."""
+    kind = type(value)
+    if kind is str:
+        return str(value)
+    if value is None:
+        return ""
+    if kind is bool:
+        return "TRUE" if value else "FALSE"
+    if kind is int:
+        return str(value)
+    if kind is float:
+        return _number_text(value)
+    if isinstance(value, dt.datetime):
+        return _datetime_text(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, dt.time):
+        return value.isoformat(timespec="seconds")
+    if isinstance(value, dt.timedelta):
+        return _duration_text(value)
+    return str(value)
+
+
+def grid_table(sheet_name: str, rows: list[list[str]]) -> pa.Table:
+    """Text rows (maybe ragged) as a table of text columns c0, c1, ... padded with ""."""
+    width = max(map(len, rows), default=0)
+    if any(len(row) != width for row in rows):
+        rows = [row + [""] * (width - len(row)) for row in rows]
+    columns = {
+        f"c{i}": pa.array(column, pa.string()) for i, column in enumerate(zip(*rows, strict=True))
+    }
+    return pa.table(columns).replace_schema_metadata({"sheet": sheet_name})
+
+
+def _limit_memory(limit: int) -> None:
+    try:
+        import resource
+    except ImportError:  # not on Windows: the reader runs without a limit there
+        return
+    if limit > 0:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def main(argv: list[str]) -> int:
+    limit, request = int(argv[0]), json.loads(argv[1])
+    data = sys.stdin.buffer.read()
+    _limit_memory(limit)
+    try:
+        if request["op"] == "sheets":
+            table = pa.table({"sheet": pa.array(sheet_names(data, request["label"]), pa.string())})
+        else:
+            name, rows = read_grid(data, request["fmt"], request["sheet"], request["label"])
+            table = grid_table(name, rows)
+    except Refused as refused:
+        sys.stdout.buffer.write(str(refused).encode("utf-8"))
+        return REFUSED
+    with pa.ipc.new_stream(sys.stdout.buffer, table.schema) as writer:
+        writer.write_table(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

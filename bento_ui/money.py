@@ -1,0 +1,197 @@
+"""Money: a `$purchase` amount as Bento wants it, integer minor units (cents).
+
+Exports write amounts in currency units (`32.00`, `1,299.00`, `49,99`); Bento wants
+`details.value.amount` in the currency's minor units (3200). The person says which unit
+a column is in (`MAJOR` or `MINOR`), and `to_minor` turns a whole column into minor
+units by each row's currency exponent (ISO 4217: USD x100, JPY x1, KWD x1000), on the
+digits as text: never through a float, so nothing is rounded. More decimals than the
+currency has is an error, and so is a decimal amount said to be in minor units.
+
+    to_minor(amounts, currencies, unit=MAJOR)   # -> MoneyColumn(minor, error)
+    minor_units("49.99", "USD")                 # -> 4999, for one value (Compose)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+Unit = Literal["major", "minor"]
+MAJOR: Unit = "major"  # currency units: 32.00 USD
+MINOR: Unit = "minor"  # minor units (cents): 3200
+UNITS = (MAJOR, MINOR)
+MAX_MINOR = 2**63 - 1  # what a JSON integer reader (and Bento's database) takes
+
+# ISO 4217 minor units of the active codes; every code not listed here has 2.
+_EXPONENT_0 = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF"
+_EXPONENT_3 = "BHD IQD JOD KWD LYD OMR TND"
+_EXPONENT_4 = "CLF UYW"
+_EXPONENT_2 = (
+    "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BMD BND BOB BOV BRL BSD BTN "
+    "BWP BYN BZD CAD CDF CHE CHF CHW CNY COP COU CRC CUC CUP CVE CZK DKK DOP DZD EGP ERN "
+    "ETB EUR FJD FKP GBP GEL GHS GIP GMD GTQ GYD HKD HNL HTG HUF IDR ILS INR IRR JMD KES "
+    "KGS KHR KPW KYD KZT LAK LBP LKR LRD LSL MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK "
+    "MXN MXV MYR MZN NAD NGN NIO NOK NPR NZD PAB PEN PGK PHP PKR PLN QAR RON RSD RUB SAR "
+    "SBD SCR SDG SEK SGD SHP SLE SLL SOS SRD SSP STN SVC SYP SZL THB TJS TMT TOP TRY TTD "
+    "TWD TZS UAH USD USN UZS VED VES WST XCD XCG YER ZAR ZMW ZWG ZWL"
+)
+EXPONENTS: dict[str, int] = {
+    code: exponent
+    for codes, exponent in ((_EXPONENT_2, 2), (_EXPONENT_0, 0), (_EXPONENT_3, 3), (_EXPONENT_4, 4))
+    for code in codes.split()
+}
+
+# Digit grouping as exports write it: 1,299.00 / 1.299,00 / 1 299,00 / 1'299.00.
+_GROUPING = " \u00a0\u202f'"
+_DOT_DECIMAL = r"-?(?:\d{1,3}(?:[,' \u00a0\u202f]\d{3})+|\d+)(?:\.\d+)?"
+_COMMA_DECIMAL = r"-?(?:\d{1,3}(?:[.' \u00a0\u202f]\d{3})+|\d+)(?:,\d+)?"
+
+
+class MoneyError(ValueError):
+    """An amount that cannot be turned into minor units; the message says what to do."""
+
+
+@dataclass
+class MoneyColumn:
+    """`to_minor`'s answer: per row, the amount in minor units as digits ("" where it is
+    not one) and, where it is not, why ("" where it is)."""
+
+    minor: pd.Series
+    error: pd.Series
+
+
+def exponent_of(currency: str) -> int | None:
+    """The ISO 4217 minor-unit count of a code (USD 2, JPY 0, KWD 3), None when unknown."""
+    return EXPONENTS.get(currency.strip().upper())
+
+
+def has_decimals(values: pd.Series) -> bool:
+    """Whether a column holds amounts written with decimals (`32.00`, `49,99`): they are
+    in currency units, not cents."""
+    text = values.astype("str").str.strip()
+    return bool(text.str.fullmatch(r"-?[\d,.' \u00a0\u202f]*\d[.,]\d{1,2}").any())
+
+
+def decimal_mark(values: pd.Series) -> str:
+    """The decimal mark of a column of currency amounts: the later of `.` and `,` where a
+    value has both (1.299,00), a comma followed by 1, 2 or 4+ digits (49,99), else `.`."""
+    text = values.astype("str").str.strip()
+    both = text[text.str.contains(",", regex=False) & text.str.contains(".", regex=False)]
+    if len(both):
+        return "," if both.iloc[0].rfind(",") > both.iloc[0].rfind(".") else "."
+    comma_decimal = text.str.fullmatch(r"-?\d+,(?:\d{1,2}|\d{4,})")
+    return "," if bool(comma_decimal.any()) else "."
+
+
+def to_minor(amounts: pd.Series, currencies: pd.Series, *, unit: Unit = MINOR) -> MoneyColumn:
+    """Each amount in minor units of its row's currency (see the module's docstring).
+
+    `amounts` and `currencies` are text, already trimmed; a row whose currency is not a
+    known code gets no error here (the currency's own check says why) and no amount.
+    """
+    text = amounts.astype("str")
+    error = pd.Series("", index=text.index, dtype="str")
+    if unit == MINOR:
+        whole = text.str.fullmatch(r"-?\d+").fillna(False).astype(bool)
+        number = text.str.fullmatch(r"-?[\d,.' \u00a0\u202f]*\d").fillna(False).astype(bool)
+        decimal = ~whole & number
+        error[decimal] = (
+            "has decimals, but the column is read as minor units (cents): if it is in "
+            "currency units (32.00 for 32 dollars), say the column is in currency units "
+            "(amounts='major'; --amounts major in the CLI)"
+        )
+        error[~whole & ~decimal] = _NOT_A_NUMBER
+        digits = text.where(whole, "")
+    else:
+        mark = decimal_mark(text)
+        pattern = _COMMA_DECIMAL if mark == "," else _DOT_DECIMAL
+        ok = text.str.fullmatch(pattern).fillna(False).astype(bool)
+        error[~ok] = _NOT_A_NUMBER if mark == "." else _NOT_A_NUMBER_COMMA
+        grouping = _GROUPING + ("." if mark == "," else ",")
+        plain = text.where(ok, "").str.translate(str.maketrans("", "", grouping))
+        whole_part = plain.str.partition(mark)
+        units, fraction = whole_part[0], whole_part[2]
+        exponents = currencies.astype("str").str.upper().map(EXPONENTS)
+        known = exponents.notna()
+        places = exponents.fillna(0).astype(np.int64)
+        too_many = ok & known & (fraction.str.len() > places)
+        if too_many.any():
+            error[too_many] = (
+                "has more decimals than "
+                + currencies[too_many].astype("str").str.upper()
+                + " has ("
+                + places[too_many].astype("str")
+                + "): check the amount and its currency; amounts are never rounded"
+            )
+        # Pad the fraction to the currency's places and join: 32.5 USD -> "32" + "50".
+        padded = _pad_right(fraction, places)
+        digits = (units + padded).where(ok & known & ~too_many, "")
+    sign = digits.str.startswith("-")
+    magnitude = digits.str.lstrip("-")
+    if unit == MINOR:
+        leading = (magnitude.str.len() > 1) & magnitude.str.startswith("0")
+        error[leading] = (
+            "starts with 0: write the amount without leading zeros (7, not 007), or check "
+            "that the column holds amounts"
+        )
+        negative_zero = sign & (magnitude.str.strip("0") == "") & (magnitude != "")
+        error[negative_zero] = "is -0: write 0"
+        digits = digits.where(~leading & ~negative_zero, "")
+    else:
+        # 0.99 GBP is 099 pence: the zeros in front are not part of the number.
+        stripped = magnitude.str.lstrip("0")
+        magnitude = stripped.where(stripped != "", "0").where(magnitude != "", "")
+        digits = ((sign & (magnitude != "0")).map({True: "-", False: ""}) + magnitude).where(
+            magnitude != "", ""
+        )
+        magnitude = digits.str.lstrip("-")
+    too_big = (magnitude.str.len() > 19) | (
+        (magnitude.str.len() == 19) & (magnitude > str(MAX_MINOR))
+    )
+    if too_big.any():
+        error[too_big] = (
+            f"is too large: Bento takes at most {MAX_MINOR:,} minor units; check the amount"
+        )
+        digits = digits.where(~too_big, "")
+    return MoneyColumn(minor=digits, error=error)
+
+
+_NOT_A_NUMBER = "is not a number: write digits only, like 4999 or 49.99 (no currency sign)"
+_NOT_A_NUMBER_COMMA = (
+    "is not a number: write digits only, like 4999 or 49,99 (no currency sign); "
+    "the column writes decimals with a comma"
+)
+
+
+def _pad_right(fraction: pd.Series, places: pd.Series) -> pd.Series:
+    """`fraction` padded with zeros to `places` characters (it is never longer where used)."""
+    out = fraction.copy()
+    for count in places.unique().tolist():  # a handful of distinct exponents at most
+        rows = places == count
+        out[rows] = fraction[rows].str.ljust(int(count), "0")
+    return out
+
+
+def minor_units(amount: str, currency: str, *, unit: Unit = MAJOR) -> int:
+    """One amount in minor units: `minor_units("49.99", "USD")` -> 4999.
+
+    Raises MoneyError with a message that says what to do."""
+    code = currency.strip().upper()
+    if code not in EXPONENTS:
+        raise MoneyError(f"'{currency}' is not an ISO 4217 currency code: use one like USD")
+    result = to_minor(pd.Series([amount.strip()]), pd.Series([code]), unit=unit)
+    if result.error.iloc[0]:
+        raise MoneyError(f"amount '{amount.strip()}' {result.error.iloc[0]}")
+    return int(result.minor.iloc[0])
+
+
+def format_major(minor: int, currency: str) -> str:
+    """Minor units as currency units, exactly: (4999, "USD") -> "49.99", (1500, "JPY") -> "1500"."""
+    places = exponent_of(currency)
+    if not places:
+        return str(minor)
+    digits = str(abs(minor)).rjust(places + 1, "0")
+    return ("-" if minor < 0 else "") + digits[:-places] + "." + digits[-places:]

@@ -691,6 +691,18 @@ def _check_kinds(
         )
         currency = _check_currency(purchase & (currency != ""), currency, stripped, out, problems)
         _check_amount(purchase & (amount != ""), amount, currency, stripped, out, problems, amounts)
+    others = ~purchase
+    if others.any():  # Bento refuses a details.value without both (a 400 for the batch)
+        amount = _detail(stripped, details, ev.PURCHASE_AMOUNT)
+        currency = _detail(stripped, details, ev.PURCHASE_CURRENCY)
+        for missing, present, name in ((currency, amount, "currency, a 3-letter code like USD"),
+                                       (amount, currency, "amount")):  # fmt: skip
+            column = ev.PURCHASE_CURRENCY if missing is currency else ev.PURCHASE_AMOUNT
+            problems.add(
+                others & (present != "") & (missing == ""), column, missing, ERROR,
+                f"details.value needs both amount and currency, or neither: add its {name}, "
+                "or leave details.value out",
+            )  # fmt: skip
     tagging = types.isin([ev.TAG, ev.REMOVE_TAG])
     if tagging.any():
         if ev.TAGS in stripped:

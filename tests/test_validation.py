@@ -273,3 +273,15 @@ def test_a_details_number_too_large_for_json_is_an_error() -> None:
     [(column, severity, text)] = problems_of(validate(table(rows), now=NOW), 2)
     assert (column, severity) == ("details", "error")
     assert "holds the number 1e999, too large for a JSON number" in text
+
+
+def test_a_value_without_amount_or_currency_is_refused_for_every_type() -> None:
+    # Bento answers 400 for the whole batch when details.value lacks one of them.
+    result = validate(table([
+        {"type": "signup", "email": "a@example.com", "details.value.currency": "USD"},
+        {"type": "signup", "email": "b@example.com", "details.value.amount": "100"},
+        {"type": "signup", "email": "c@example.com", "details.value.amount": "100",
+         "details.value.currency": "USD"},
+    ]))  # fmt: skip
+    assert result.error_rows == [2, 3]
+    assert "needs both amount and currency" in result.problems["message"].iloc[0]

@@ -107,6 +107,13 @@ def _parser() -> argparse.ArgumentParser:
         help="events per request, 1-1000 (default 1000)",
     )
     send_cmd.add_argument(
+        "--rate",
+        type=_rate,
+        metavar="N",
+        help="at most N requests a minute (default 60 to Bento, as it asks; none to the "
+        "sandbox or another local server)",
+    )
+    send_cmd.add_argument(
         "--skip-invalid",
         action="store_true",
         help="send the valid rows even when other rows have errors",
@@ -231,6 +238,16 @@ def _timezone(text: str) -> str:
         return check_timezone(text)
     except TimezoneError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _rate(text: str) -> float:
+    try:
+        rate = float(text)
+    except ValueError:
+        rate = 0.0
+    if not 0 < rate <= 100_000:
+        raise argparse.ArgumentTypeError("must be a number of requests a minute, more than 0")
+    return rate
 
 
 def _sheet_arg(args: argparse.Namespace) -> str | int | None:
@@ -387,7 +404,8 @@ def _send_command(args: argparse.Namespace) -> int:
             print("Nothing to send: every event was held back.")
         report = plan.send(
             on_batch=_printer(plan.events), on_start=_announcer(args, sandbox),
-            dry_run=args.dry_run,
+            on_wait=lambda _seconds, why: print(f"  {why}", flush=True),
+            dry_run=args.dry_run, rate=args.rate,
         )  # fmt: skip
         if plan.stream is not None:  # a stream's guard speaks as the file is read
             for group in report.held_back:

@@ -186,6 +186,7 @@ class BentoClient:
         max_retry_after: float = 120.0,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        on_wait: Callable[[float, str], None] | None = None,
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be 1 or more.")
@@ -196,6 +197,8 @@ class BentoClient:
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         self.max_retry_after = max_retry_after
+        # Told before every wait of a second or more between attempts: how long, and why.
+        self.on_wait = on_wait
         self._pacer = _Pacer(requests_per_minute)
         self._owns_session = session is None
         # Our own session knows whether a request was fully written (see _Writing); with a
@@ -257,6 +260,8 @@ class BentoClient:
             if attempts >= self.max_attempts:
                 return self._timed(self._gave_up(status, last, attempts), attempts, started)
             retry_wait = self._retry_wait(response, attempts)
+            if self.on_wait is not None and retry_wait >= 1:
+                self.on_wait(retry_wait, self._why_wait(response, status, retry_wait, attempts))
 
     def check_connection(self) -> ConnectionCheck:
         """GET `{base}/fetch/tags`: tests the keys and the site UUID, records no event."""
@@ -479,7 +484,8 @@ class BentoClient:
         elif status == 429:
             message = (
                 f"Bento kept rate-limiting the requests (HTTP 429) {tries}: nothing was "
-                "recorded. Lower the requests per minute and send this batch again."
+                "recorded. Send fewer requests a minute (`--rate` in the CLI, \"Requests per "
+                "minute\" in the app) and send this batch again."
             )
         else:
             message = (
@@ -497,6 +503,25 @@ class BentoClient:
         if wait > 0:
             self._sleep(wait)
         self._pacer.started(now + wait)
+
+    def _why_wait(
+        self, response: requests.Response | None, status: int | None, wait: float, attempts: int
+    ) -> str:
+        """The sentence a person sees while the send waits before its next attempt."""
+        what = (
+            "Bento is rate-limiting requests (HTTP 429)" if status == 429
+            else f"Bento answered HTTP {status}" if status is not None
+            else f"{self._host()} could not be reached"
+        )  # fmt: skip
+        asked = _retry_after(response.headers.get("Retry-After")) if response is not None else None
+        if asked is not None and asked > wait:
+            why = (f"it asked to wait {asked:,.0f} s; waiting {wait:,.0f} s, the longest this "
+                   "tool waits")  # fmt: skip
+        elif asked is not None:
+            why = f"waiting {wait:,.0f} s, as it asked"
+        else:
+            why = f"waiting {wait:,.1f} s"
+        return f"{what}: {why}, then trying again (attempt {attempts + 1} of {self.max_attempts})."
 
     def _retry_wait(self, response: requests.Response | None, attempts: int) -> float:
         if response is not None:

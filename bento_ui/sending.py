@@ -235,6 +235,7 @@ class SendReport:
 
 OnBatch = Callable[[BatchResult], None]
 OnStart = Callable[["SendReport"], None]  # after the claim, before the first request
+OnWait = Callable[[float, str], None]  # seconds, and why, before a retry waits
 
 
 @dataclass
@@ -282,12 +283,22 @@ class SendPlan:
         *,
         on_batch: OnBatch | None = None,
         on_start: OnStart | None = None,
+        on_wait: OnWait | None = None,
         dry_run: bool = False,
+        rate: float | None = None,
         client: BentoClient | None = None,
     ) -> SendReport:
         """Claim, record and send (see the module docstring); a dry run writes nothing
         and reports every batch `skipped`. `on_start` sees the report before the first
-        request: its `run_id` and what the guard held back."""
+        request: its `run_id` and what the guard held back. `on_wait(seconds, why)` is
+        told before the send waits a second or more to try a batch again (a 429, a 5xx).
+        `rate` is the most requests a minute (default: 60 against Bento, none else)."""
+        if client is None and not dry_run:
+            options: dict[str, Any] = {"on_wait": on_wait}
+            if rate is not None:
+                options["requests_per_minute"] = rate
+            with make_client(self.credentials, **options) as own:
+                return self.send(on_batch=on_batch, on_start=on_start, client=own)
         if self._sent:
             raise LedgerError(
                 "This plan was sent already: plan again (plan_send, or plan_resume for its "
@@ -482,37 +493,30 @@ def _loop(
     dry_run: bool,
 ) -> SendReport:
     ledger = plan.ledger if run_id is not None else None
-    own_client = client is None and not dry_run
-    if own_client:
-        client = make_client(plan.credentials)
     of = plan.of
     unwritten: list[tuple[Batch, Outcome]] = []
-    try:
-        source = iter(batches)
-        while True:
-            try:
-                batch = next(source)
-            except StopIteration:
-                break
-            except LedgerError as exc:  # a streamed claim could not be written
-                report.stopped = report.stopped or str(exc)
-                break
-            of = max(of, batch.number)
-            if dry_run:
-                result = BatchResult.skipped(batch, of, "dry run: not sent")
-            elif report.stopped:
-                result = BatchResult.skipped(batch, of, f"not sent: the run stopped. "
-                                                        f"{report.stopped}")  # fmt: skip
-            else:
-                result = _send_one(batch, of, plan, ledger, run_id, client, report, unwritten)
-            if ledger is not None and run_id is not None and result.state == BatchState.SKIPPED:
-                _write(ledger, run_id, batch, result.outcome, report, unwritten)
-            report.results.append(result)
-            if on_batch is not None:
-                on_batch(result)
-    finally:
-        if own_client and client is not None:
-            client.close()
+    source = iter(batches)
+    while True:
+        try:
+            batch = next(source)
+        except StopIteration:
+            break
+        except LedgerError as exc:  # a streamed claim could not be written
+            report.stopped = report.stopped or str(exc)
+            break
+        of = max(of, batch.number)
+        if dry_run:
+            result = BatchResult.skipped(batch, of, "dry run: not sent")
+        elif report.stopped:
+            result = BatchResult.skipped(batch, of, f"not sent: the run stopped. "
+                                                    f"{report.stopped}")  # fmt: skip
+        else:
+            result = _send_one(batch, of, plan, ledger, run_id, client, report, unwritten)
+        if ledger is not None and run_id is not None and result.state == BatchState.SKIPPED:
+            _write(ledger, run_id, batch, result.outcome, report, unwritten)
+        report.results.append(result)
+        if on_batch is not None:
+            on_batch(result)
     if ledger is not None and run_id is not None and unwritten:
         _write_again(ledger, run_id, report, unwritten)
     report.results.sort(key=lambda r: r.number)

@@ -287,3 +287,61 @@ def test_a_full_disk_stops_the_send_before_the_next_request_and_says_what_is_kno
         known = {b.number for b in run.batches if b.state == BatchState.ACCEPTED}
         # What the ledger does not know it says: the batches the report names, unknown.
         assert known | set(report.unwritten) >= {r.number for r in sent}
+
+
+# --- waiting and pacing (issue 14) ----------------------------------------------------
+
+
+def test_a_huge_retry_after_is_capped_and_said(emulator: Emulator) -> None:
+    from bento_ui.client import BentoClient
+
+    emulator.add_faults([{"status": 429, "retry_after": 86400}])
+    slept: list[float] = []
+    said: list[str] = []
+    client = BentoClient(emulator.credentials, requests_per_minute=None, sleep=slept.append,
+                         on_wait=lambda seconds, why: said.append(why))  # fmt: skip
+    report = plan_send(table(2), emulator.credentials, ledger=None).send(client=client)
+    assert [r.state for r in report.results] == [BatchState.ACCEPTED]
+    assert slept == [120.0]
+    assert said == [
+        "Bento is rate-limiting requests (HTTP 429): it asked to wait 86,400 s; waiting 120 s, "
+        "the longest this tool waits, then trying again (attempt 2 of 5)."
+    ]
+
+
+def test_the_rate_limit_advice_names_an_option_that_exists(
+    emulator: Emulator, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from bento_ui.client import BentoClient
+
+    emulator.add_faults([{"status": 429}] * 5)
+    client = BentoClient(emulator.credentials, requests_per_minute=None, sleep=lambda s: None)
+    [result] = plan_send(table(1), emulator.credentials, ledger=None).send(client=client).results
+    assert "--rate" in result.message
+    csv = tmp_path / "one.csv"
+    table(1).to_csv(csv, index=False)
+    with pytest.raises(SystemExit) as exit_:
+        main(["send", str(csv), "--rate", "0"])
+    assert exit_.value.code == 2
+    assert "--rate: must be a number of requests a minute" in capsys.readouterr().err
+
+
+def test_a_batch_size_given_to_a_resume_is_said_to_be_unused(
+    emulator: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    c = emulator.credentials
+    for name, value in (("BENTO_SITE_UUID", c.site_uuid), ("BENTO_PUBLISHABLE_KEY",
+                        c.publishable_key), ("BENTO_SECRET_KEY", c.secret_key),
+                        ("BENTO_API_URL", c.base_url)):  # fmt: skip
+        monkeypatch.setenv(name, value)
+    csv = tmp_path / "four.csv"
+    table(4).to_csv(csv, index=False)
+    emulator.add_faults([{}, {"status": 503}] + [{"status": 503}] * 4)
+    main(["send", str(csv), "--batch-size", "2"])
+    run = Ledger().runs()[0]
+    capsys.readouterr()
+    main(["send", "--resume", run.id, "--batch-size", "3"])
+    out = capsys.readouterr().out
+    assert "--batch-size 3 is not used: a resume sends the run's own batches" in out
+    assert len(emulator.events()) == 4

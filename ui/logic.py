@@ -554,6 +554,7 @@ class SendJob:
     sending: bool = False
     resend: Resend = field(default_factory=Resend)  # for the next continuation or retry
     continuing: bool = True  # the next send only finishes what has no answer yet
+    rate: float | None = None  # requests a minute the person chose (None: the default)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod

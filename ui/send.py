@@ -50,7 +50,14 @@ from bento_ui.outcomes import BatchState
 from bento_ui.paths import ledger_path
 from bento_ui.payloads import build_events
 from bento_ui.resume import plan_resume
-from bento_ui.sending import BatchResult, Origin, SendPlan, SendReport, plan_send
+from bento_ui.sending import (
+    BENTO_REQUESTS_PER_MINUTE,
+    BatchResult,
+    Origin,
+    SendPlan,
+    SendReport,
+    plan_send,
+)
 from ui.connection import Target, current_target
 from ui.logic import (
     SendJob,
@@ -185,12 +192,21 @@ def _plan(prefix: str, table: pd.DataFrame, source: str, target: Target | None,
     if events == 0:
         st.info("Nothing to send yet.")
         return
-    size = int(st.columns([1, 2])[0].number_input(
+    size_column, rate_column, _ = st.columns([1, 1, 1])
+    size = int(size_column.number_input(
         "Batch size (events per request)", min_value=1, max_value=MAX_BATCH_SIZE,
         value=MAX_BATCH_SIZE, step=100, key=f"{prefix}_batch_size",
         help="Bento takes up to 1000 events per request. Smaller batches mean more "
         "requests, and a failure affects fewer events.",
     ))
+    rate = float(BENTO_REQUESTS_PER_MINUTE)
+    if target is not None and target.is_live:
+        rate = float(rate_column.number_input(
+            "Requests per minute", min_value=1, max_value=600,
+            value=BENTO_REQUESTS_PER_MINUTE, step=10, key=f"{prefix}_rate",
+            help="Bento allows about 60 requests a minute; send fewer if it answers 429 "
+            "(too many requests).",
+        ))
     if target is not None:
         try:
             check = _guard(prefix, table, target)
@@ -207,8 +223,8 @@ def _plan(prefix: str, table: pd.DataFrame, source: str, target: Target | None,
     batches = math.ceil(events / size)
     pace = ""
     if target is not None and target.is_live and batches > 1:
-        pace = (" Bento allows about 60 requests a minute, so this takes about "
-                f"{count(max(1, math.ceil(batches / 60)), 'minute')}.")
+        pace = (f" At {rate:,.0f} requests a minute this takes about "
+                f"{count(max(1, math.ceil(batches / rate)), 'minute')}.")
     st.markdown(f"**{count(events, 'event')}** in **{count(batches, 'batch', 'batches')}** "
                 f"of up to {size:,}.{pace}")
     if target is None:
@@ -261,7 +277,10 @@ def _start(prefix: str, table: pd.DataFrame, source: str, size: int, target: Tar
             "Nothing was sent: every one of these events was sent to this site before."
         )
         return
-    history.append(SendJob.start(plan, source=source, table=table, target=target.label))
+    job = SendJob.start(plan, source=source, table=table, target=target.label)
+    if target.is_live:
+        job.rate = float(st.session_state.get(f"{prefix}_rate") or BENTO_REQUESTS_PER_MINUTE)
+    history.append(job)
     for key in ("confirm", "send_again", "resend_unknown"):
         st.session_state[f"{prefix}_{key}"] = False
 
@@ -325,7 +344,11 @@ def _run(job: SendJob, progress: Any, table_slot: Any, rows_label: str) -> None:
             for batch in plan.batches:
                 job.batches.setdefault(batch.number, batch)
             _progress(progress, job)
-            job.finish(plan.send(on_batch=on_batch, on_start=on_start))
+            job.finish(plan.send(
+                on_batch=on_batch, on_start=on_start, rate=job.rate,
+                on_wait=lambda _seconds, why: progress.progress(
+                    len(job.results) / max(1, len(job.batches)), text=why),
+            ))
     except BentoUIError as exc:
         job.stopped = str(exc)
         job.sending = False

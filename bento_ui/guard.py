@@ -6,6 +6,9 @@ planned for a site (see `bento_ui.ledger`), and before a send each event is look
     new          the site never got it, or got it and refused it (Bento named it among
                  the failures, or refused the whole batch): it was not recorded
     accepted     Bento recorded it
+    same row     another event made from the same row of the same file (its SHA-256
+                 and sheet) was recorded: the file was sent before with other options
+                 (another time zone, mapping or fixes), so this is likely the same event
     uncertain    its batch's answer was lost (unknown), or Bento counted failures in its
                  batch without naming them all (the 20-item cap): it may be recorded
     in flight    another run is sending it right now (that run holds the ledger's lock)
@@ -27,15 +30,27 @@ class Held(StrEnum):
     """Why an event is held back: the fates other than new."""
 
     SENT_BEFORE = "sent before"
+    SAME_ROW_BEFORE = "row sent before"
     UNCERTAIN_BEFORE = "maybe sent before"
     IN_FLIGHT = "being sent now"
+
+
+@dataclass(frozen=True)
+class SourceRows:
+    """Where a list of events came from, for the same-row check: the file's SHA-256, its
+    sheet, and each event's spreadsheet row."""
+
+    file_hash: str
+    sheet: str | int | None
+    rows: Sequence[int]
 
 
 @dataclass(frozen=True)
 class Resend:
     """Which events that the ledger shows for this site are sent again.
 
-    - An event Bento **accepted** before is sent again only with `send_again`.
+    - An event Bento **accepted** before is sent again only with `send_again`; so is
+      one whose **row** of the same file was recorded before with other options.
     - An event of **uncertain** fate (its batch got no usable answer, or Bento counted
       failures in it without naming them all) is sent again with `resend_unknown`, or
       with `send_again`, which includes it: whoever sends the accepted events again
@@ -49,7 +64,7 @@ class Resend:
     resend_unknown: bool = False
 
     def lets_through(self, reason: Held) -> bool:
-        if reason == Held.SENT_BEFORE:
+        if reason in (Held.SENT_BEFORE, Held.SAME_ROW_BEFORE):
             return self.send_again
         if reason == Held.UNCERTAIN_BEFORE:
             return self.send_again or self.resend_unknown
@@ -100,6 +115,14 @@ class HeldBack:
         label = "run" if len(self.runs) == 1 else "runs"
         if self.reason == Held.SENT_BEFORE:
             return f"{these} sent to this site {when} ({label} {runs}) and accepted by it"
+        if self.reason == Held.SAME_ROW_BEFORE:
+            rows = "row" if n == 1 else "rows"
+            return (
+                f"{n:,} {rows} of this file {'was' if n == 1 else 'were'} sent to this site "
+                f"{when} ({label} {runs}) and accepted, read with other options then (a time "
+                "zone, the mapping or fixes): the events differ now, but sending them would "
+                "record the same rows twice"
+            )
         if self.reason == Held.IN_FLIGHT:
             return (
                 f"{these} being sent to this site right now by another window or process "
@@ -139,6 +162,10 @@ class DuplicateCheck:
     @property
     def in_flight(self) -> tuple[int, ...]:
         return self.positions(Held.IN_FLIGHT)
+
+    @property
+    def same_row(self) -> tuple[int, ...]:
+        return self.positions(Held.SAME_ROW_BEFORE)
 
     @property
     def any(self) -> bool:

@@ -54,7 +54,7 @@ import pandas as pd
 from bento_ui.batching import Batch, describe_rows, plan_batches
 from bento_ui.config import Credentials
 from bento_ui.errors import LedgerError
-from bento_ui.guard import DuplicateCheck, Found, Held, Resend
+from bento_ui.guard import DuplicateCheck, Found, Held, Resend, SourceRows
 from bento_ui.outcomes import (
     ANSWER_LOST,
     BatchState,
@@ -584,6 +584,7 @@ class Ledger:
         batch_size: int,
         first_number: int = 1,
         held_back: int = 0,
+        source: SourceRows | None = None,
     ) -> Claimed:
         """Check `events` against the ledger and claim the ones that go, in ONE transaction.
 
@@ -597,7 +598,7 @@ class Ledger:
             raise LedgerError(f"Run {run_id} is not held by this process: nothing was claimed.")
         site = self._site(run_id)
         with self._write() as db:
-            check = self._check(site, events, exclude_run=run_id)
+            check = self._check(site, events, exclude_run=run_id, source=source)
             keep = check.keep(resend)
             kept_rows = [r for r, k in zip(rows, keep, strict=True) if k]
             kept = [e for e, k in zip(events, keep, strict=True) if k]
@@ -883,14 +884,77 @@ class Ledger:
     # --- the duplicate guard
 
     def check(
-        self, site_uuid: str, events: Sequence[Mapping[str, Any]], *, exclude_run: str | None = None
+        self,
+        site_uuid: str,
+        events: Sequence[Mapping[str, Any]],
+        *,
+        exclude_run: str | None = None,
+        source: SourceRows | None = None,
     ) -> DuplicateCheck:
         """Which of `events` this site has, may have, or is being sent right now (see
-        `bento_ui.guard`), whichever run or file they came from. Reads only: a send
-        checks again when it claims the events (`claim`)."""
-        return self._check(site_uuid, events, exclude_run=exclude_run)
+        `bento_ui.guard`), whichever run or file they came from; with `source`, also the
+        events whose row of the same file was recorded before with other options. Reads
+        only: a send checks again when it claims the events (`claim`)."""
+        return self._check(site_uuid, events, exclude_run=exclude_run, source=source)
 
     def _check(
+        self,
+        site_uuid: str,
+        events: Sequence[Mapping[str, Any]],
+        *,
+        exclude_run: str | None,
+        source: SourceRows | None = None,
+    ) -> DuplicateCheck:
+        check = self._check_prints(site_uuid, events, exclude_run=exclude_run)
+        if source is not None and events:
+            check = self._check_rows(check, source, exclude_run)
+        return check
+
+    def _check_rows(
+        self, check: DuplicateCheck, source: SourceRows, exclude_run: str | None
+    ) -> DuplicateCheck:
+        """Add the events whose row of the same file and sheet a site recorded before."""
+        recorded: dict[int, tuple[str, str]] = {}  # row -> (run, day)
+        for run_id, options in self._read(
+            "SELECT id, options FROM runs WHERE site_uuid = ? AND source_hash = ?",
+            (check.site_uuid, source.file_hash),
+        ):
+            if run_id == exclude_run or json.loads(options).get("sheet") != source.sheet:
+                continue
+            refused = {
+                (number, row) for number, row in self._read(
+                    "SELECT batch, row FROM failures WHERE run_id = ?", (run_id,))
+            }  # fmt: skip
+            for number, rows, when in self._read(
+                "SELECT number, rows, COALESCE(finished_at, '') FROM batches "
+                "WHERE run_id = ? AND state IN (?, ?)",
+                (run_id, ACCEPTED, PARTIAL),
+            ):
+                for row in parse_rows(rows):
+                    if (number, row) not in refused:
+                        recorded.setdefault(row, (run_id, when[:10]))
+        if not recorded:
+            return check
+        known = {i for hit in check.found.values() for i in hit.positions}
+        hits = [
+            (i, recorded[row]) for i, row in enumerate(source.rows)
+            if row in recorded and i not in known
+        ]  # fmt: skip
+        if not hits:
+            return check
+        days = [day or _now()[:10] for _, (_, day) in hits]
+        found = dict(check.found)
+        found[Held.SAME_ROW_BEFORE] = Found(
+            tuple(i for i, _ in hits), tuple(sorted({run for _, (run, _) in hits})),
+            min(days), max(days),
+        )  # fmt: skip
+        order = (Held.SENT_BEFORE, Held.SAME_ROW_BEFORE, Held.IN_FLIGHT, Held.UNCERTAIN_BEFORE)
+        return DuplicateCheck(
+            site_uuid=check.site_uuid, events=check.events,
+            found={reason: found[reason] for reason in order if reason in found},
+        )  # fmt: skip
+
+    def _check_prints(
         self, site_uuid: str, events: Sequence[Mapping[str, Any]], *, exclude_run: str | None
     ) -> DuplicateCheck:
         if not events or not self._read(

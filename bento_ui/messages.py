@@ -34,6 +34,10 @@ def held_back_note(group: HeldBack, *, voice: Voice, sandbox: bool = False) -> s
         how = ("pass --send-again to send them again" if voice == "cli"
                else "sending them again would record them twice")  # fmt: skip
         return f"{text}. They are skipped: {how}."
+    if group.reason == Held.SAME_ROW_BEFORE:
+        how = ("pass --send-again to send them all the same" if voice == "cli"
+               else "they are not sent unless you say so")  # fmt: skip
+        return f"{text} (rows {_rows(group.row_ranges)}). Check {where} first; {how}."
     if group.reason == Held.IN_FLIGHT:
         return (f"{text} (rows {_rows(group.row_ranges)}). They are not sent now: that run "
                 "sends them. Look at its outcome when it ends.")  # fmt: skip

@@ -45,6 +45,7 @@ from bento_ui.guard import (
     Held,
     HeldBack,
     Resend,
+    SourceRows,
     batches_held,
     merge_held_back,
 )
@@ -307,6 +308,8 @@ class SendPlan:
         self._sent = not dry_run
         report = SendReport(run_id=self.run_id, held_back=list(self.held_back))
         report.results.extend(self.earlier)
+        if self.candidates is not None and not self.batches:
+            dry_run = True  # the guard holds back every event: nothing to claim or record
         if dry_run or self.ledger is None:
             batches = self._dry_batches() if dry_run else self._unguarded()
             if on_start is not None:
@@ -361,7 +364,7 @@ class SendPlan:
         if self.candidates is not None:
             events, rows = self.candidates
             claimed = ledger.claim(run_id, events, rows, resend=self.resend,
-                                   batch_size=self.batch_size)  # fmt: skip
+                                   batch_size=self.batch_size, source=self._rows(rows))  # fmt: skip
             report.held_back = claimed.check.held_back(rows, self.resend)
             self.batches = claimed.batches
             return claimed.batches
@@ -386,6 +389,12 @@ class SendPlan:
             ledger.finish_planning(run_id)
         return going
 
+    def _rows(self, rows: Sequence[int]) -> SourceRows | None:
+        """What the same-row check needs: the file's hash, its sheet, the events' rows."""
+        if not self.origin.file_hash:
+            return None
+        return SourceRows(self.origin.file_hash, self.origin.options.get("sheet"), rows)
+
     def _claim_stream(self, run_id: str, report: SendReport) -> Iterator[Batch]:
         assert self.ledger is not None and self.stream is not None
         held: list[HeldBack] = []
@@ -393,6 +402,7 @@ class SendPlan:
             claimed = self.ledger.claim(
                 run_id, batch.events, batch.rows, resend=self.resend,
                 batch_size=max(1, batch.size), first_number=batch.number,
+                source=self._rows(batch.rows),
             )  # fmt: skip
             held.extend(claimed.check.held_back(batch.rows, self.resend))
             report.held_back = merge_held_back(held)
@@ -437,7 +447,7 @@ def plan_send(
     rows = [int(r) for r in source.index]
     plan.candidates = (events, rows)
     if ledger is not None:
-        plan.check = ledger.check(credentials.site_uuid, events)
+        plan.check = ledger.check(credentials.site_uuid, events, source=plan._rows(rows))
         plan.held_back = plan.check.held_back(rows, resend)
         keep = plan.check.keep(resend)
         events = [e for e, k in zip(events, keep, strict=True) if k]

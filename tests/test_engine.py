@@ -345,3 +345,31 @@ def test_a_batch_size_given_to_a_resume_is_said_to_be_unused(
     out = capsys.readouterr().out
     assert "--batch-size 3 is not used: a resume sends the run's own batches" in out
     assert len(emulator.events()) == 4
+
+
+# --- the same rows of the same file, read with other options (issue 9) -----------------
+
+
+def test_a_file_sent_again_with_another_time_zone_is_held_back_by_row(
+    emulator: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    c = emulator.credentials
+    for name, value in (("BENTO_SITE_UUID", c.site_uuid), ("BENTO_PUBLISHABLE_KEY",
+                        c.publishable_key), ("BENTO_SECRET_KEY", c.secret_key),
+                        ("BENTO_API_URL", c.base_url)):  # fmt: skip
+        monkeypatch.setenv(name, value)
+    dated = table(3)
+    dated["date"] = "2024-11-20 14:00"
+    csv = tmp_path / "dated.csv"
+    dated.to_csv(csv, index=False)
+    assert main(["send", str(csv)]) == 0
+    capsys.readouterr()
+    assert main(["send", str(csv), "--timezone", "Europe/Berlin"]) == 1  # held: maybe twice
+    out = capsys.readouterr().out
+    assert "3 rows of this file were sent to this site" in out
+    assert "read with other options then" in out
+    assert "pass --send-again to send them all the same" in out
+    assert len(emulator.events()) == 3  # nothing twice
+    assert main(["send", str(csv), "--timezone", "Europe/Berlin", "--send-again"]) == 0
+    assert [e["date"] for e in emulator.events()][3:] == ["2024-11-20T13:00:00Z"] * 3

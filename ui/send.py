@@ -43,7 +43,7 @@ import streamlit as st
 
 from bento_ui import BentoUIError
 from bento_ui.batching import MAX_BATCH_SIZE
-from bento_ui.guard import DuplicateCheck, Resend
+from bento_ui.guard import DuplicateCheck, Resend, SourceRows
 from bento_ui.ledger import Ledger
 from bento_ui.messages import held_back_note
 from bento_ui.outcomes import BatchState
@@ -141,7 +141,7 @@ def _remembered_check(prefix: str, table: pd.DataFrame, site: str) -> DuplicateC
     return None
 
 
-def _guard(prefix: str, table: pd.DataFrame, target: Target) -> DuplicateCheck:
+def _guard(prefix: str, table: pd.DataFrame, target: Target, origin: Origin) -> DuplicateCheck:
     """The ledger's duplicate check of `table` for the target's site, remembered until
     the table, the site or the ledger changes (it reads every event's fingerprint)."""
     site = target.credentials.site_uuid
@@ -149,8 +149,11 @@ def _guard(prefix: str, table: pd.DataFrame, target: Target) -> DuplicateCheck:
     if check is not None:
         return check
     version = ledger_version(ledger_path())
+    rows = [int(r) for r in table.index]
+    source = (SourceRows(origin.file_hash, origin.options.get("sheet"), rows)
+              if origin.file_hash else None)  # fmt: skip
     with Ledger() as ledger:
-        check = ledger.check(site, build_events(table))
+        check = ledger.check(site, build_events(table), source=source)
     st.session_state[f"{prefix}_guard"] = (table, (site, len(table), version), check)
     return check
 
@@ -163,8 +166,8 @@ def _held_back_choices(prefix: str, table: pd.DataFrame, check: DuplicateCheck,
     for group in check.held_back(rows):
         note = held_back_note(group, voice="app", sandbox=not target.is_live)
         st.warning(escape_markdown(note), icon=":material/content_copy:")
-    if check.accepted:
-        n = len(check.accepted)
+    if check.accepted or check.same_row:
+        n = len(check.accepted) + len(check.same_row)
         send_again = st.checkbox(
             f"Send {'it' if n == 1 else f'these {n:,} events'} again anyway: "
             f"{escape_markdown(target.label)} will record "
@@ -209,7 +212,7 @@ def _plan(prefix: str, table: pd.DataFrame, source: str, target: Target | None,
         ))
     if target is not None:
         try:
-            check = _guard(prefix, table, target)
+            check = _guard(prefix, table, target, origin)
         except BentoUIError as exc:
             st.error(f"Nothing can be sent: {escape_markdown(exc)}")
             return

@@ -134,7 +134,7 @@ def test_what_bentos_own_kinds_need_is_recognised(header: str, target: str) -> N
     assert suggest_mapping([header]).columns == {header: target}
 
 
-WIDE = 2000  # the wide file: mapping it column by column took seconds
+WIDE = 1999  # with the email, the widest file read (2,000): column by column took seconds
 
 
 def wide_csv(rows: list[list[str]]) -> bytes:

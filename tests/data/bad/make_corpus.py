@@ -235,7 +235,7 @@ def main() -> None:
     write_csv(
         "fields_nested.csv",
         [
-            ["Email", "Event", "Tags"],
+            ["Email", "Event", "Attributes"],
             ["r2@example.com", "signup", '["vip", "beta"]'],
             ["r3@example.com", "signup", '{"city": "Paris"}'],
             ["r4@example.com", "signup", " [] "],

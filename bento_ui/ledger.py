@@ -57,6 +57,7 @@ from bento_ui.errors import LedgerError
 from bento_ui.guard import DuplicateCheck, Found, Held, Resend, SourceRows
 from bento_ui.outcomes import (
     ANSWER_LOST,
+    Answered,
     BatchState,
     EventError,
     EventFailure,
@@ -277,7 +278,7 @@ class _RunLock:
 
 
 @dataclass(frozen=True)
-class BatchRecord:
+class BatchRecord(Answered):
     """One batch of a run, as the ledger knows it."""
 
     run_id: str
@@ -295,36 +296,6 @@ class BatchRecord:
     @property
     def row_numbers(self) -> list[int]:
         return parse_rows(self.rows)
-
-    @property
-    def results(self) -> int | None:
-        return self.outcome.results
-
-    @property
-    def failed(self) -> int | None:
-        return self.outcome.failed
-
-    @property
-    def status(self) -> int | None:
-        return self.outcome.status
-
-    @property
-    def attempts(self) -> int:
-        return self.outcome.attempts
-
-    @property
-    def message(self) -> str:
-        return self.outcome.message
-
-    @property
-    def uncertain_events(self) -> int:
-        """Events whose fate is not known: all of a batch without an answer, or the
-        unnamed ones of a batch whose failures Bento did not all name."""
-        if self.state in ANSWER_LOST:
-            return self.events
-        if self.state == PARTIAL and not self.outcome.all_failures_named:
-            return self.events - len(self.failures)
-        return 0
 
     def as_dict(self) -> dict[str, Any]:
         o = self.outcome

@@ -99,6 +99,45 @@ class Outcome:
         return self.counted and len(self.errors) == self.failed
 
 
+class Answered:
+    """What a batch that carries an `outcome` reads off it: `sending.BatchResult` (a send
+    now) and `ledger.BatchRecord` (the ledger's memory of one)."""
+
+    outcome: Outcome
+    state: BatchState
+    events: int
+
+    @property
+    def results(self) -> int | None:
+        return self.outcome.results
+
+    @property
+    def failed(self) -> int | None:
+        return self.outcome.failed
+
+    @property
+    def status(self) -> int | None:
+        return self.outcome.status
+
+    @property
+    def attempts(self) -> int:
+        return self.outcome.attempts
+
+    @property
+    def message(self) -> str:
+        return self.outcome.message
+
+    @property
+    def uncertain_events(self) -> int:
+        """Events whose fate is not known: all of a batch without an answer, or those
+        Bento did not name in a batch whose failures it did not all name."""
+        if self.state in ANSWER_LOST:
+            return self.events
+        if self.state == BatchState.PARTIAL and not self.outcome.all_failures_named:
+            return self.events - len(self.outcome.errors)
+        return 0
+
+
 @dataclass(frozen=True)
 class EventFailure:
     """One event Bento refused, as a person finds it: spreadsheet row, email, type, why."""

@@ -51,7 +51,7 @@ from bento_ui.guard import (
 )
 from bento_ui.ledger import Ledger
 from bento_ui.outcomes import (
-    ANSWER_LOST,
+    Answered,
     BatchState,
     EventFailure,
     Outcome,
@@ -81,7 +81,7 @@ class Origin:
 
 
 @dataclass(frozen=True)
-class BatchResult:
+class BatchResult(Answered):
     """What happened to one batch: the batch, and the outcome Bento's answer came to."""
 
     batch: Batch
@@ -93,7 +93,7 @@ class BatchResult:
         return cls(batch, of, Outcome(BatchState.SKIPPED, message=message))
 
     @property
-    def state(self) -> BatchState:
+    def state(self) -> BatchState:  # type: ignore[override]  # read off the outcome
         return self.outcome.state
 
     @property
@@ -101,32 +101,12 @@ class BatchResult:
         return self.batch.number
 
     @property
-    def events(self) -> int:
+    def events(self) -> int:  # type: ignore[override]
         return self.batch.size
-
-    @property
-    def results(self) -> int | None:
-        return self.outcome.results
-
-    @property
-    def failed(self) -> int | None:
-        return self.outcome.failed
-
-    @property
-    def status(self) -> int | None:
-        return self.outcome.status
-
-    @property
-    def attempts(self) -> int:
-        return self.outcome.attempts
 
     @property
     def seconds(self) -> float:
         return self.outcome.seconds
-
-    @property
-    def message(self) -> str:
-        return self.outcome.message
 
     @property
     def failures(self) -> list[EventFailure]:
@@ -140,15 +120,6 @@ class BatchResult:
                     str(event.get("type", "")), error.error,
                 ))  # fmt: skip
         return found
-
-    @property
-    def uncertain_events(self) -> int:
-        """Events whose fate is not known (see `outcomes`)."""
-        if self.state in ANSWER_LOST:
-            return self.events
-        if self.state == BatchState.PARTIAL and not self.outcome.all_failures_named:
-            return self.events - len(self.outcome.errors)
-        return 0
 
     def as_row(self) -> dict[str, object]:
         return {

@@ -182,7 +182,8 @@ def test_429_for_ever_fails_the_batch_says_slow_down_and_the_run_goes_on(
     assert (failed.status, failed.attempts, failed.results) == (429, 5, None)
     assert failed.message == (
         "Bento kept rate-limiting the requests (HTTP 429) after 5 attempts: nothing was "
-        "recorded. Lower the requests per minute and send this batch again."
+        "recorded. Send fewer requests a minute (`--rate` in the CLI, \"Requests per minute\" "
+        "in the app) and send this batch again."
     )
     assert not report.stopped  # a rate limit passes: the later batches were sent
     assert report.totals == {

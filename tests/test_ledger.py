@@ -366,12 +366,9 @@ def test_send_skips_what_the_site_already_accepted(bento: Emulator) -> None:
 
     everything_again = send(table(3), bento.credentials)
     assert everything_again.ok and everything_again.results == []
-    # New meaning: a send whose events are all held back still records a run (no batches)
-    # so that the history says what was held back.
-    assert everything_again.run_id is not None
-    with Ledger() as book:
-        run = book.run(everything_again.run_id)
-        assert run.batches == () and run.held_back == 3
+    # A send whose events are all held back sends nothing and records no empty run.
+    assert everything_again.run_id is None
+    assert [h.events for h in everything_again.held_back] == [3]
     assert len(bento.events()) == 8
 
     forced = send(table(3), bento.credentials, resend=Resend(send_again=True))

@@ -148,7 +148,7 @@ def test_a_sheet_of_thousands_of_columns_maps_and_validates_every_column() -> No
     blank = [""] * (WIDE + 1)
     far = ["john@example.com", *(f"w{i}" for i in range(WIDE))]
     far[1 + 1500] = '"[1, 2]"'  # a list in a field, 1,500 columns in
-    far[1 + 1999] = " padded "
+    far[1 + 1998] = " padded "
     sheet_ = read_table(wide_csv([first, blank, far]), name="wide.csv")
     table = apply_mapping(sheet_, suggest_mapping(sheet_.columns, default_type="signup"))
     assert list(table.columns) == [
@@ -166,20 +166,20 @@ def test_a_sheet_of_thousands_of_columns_maps_and_validates_every_column() -> No
     ]
     (event,) = build_events(result.valid)
     assert len(event["fields"]) == WIDE
-    assert event["fields"]["col_1999"] == "v1999"
+    assert event["fields"]["col_1998"] == "v1998"
 
 
 def test_thousands_of_details_columns_are_checked_against_each_other_and_the_json() -> None:
     columns = {f"details.d{i}": [f"x{i}", ""] for i in range(WIDE)}
     columns["details.d7.deeper"] = ["", "y"]  # details.d7 is empty in that row: fine
     columns["details.d9.deeper"] = ["z", ""]  # details.d9 is filled too: an error
-    columns["details"] = ['{"d1999": 1}', '{"d5": "x"}']  # row 2 sets d1999 twice
+    columns["details"] = ['{"d1998": 1}', '{"d5": "x"}']  # row 2 sets d1998 twice
     columns["details.d5.inner"] = ["", "q"]  # the JSON holds a value at d5: two errors
     # Built by hand: a mapping refuses to fill details.d9 and details.d9.deeper at once.
     table = sheet(type=["t", "t"], email=["a@x.com", "b@x.com"], **columns)
     found = validate(table).problems[["row", "column"]].values.tolist()
     assert found == [
-        [2, "details.d1999"],
+        [2, "details.d1998"],
         [2, "details.d9.deeper"],
         [3, "details.d5.inner"],  # set in the JSON too (at d5),
         [3, "details.d5.inner"],  # where it holds a value, not an object

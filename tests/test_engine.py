@@ -373,3 +373,60 @@ def test_a_file_sent_again_with_another_time_zone_is_held_back_by_row(
     assert len(emulator.events()) == 3  # nothing twice
     assert main(["send", str(csv), "--timezone", "Europe/Berlin", "--send-again"]) == 0
     assert [e["date"] for e in emulator.events()][3:] == ["2024-11-20T13:00:00Z"] * 3
+
+
+def test_a_streamed_send_killed_with_sigkill_is_resumed_each_event_once(
+    emulator: Emulator, tmp_path: Path, bento_ui_home: Path
+) -> None:
+    import signal
+
+    csv = tmp_path / "sixty.csv"
+    table(60).to_csv(csv, index=False)
+    c = emulator.credentials
+    env = {**os.environ, "BENTO_SITE_UUID": c.site_uuid, "BENTO_PUBLISHABLE_KEY":
+           c.publishable_key, "BENTO_SECRET_KEY": c.secret_key, "BENTO_API_URL": c.base_url,
+           "BENTO_UI_HOME": str(bento_ui_home), "BENTO_UI_STREAM_BYTES": "1"}  # fmt: skip
+    emulator.add_faults([{"delay": 0.2}] * 40)
+    command = [sys.executable, "-m", "bento_ui.cli", "send", str(csv), "--batch-size", "5"]
+    sender = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
+    assert sender.stdout is not None
+    run_id = ""
+    for line in sender.stdout:  # bounded: the file has 12 batches
+        if line.startswith("Run "):
+            run_id = line.split()[1].rstrip(":")
+        if line.startswith("batch 3/"):
+            os.kill(sender.pid, signal.SIGKILL)
+            break
+    sender.wait(timeout=30)
+    with Ledger() as ledger:
+        killed = ledger.run(run_id)
+        assert killed.state == RunState.INTERRUPTED and not killed.planning_done
+        assert len(killed.batches) < 12  # the rest of the file was never planned
+        report = plan_resume(run_id, c, ledger=ledger).send()
+        final = ledger.run(run_id)
+    emails = recorded(emulator)
+    assert len(emails) == len(set(emails))  # nothing twice
+    unknown = {e for r in report.results if r.state == BatchState.UNKNOWN
+               for e in (ev["email"] for ev in r.batch.events)}  # fmt: skip
+    everyone = {f"user{i}@example.com" for i in range(60)}
+    assert set(emails) | unknown == everyone  # nothing lost: what is not recorded is said
+    assert final.planning_done and final.of == 12
+
+
+def test_history_of_a_sandbox_run_gives_advice_that_works(
+    emulator: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bento_ui.client import BentoClient
+
+    emulator.add_faults([{}] + [{"status": 503}] * 5)
+    client = BentoClient(emulator.credentials, requests_per_minute=None, sleep=lambda s: None)
+    with Ledger() as ledger:
+        plan = plan_send(table(4), emulator.credentials, ledger=ledger, batch_size=2,
+                         origin=Origin("four.csv", target="sandbox"))  # fmt: skip
+        report = plan.send(client=client)
+    assert [r.state for r in report.results] == [BatchState.ACCEPTED, BatchState.FAILED]
+    capsys.readouterr()
+    assert main(["history", report.run_id or ""]) == 0
+    out = capsys.readouterr().out
+    assert "--resume" not in out  # a sandbox run refuses it
+    assert "it cannot be resumed. Send the file again." in out

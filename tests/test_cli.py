@@ -1,15 +1,26 @@
-"""The CLI end to end: a real process, real files, the emulator over a socket."""
+"""The CLI end to end: real files, the emulator over a socket.
 
+Most commands run in this process through `bento_ui.cli.main` (`run`), which is what the
+installed script calls; the script itself and `emulator` (it serves until stopped) run as
+real processes.
+"""
+
+import contextlib
 import csv
+import io
 import json
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
-from bento_ui import Emulator
+from bento_ui import Emulator, __version__
+from bento_ui.cli import main
+from bento_ui.emulator import sandbox
 
 HEADER = ["Email Address", "Event", "First Name"]
 
@@ -20,8 +31,18 @@ def write_csv(path: Path, rows: list[list[str]], header: list[str] = HEADER) -> 
     return path
 
 
-def run(*args: str, emulator: Emulator | None = None) -> subprocess.CompletedProcess[str]:
-    # Keys come only from `emulator`; the tool's own settings (BENTO_UI_*) are kept.
+@dataclass(frozen=True)
+class Done:
+    """What a finished command left: as `subprocess.CompletedProcess` has it."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def _bento_env(emulator: Emulator | None) -> dict[str, str]:
+    """os.environ for a command: keys only from `emulator`, the tool's own settings
+    (BENTO_UI_*, such as the autouse fixture's BENTO_UI_HOME) kept."""
     env = {
         k: v
         for k, v in os.environ.items()
@@ -35,13 +56,28 @@ def run(*args: str, emulator: Emulator | None = None) -> subprocess.CompletedPro
             "BENTO_PUBLISHABLE_KEY": c.publishable_key,
             "BENTO_SECRET_KEY": c.secret_key,
         }
-    return subprocess.run(
-        [sys.executable, "-m", "bento_ui", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+    return env
+
+
+def run(*args: str, emulator: Emulator | None = None) -> Done:
+    """`bento-ui ARGS` in this process, with its output and exit code.
+
+    Sends with no `emulator` go to the process-wide sandbox, shared by every test here.
+    """
+    out, err = io.StringIO(), io.StringIO()
+    # main() wraps sys.stdout/sys.stderr (here the StringIOs) and puts them back.
+    with (
+        mock.patch.dict(os.environ, _bento_env(emulator), clear=True),
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+    ):
+        try:
+            code = main(list(args))
+        except SystemExit as exc:  # argparse: bad options (2), --version (0)
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            if isinstance(exc.code, str):
+                print(exc.code, file=sys.stderr)
+    return Done(code, out.getvalue(), err.getvalue())
 
 
 @pytest.fixture
@@ -104,6 +140,7 @@ def test_bad_options_exit_2(good_csv: Path) -> None:
 
 
 def test_send_to_the_sandbox_by_default(good_csv: Path) -> None:
+    before = len(sandbox().events())  # the sandbox is shared: count what this send adds
     done = run("send", str(good_csv), "--batch-size", "10")
     assert done.returncode == 0, done.stdout + done.stderr
     first_line = done.stdout.splitlines()[0]
@@ -114,6 +151,7 @@ def test_send_to_the_sandbox_by_default(good_csv: Path) -> None:
     assert "batch 1/3  rows 2-11  10 events  results 10, failed 0  accepted" in done.stdout
     assert "batch 3/3  rows 22-26  5 events  results 5, failed 0  accepted" in done.stdout
     assert "Total: 25 events: 25 recorded by the sandbox" in done.stdout
+    assert len(sandbox().events()) - before == 25
 
 
 def test_send_refuses_rows_with_errors_unless_told(bad_csv: Path, emulator: Emulator) -> None:
@@ -152,6 +190,29 @@ def test_rejected_keys_stop_the_run_with_a_plain_message(
     assert states == ["rejected", "skipped", "skipped"]
     assert emulator.credentials.secret_key not in done.stdout + done.stderr
     assert emulator.credentials.secret_key not in report.read_text(encoding="utf-8")
+
+
+def test_the_installed_script_runs_the_cli(bad_csv: Path) -> None:
+    # The one real `bento-ui` process: the entry point, and main()'s code as its exit status.
+    script = Path(sys.executable).with_name("bento-ui")
+    if not script.exists():
+        pytest.skip(f"no installed bento-ui script next to {sys.executable}")
+    done = subprocess.run(
+        [str(script), "validate", str(bad_csv)],
+        capture_output=True,
+        text=True,
+        env=_bento_env(None),
+        timeout=120,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "4 rows: 1 valid, 2 with errors, 0 with warnings, 1 empty skipped" in done.stdout
+    assert "Traceback" not in done.stderr
+
+
+def test_version() -> None:
+    done = run("--version")
+    assert done.returncode == 0
+    assert done.stdout.strip() == f"bento-ui {__version__}"
 
 
 def test_emulator_command_prints_where_to_send(tmp_path: Path) -> None:

@@ -386,15 +386,14 @@ def test_json_constants_python_reads_but_json_does_not_are_errors(constant: str)
 
 
 def test_fields_that_hold_lists_or_objects() -> None:
-    # Kept as a field: mapped to tags, the column would be split into $tag events.
-    result = check(BAD / "fields_nested.csv", columns={"Tags": "fields.tags"})
+    result = check(BAD / "fields_nested.csv")
     assert [(row, column) for row, column, _ in problems(result)] == [
-        (2, "fields.tags"), (3, "fields.tags"), (4, "fields.tags"),
+        (2, "fields.attributes"), (3, "fields.attributes"), (4, "fields.attributes"),
     ]  # fmt: skip
     assert "fields must be flat" in problems(result)[0][2]
     assert [e["fields"] for e in build_events(result.valid)] == [
-        {"tags": "[not json"},
-        {"tags": "vip, beta"},
+        {"attributes": "[not json"},
+        {"attributes": "vip, beta"},
     ]
 
 

@@ -322,7 +322,7 @@ def test_429_for_ever_fails_and_says_to_slow_down(bento: Emulator, sleeps: Sleep
     outcome = client_for(bento.credentials, sleeps, max_attempts=3).send_batch(events(1))
     assert (outcome.state, outcome.status, outcome.attempts) == ("failed", 429, 3)
     assert "Bento kept rate-limiting" in outcome.message
-    assert "lower the requests per minute" in outcome.message.lower()
+    assert "send fewer requests a minute (`--rate` in the cli" in outcome.message.lower()
     assert sleeps == [1.0, 1.0]
 
 

@@ -141,3 +141,20 @@ def test_compose_meets_the_guard_too() -> None:
     assert any("1 of these events was sent to this site" in w for w in texts(at.warning))
     assert "compose_send" not in [b.key for b in at.button]
     assert len(sandbox().events()) == 1
+
+
+def test_send_again_means_what_it_means_in_the_cli_and_the_library() -> None:
+    # Rows 2-3 accepted, row 8 in a batch whose answer was lost: "send again" sends all
+    # three, as `--send-again` and `Resend(send_again=True)` do; it includes the uncertain.
+    sandbox().add_faults([{}, {"drop": "after_body"}])
+    send_valid(attendees(), batch_size=2)
+    assert len(sandbox().events()) == 3
+    at = ready(attendees())
+    assert "upload_send" not in [b.key for b in at.button]
+    at.checkbox(key="upload_send_again").check().run()
+    assert "upload_resend_unknown" not in [c.key for c in at.checkbox]  # included
+    assert "**3 events** in **1 batch** of up to 1,000." in texts(at.markdown)
+    at.checkbox(key="upload_confirm").check().run()
+    at.button(key="upload_send").click().run()
+    no_errors_on_screen(at)
+    assert emails()["frank@example.com"] == 2 and emails()["jane@example.com"] == 2

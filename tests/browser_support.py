@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import socket
 import subprocess
 import sys
@@ -203,3 +204,68 @@ def fit_to_content(page: Page, width: int = VIEWPORT["width"]) -> None:
             return
         page.set_viewport_size({"width": width, "height": max(int(height), 600)})
         page.wait_for_timeout(400)  # a tiny settle: the layout follows the new height
+
+
+# ---------------------------------------------------------------- JupyterLab
+
+
+@contextmanager
+def running_jupyter_lab(
+    root: Path, env: dict[str, str] | None = None, timeout: float = 90, log: Path | None = None
+) -> Iterator[tuple[str, str]]:
+    """`jupyter lab --no-browser` serving `root` on a free port of 127.0.0.1, with a token
+    of its own and its own config, runtime and IPython folders (nothing of the user's is
+    read or written); yields its URL and its token.
+
+    The kernel it starts runs this Python with the worktree first on the path.
+    """
+    port = free_port()
+    token = secrets.token_hex(16)
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("BENTO_", "JUPYTER"))}
+    with tempfile.TemporaryDirectory(prefix="bento-lab-") as tmp:
+        home = Path(tmp)
+        log_path = log or home / "jupyter.log"
+        folders = {"JUPYTER_CONFIG_DIR": home / "config", "JUPYTER_RUNTIME_DIR": home / "run",
+                   "IPYTHONDIR": home / "ipython"}  # fmt: skip
+        for folder in folders.values():
+            folder.mkdir()
+        path = os.pathsep.join(p for p in (str(ROOT), clean.get("PYTHONPATH", "")) if p)
+        lab_env = clean | {k: str(v) for k, v in folders.items()} | {"PYTHONPATH": path}
+        with open(log_path, "w", encoding="utf-8") as out:
+            proc = subprocess.Popen(
+                [
+                    sys.executable, "-m", "jupyter", "lab", "--no-browser",
+                    "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
+                    "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
+                    f"--ServerApp.root_dir={root}", "--ServerApp.terminals_enabled=False",
+                    # No network: no news, no update checks, no extension listings.
+                    "--LabApp.news_url=", "--LabApp.check_for_updates_class="
+                    "jupyterlab.NeverCheckForUpdate",
+                    "--LabServerApp.extension_manager=readonly",
+                    # CI runs as root in a throwaway container.
+                    *(["--allow-root"] if os.geteuid() == 0 else []),
+                ],
+                cwd=root, env=lab_env | (env or {}), stdout=out, stderr=subprocess.STDOUT,
+                text=True,
+            )  # fmt: skip
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2):
+                        break
+                except OSError:
+                    pass
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    output = log_path.read_text(encoding="utf-8", errors="replace")
+                    raise RuntimeError(f"JupyterLab did not start:\n{output}")
+                time.sleep(0.3)
+            yield url, token
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()

@@ -269,3 +269,44 @@ def running_jupyter_lab(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+LAB_TIMEOUT_MS = 60_000  # the Lab's first load and the kernel's start
+SEND_TIMEOUT_MS = 30_000
+
+
+def run_all_cells(page: Page) -> Locator:
+    """Run the open notebook from the Run menu; the composer's output once it is drawn."""
+    from playwright.sync_api import expect
+
+    expect(page.locator(".jp-Notebook")).to_be_visible(timeout=LAB_TIMEOUT_MS)
+    # JupyterLab may ask which kernel to use although the notebook names it: take it.
+    choose = page.get_by_role("dialog").get_by_role("button", name="Select Kernel")
+    idle = page.get_by_role("button", name=re.compile(r"Python 3 \(ipykernel\) \| Idle"))
+    expect(choose.or_(idle).first).to_be_visible(timeout=LAB_TIMEOUT_MS)
+    if choose.is_visible():
+        choose.click()
+    expect(idle).to_be_visible(timeout=LAB_TIMEOUT_MS)
+    page.get_by_role("menuitem", name="Run", exact=True).click()
+    page.get_by_role("menuitem", name=re.compile(r"^Run All Cells")).click()
+    composer = page.locator(".jp-OutputArea-output").filter(has_text="Bento event composer")
+    expect(composer).to_be_visible(timeout=LAB_TIMEOUT_MS)
+    return composer
+
+
+def upload_and_send(page: Page, composer: Locator, path: Path) -> None:
+    """Choose `path` with the composer's upload button, tick, Send; wait for the table."""
+    from playwright.sync_api import expect
+
+    with page.expect_file_chooser(timeout=SEND_TIMEOUT_MS) as chooser:
+        composer.locator(".widget-upload").click()
+    chooser.value.set_files(path)
+    expect(composer.get_by_text(re.compile(rf"^{re.escape(path.name)}: \d+ rows"))).to_be_visible(
+        timeout=SEND_TIMEOUT_MS)
+    confirm = composer.locator(".widget-checkbox").filter(has_text="to the sandbox")
+    confirm.locator("input[type=checkbox]").check()
+    send = composer.locator("button").filter(has_text=re.compile(r"^\s*Send \d+ events?\s*$"))
+    expect(send).to_be_enabled(timeout=SEND_TIMEOUT_MS)
+    send.click()
+    table = composer.locator(".bento-table").filter(has_text="accepted")
+    expect(table).to_be_visible(timeout=SEND_TIMEOUT_MS)

@@ -48,6 +48,9 @@ _STYLE = """<style>
 .bento-note {color: #555;}
 .bento-warn {color: #8a5300;}
 .bento-error {color: #b00020;}
+.bento-composer .widget-checkbox, .bento-composer .widget-checkbox label,
+.bento-composer .widget-checkbox span {white-space: normal !important; overflow: visible
+  !important; height: auto !important; max-width: 900px;}
 </style>"""
 
 
@@ -111,6 +114,7 @@ class Composer(widgets.VBox):  # type: ignore[misc]
             _heading("3. What was found"), self.found_box,
             self.form, _heading("4. Send"), self.send_box,
         ])  # fmt: skip
+        self.add_class("bento-composer")
         self._refresh()
 
     # --- for code after the GUI
@@ -236,7 +240,8 @@ class Composer(widgets.VBox):  # type: ignore[misc]
         self.mapping_rows = widgets.VBox()
         self.column_choices: dict[str, tuple[widgets.Dropdown, widgets.Text]] = {}
         self.default_type = widgets.Text(description="Type", placeholder="webinar_attended",
-                                         style={"description_width": "initial"})  # fmt: skip
+                                         style={"description_width": "initial"},
+                                         layout=widgets.Layout(width="460px"))  # fmt: skip
         self.default_type.observe(self._on_default_type, "value")
         self.timezone = widgets.Dropdown(options=time_zones(), value="UTC",
                                          description="Time zone of dates without one",
@@ -418,8 +423,10 @@ class Composer(widgets.VBox):  # type: ignore[misc]
             value=batch_size, min=1, max=MAX_BATCH_SIZE, description="Batch size",
             tooltip="Events per request: Bento takes up to 1000.")  # fmt: skip
         self.batch_size.observe(lambda _: self._draw_send(), "value")
-        self.send_again = widgets.Checkbox(description="", indent=False)
-        self.resend_unknown = widgets.Checkbox(description="", indent=False)
+        self.send_again = widgets.Checkbox(description="", indent=False,
+                                           layout=widgets.Layout(width="auto"))  # fmt: skip
+        self.resend_unknown = widgets.Checkbox(description="", indent=False,
+                                               layout=widgets.Layout(width="auto"))  # fmt: skip
         for box in (self.send_again, self.resend_unknown):
             box.observe(lambda _: self._draw_send(), "value")
         self.confirm = widgets.Checkbox(description="", indent=False,
@@ -471,7 +478,7 @@ class Composer(widgets.VBox):  # type: ignore[misc]
             n = preview.accepted_before
             self.send_again.description = (
                 f"Send {'it' if n == 1 else f'these {n:,} events'} again anyway: "
-                f"{state.target_label} will record {'it' if n == 1 else 'them'} a second time.")
+                f"{state.target_name} will record {'it' if n == 1 else 'them'} a second time.")
             self.send_again.layout.display = ""
         if preview.uncertain_before and not self.send_again.value:
             n = preview.uncertain_before
@@ -493,10 +500,11 @@ class Composer(widgets.VBox):  # type: ignore[misc]
         else:
             self.send_info.value = skipped + notes + _p(
                 f"Nothing to send: every one of these events was sent to "
-                f"{state.target_label} before.")  # fmt: skip
+                f"{state.target_name} before.")  # fmt: skip
         self.confirm.description = (
             live_warning(preview.events, state.target_label) if state.live
             else f"Send {what} to the sandbox (nothing leaves this computer)."
+            if preview.events else "Nothing to confirm: nothing is left to send."
         )  # fmt: skip
         self._draw_buttons()
 
@@ -505,7 +513,8 @@ class Composer(widgets.VBox):  # type: ignore[misc]
         ready = self._ready
         self.confirm.disabled = sending or not ready
         self.send_button.disabled = sending or not ready or not self.confirm.value
-        self.send_button.description = f"Send {ready:,} event{'s' if ready != 1 else ''}"
+        self.send_button.description = (f"Send {ready:,} event{'s' if ready != 1 else ''}"
+                                        if ready else "Send")  # fmt: skip
         self.cancel_button.disabled = not sending
 
     def _on_send(self) -> None:

@@ -235,6 +235,10 @@ class ComposerState:
         return "the sandbox (a local Bento on this computer: nothing leaves it)"
 
     @property
+    def target_name(self) -> str:
+        return "Bento" if self.live else "the sandbox"
+
+    @property
     def inbox_count(self) -> int | None:
         emulator = self.emulator
         return None if emulator is None else len(emulator.events())

@@ -373,3 +373,41 @@ def test_the_parts_come_top_to_bottom_as_the_issue_lists(composer: Composer) -> 
     assert order == sorted(order)
     with pytest.raises(BentoUIError):
         composer.state.go_live(True)
+
+
+def test_dates_that_read_two_ways_are_asked_about(composer: Composer, emulator: Emulator) -> None:
+    composer.load(b"email,type,date\nann@example.com,visit,05/01/2024\n", name="d.csv")
+    assert composer.date_order.layout.display != "none"
+    assert composer.summary is not None and composer.summary["valid"] == 0
+    composer.date_order.value = "day-first"
+    send(composer)
+    assert emulator.events()[0]["date"] == "2024-01-05T00:00:00Z"
+
+
+def test_keys_from_the_environment_offer_bento_and_never_show(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with Emulator() as live_site:
+        keys = live_site.credentials
+        monkeypatch.setenv("BENTO_SITE_UUID", keys.site_uuid)
+        monkeypatch.setenv("BENTO_PUBLISHABLE_KEY", keys.publishable_key)
+        monkeypatch.setenv("BENTO_SECRET_KEY", keys.secret_key)
+        monkeypatch.setenv("BENTO_API_URL", keys.base_url)
+        widget = Composer(emulator=emulator)
+        assert widget.target.options == ("Sandbox", "Bento (live)")
+        widget.target.value = "Bento (live)"
+        widget.load(ATTENDEES, name="attendees.csv")
+        widget.default_type.value = "webinar_attended"
+        send(widget)
+        assert len(live_site.events()) == 2
+        shown = []
+        stack: list[object] = [widget]
+        while stack:
+            item = stack.pop()
+            for attribute in ("value", "description", "placeholder", "tooltip"):
+                shown.append(str(getattr(item, attribute, "")))
+            stack.extend(getattr(item, "children", ()))
+        shown_text = "\n".join(shown)
+        assert keys.site_uuid in shown_text  # the site is said ...
+        assert keys.secret_key not in shown_text and keys.publishable_key not in shown_text
+        widget.state.close()

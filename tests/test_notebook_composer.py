@@ -411,3 +411,16 @@ def test_keys_from_the_environment_offer_bento_and_never_show(
         assert keys.site_uuid in shown_text  # the site is said ...
         assert keys.secret_key not in shown_text and keys.publishable_key not in shown_text
         widget.state.close()
+
+
+def test_the_forms_date_is_utc_whatever_zone_the_file_was_read_in(
+    composer: Composer, emulator: Emulator
+) -> None:
+    composer.load(b"email,type,date\nann@example.com,visit,2024-11-20 14:00\n", name="d.csv")
+    composer.timezone.value = "Europe/Berlin"  # the file's dates are Berlin time
+    composer.form_type.value = "visit"
+    composer.form_email.value = "bo@example.com"
+    composer.form_date.value = "2024-11-20 14:00"
+    composer.form_check.click()
+    send(composer)
+    assert emulator.events()[0]["date"] == "2024-11-20T14:00:00Z"

@@ -203,6 +203,7 @@ class Composer(widgets.VBox):  # type: ignore[misc]
         self.upload.observe(self._on_upload, "value")
         self.sheet_picker = widgets.Dropdown(description="Sheet", options=[])
         self.sheet_picker.observe(self._on_sheet, "value")
+        self.sheet_picker.layout.display = "none"  # shown for a workbook of several sheets
         self.file_info = widgets.HTML(_p(
             "CSV, TSV, TXT, XLSX, XLS, ODS, JSONL or NDJSON; the first row holds the "
             "headers. Or call composer.load(path)."))  # fmt: skip
@@ -382,7 +383,8 @@ class Composer(widgets.VBox):  # type: ignore[misc]
         wide = widgets.Layout(width="480px")
         self.form_type = widgets.Text(description="Type", placeholder="$purchase, webinar_attended")
         self.form_email = widgets.Text(description="Email", placeholder="jane@example.com")
-        self.form_date = widgets.Text(description="Date", placeholder="empty: now")
+        self.form_date = widgets.Text(description="Date", layout=wide,
+                                      placeholder="empty: now; UTC unless it names its zone")
         self.form_fields = widgets.Textarea(description="Fields", layout=wide,
                                             placeholder="first_name: Jane\nplan: pro")
         self.form_details = widgets.Textarea(
@@ -395,7 +397,8 @@ class Composer(widgets.VBox):  # type: ignore[misc]
         self.form_back.on_click(lambda _: self._on_back())
         box = widgets.VBox([
             widgets.HTML(_p("One event, checked exactly like a file's rows; it shows in "
-                            "'What was found' and is sent with Send below.")),
+                            "'What was found' and is sent with Send below. Amounts in details "
+                            "are in cents (4999 is 49.99 USD).")),
             self.form_type, self.form_email, self.form_date, self.form_fields,
             self.form_details, widgets.HBox([self.form_check, self.form_back]), self.form_info,
         ])  # fmt: skip

@@ -359,10 +359,13 @@ class ComposerState:
                 if self.mapping_problems:
                     return
                 table = apply_mapping(self.sheet, self.mapping)
-            self.validation = validate(
-                table, timezone=self.timezone, amounts=self.amounts,
-                date_order=self.date_order,  # type: ignore[arg-type]
-            )  # fmt: skip
+            if self.composed is not None:  # the form: amounts in cents, dates in UTC
+                self.validation = validate(table)
+            else:
+                self.validation = validate(
+                    table, timezone=self.timezone, amounts=self.amounts,
+                    date_order=self.date_order,  # type: ignore[arg-type]
+                )  # fmt: skip
             self.error = ""
         except BentoUIError as exc:
             self.error = str(exc)
@@ -371,8 +374,9 @@ class ComposerState:
 
     def compose(self, event_type: str, email: str, fields: str = "", details: str = "",
                 date: str = "") -> list[str]:
-        """Check one event (fields as `name: value` lines, details as a JSON object)
-        the same way a file's rows are checked; [] when the form itself is fine."""
+        """Check one event (fields as `name: value` lines, details as a JSON object with
+        amounts in cents, a date in UTC unless it names its zone) the same way a file's
+        rows are checked; the form's own problems, [] when there are none."""
         columns = {ev.TYPE: event_type, ev.EMAIL: email, ev.DATE: date}
         problems = []
         for number, line in enumerate(fields.splitlines(), start=1):

@@ -12,6 +12,8 @@ The steps, each one call, each returning a DataFrame or an object that displays 
 
 `send(result.valid, credentials)` does the last two in one call, with the default ledger;
 `plan_resume(run_id, credentials, ledger=...)` plans what a run that did not finish lacks.
+In Jupyter, `from bento_ui.notebook import Composer` is the same steps as a widget (it
+needs the `notebook` extra; this package never imports ipywidgets).
 """
 
 from importlib.metadata import PackageNotFoundError, version

@@ -9,6 +9,8 @@ person as it is. None of them ever contains a key.
     ├── ConfigError         credentials or options that are incomplete or wrong
     │   └── TimezoneError   a time zone name that is not a real zone
     ├── EmulatorError       the local Bento emulator could not start
+    ├── MissingExtraError   an optional part needs a package that is not installed
+    │                       (also an ImportError)
     └── LedgerError         the send ledger cannot be read or written, or a run cannot
                             be found or resumed (the file changed, another site, ...)
 
@@ -44,3 +46,8 @@ class EmulatorError(BentoUIError):
 
 class LedgerError(BentoUIError):
     """The send ledger cannot be used, or a run cannot be found or resumed."""
+
+
+class MissingExtraError(BentoUIError, ImportError):
+    """An optional part of bento_ui (the notebook composer) needs a package that is not
+    installed; the message says which `pip install` adds it."""

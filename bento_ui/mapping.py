@@ -133,6 +133,46 @@ def _other_target(header: str, others: str, taken: set[str]) -> str:
     return target
 
 
+# Where a column can go, as a person chooses it: a place and, for a field or a detail,
+# its name. The app's mapping editor and the notebook composer both speak in these.
+GOES_TO = ("email", "type", "date", "field", "detail", "details JSON", "tags", "ignore")
+
+
+def split_target(target: str) -> tuple[str, str]:
+    """`fields.first_name` -> ("field", "first_name"); `email` -> ("email", "")."""
+    if target in ev.CORE_COLUMNS:
+        return target, ""
+    if target == ev.DETAILS:
+        return "details JSON", ""
+    if target == ev.TAGS:
+        return "tags", ""
+    if ev.is_fields_column(target):
+        return "field", target[len(ev.FIELDS_PREFIX) :]
+    if ev.is_details_column(target):
+        return "detail", target[len(ev.DETAILS_PREFIX) :]
+    return IGNORE, ""
+
+
+def join_target(header: str, kind: str, name: str = "") -> str:
+    """The target a choice of `GOES_TO` means (the inverse of `split_target`).
+
+    A field or detail without a name is named after its column (`First Name` ->
+    `fields.first_name`); a name typed with its prefix (`fields.plan`) is accepted too.
+    """
+    name = name.strip()
+    if kind == "field":
+        return ev.FIELDS_PREFIX + (name.removeprefix(ev.FIELDS_PREFIX) or snake_case(header))
+    if kind == "detail":
+        return ev.DETAILS_PREFIX + (name.removeprefix(ev.DETAILS_PREFIX) or snake_case(header))
+    if kind == "details JSON":
+        return ev.DETAILS
+    if kind == "tags":
+        return ev.TAGS
+    if kind in ev.CORE_COLUMNS:
+        return kind
+    return IGNORE
+
+
 def check_mapping(headers: Iterable[Any], mapping: ColumnMapping) -> list[str]:
     """Everything that stops `mapping` from being applied, as messages; [] when fine."""
     header_set = {str(h) for h in headers}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import socket
 import subprocess
 import sys
@@ -203,3 +204,109 @@ def fit_to_content(page: Page, width: int = VIEWPORT["width"]) -> None:
             return
         page.set_viewport_size({"width": width, "height": max(int(height), 600)})
         page.wait_for_timeout(400)  # a tiny settle: the layout follows the new height
+
+
+# ---------------------------------------------------------------- JupyterLab
+
+
+@contextmanager
+def running_jupyter_lab(
+    root: Path, env: dict[str, str] | None = None, timeout: float = 90, log: Path | None = None
+) -> Iterator[tuple[str, str]]:
+    """`jupyter lab --no-browser` serving `root` on a free port of 127.0.0.1, with a token
+    of its own and its own config, runtime and IPython folders (nothing of the user's is
+    read or written); yields its URL and its token.
+
+    The kernel it starts runs this Python with the worktree first on the path.
+    """
+    port = free_port()
+    token = secrets.token_hex(16)
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("BENTO_", "JUPYTER"))}
+    with tempfile.TemporaryDirectory(prefix="bento-lab-") as tmp:
+        home = Path(tmp)
+        log_path = log or home / "jupyter.log"
+        folders = {"JUPYTER_CONFIG_DIR": home / "config", "JUPYTER_RUNTIME_DIR": home / "run",
+                   "IPYTHONDIR": home / "ipython"}  # fmt: skip
+        for folder in folders.values():
+            folder.mkdir()
+        path = os.pathsep.join(p for p in (str(ROOT), clean.get("PYTHONPATH", "")) if p)
+        lab_env = clean | {k: str(v) for k, v in folders.items()} | {"PYTHONPATH": path}
+        with open(log_path, "w", encoding="utf-8") as out:
+            proc = subprocess.Popen(
+                [
+                    sys.executable, "-m", "jupyter", "lab", "--no-browser",
+                    "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
+                    "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
+                    f"--ServerApp.root_dir={root}", "--ServerApp.terminals_enabled=False",
+                    # No network: no news, no update checks, no extension listings.
+                    "--LabApp.news_url=", "--LabApp.check_for_updates_class="
+                    "jupyterlab.NeverCheckForUpdate",
+                    "--LabServerApp.extension_manager=readonly",
+                    # CI runs as root in a throwaway container.
+                    *(["--allow-root"] if os.geteuid() == 0 else []),
+                ],
+                cwd=root, env=lab_env | (env or {}), stdout=out, stderr=subprocess.STDOUT,
+                text=True,
+            )  # fmt: skip
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2):
+                        break
+                except OSError:
+                    pass
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    output = log_path.read_text(encoding="utf-8", errors="replace")
+                    raise RuntimeError(f"JupyterLab did not start:\n{output}")
+                time.sleep(0.3)
+            yield url, token
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+LAB_TIMEOUT_MS = 60_000  # the Lab's first load and the kernel's start
+SEND_TIMEOUT_MS = 30_000
+
+
+def run_all_cells(page: Page) -> Locator:
+    """Run the open notebook from the Run menu; the composer's output once it is drawn."""
+    from playwright.sync_api import expect
+
+    expect(page.locator(".jp-Notebook")).to_be_visible(timeout=LAB_TIMEOUT_MS)
+    # JupyterLab may ask which kernel to use although the notebook names it: take it.
+    choose = page.get_by_role("dialog").get_by_role("button", name="Select Kernel")
+    idle = page.get_by_role("button", name=re.compile(r"Python 3 \(ipykernel\) \| Idle"))
+    expect(choose.or_(idle).first).to_be_visible(timeout=LAB_TIMEOUT_MS)
+    if choose.is_visible():
+        choose.click()
+    expect(idle).to_be_visible(timeout=LAB_TIMEOUT_MS)
+    page.get_by_role("menuitem", name="Run", exact=True).click()
+    page.get_by_role("menuitem", name=re.compile(r"^Run All Cells")).click()
+    composer = page.locator(".jp-OutputArea-output").filter(has_text="Bento event composer")
+    expect(composer).to_be_visible(timeout=LAB_TIMEOUT_MS)
+    return composer
+
+
+def upload_and_send(page: Page, composer: Locator, path: Path) -> None:
+    """Choose `path` with the composer's upload button, tick, Send; wait for the table."""
+    from playwright.sync_api import expect
+
+    with page.expect_file_chooser(timeout=SEND_TIMEOUT_MS) as chooser:
+        composer.locator(".widget-upload").click()
+    chooser.value.set_files(path)
+    expect(composer.get_by_text(re.compile(rf"^{re.escape(path.name)}: \d+ rows"))).to_be_visible(
+        timeout=SEND_TIMEOUT_MS)
+    confirm = composer.locator(".widget-checkbox").filter(has_text="to the sandbox")
+    confirm.locator("input[type=checkbox]").check()
+    send = composer.locator("button").filter(has_text=re.compile(r"^\s*Send \d+ events?\s*$"))
+    expect(send).to_be_enabled(timeout=SEND_TIMEOUT_MS)
+    send.click()
+    table = composer.locator(".bento-table").filter(has_text="accepted")
+    expect(table).to_be_visible(timeout=SEND_TIMEOUT_MS)

@@ -25,3 +25,19 @@ def test_quickstart_notebook_runs_top_to_bottom() -> None:
     )
     assert "email 'carol@example' has a domain without a dot" in text
     assert "batch 1/2" in text and "accepted" in text
+
+
+def test_composer_notebook_runs_top_to_bottom_and_shows_the_widget() -> None:
+    notebook = nbformat.read(EXAMPLES / "composer.ipynb", as_version=4)
+    NotebookClient(
+        notebook,
+        timeout=120,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(EXAMPLES)}},
+    ).execute()
+    outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    widget_views = [o for o in outputs if "application/vnd.jupyter.widget-view+json"
+                    in o.get("data", {})]  # fmt: skip
+    assert len(widget_views) == 1  # the Composer, drawn by the notebook's frontend
+    assert "Bento event composer" in str(notebook.metadata.get("widgets", ""))

@@ -39,7 +39,8 @@ from bento_ui.config import Credentials
 from bento_ui.export import safe_csv
 from bento_ui.guard import HeldBack, Resend
 from bento_ui.ledger import RunRecord
-from bento_ui.mapping import IGNORE, ColumnMapping, snake_case
+from bento_ui.mapping import GOES_TO as GOES_TO  # the Upload page's editor offers these
+from bento_ui.mapping import IGNORE, ColumnMapping, join_target, snake_case, split_target
 from bento_ui.money import (
     MAJOR,
     MINOR,
@@ -355,7 +356,6 @@ def row_preview(validation: Validation, row: int, rows: Sequence[int]) -> tuple[
 
 # ---------------------------------------------------------------- the column mapping
 
-GOES_TO = ("email", "type", "date", "field", "detail", "details JSON", "tags", "ignore")
 GOES_TO_HELP = (
     "email: the subscriber's address. type: the event name. date: when it happened. "
     "field: written to the subscriber's profile (name it in 'name'). detail: event data "
@@ -363,20 +363,6 @@ GOES_TO_HELP = (
     "JSON object. tags: a list of tags (vip, newsletter), sent as one $tag event per tag "
     "(choose field to keep it as one text instead). ignore: not sent."
 )
-
-
-def _split_target(target: str) -> tuple[str, str]:
-    if target in (ev.EMAIL, ev.TYPE, ev.DATE):
-        return target, ""
-    if target == ev.DETAILS:
-        return "details JSON", ""
-    if target == ev.TAGS:
-        return "tags", ""
-    if ev.is_fields_column(target):
-        return "field", target[len(ev.FIELDS_PREFIX):]
-    if ev.is_details_column(target):
-        return "detail", target[len(ev.DETAILS_PREFIX):]
-    return "ignore", ""
 
 
 def mapping_editor_frame(mapping: ColumnMapping, sheet: pd.DataFrame) -> pd.DataFrame:
@@ -390,7 +376,7 @@ def mapping_editor_frame(mapping: ColumnMapping, sheet: pd.DataFrame) -> pd.Data
         examples.append(example if len(example) <= 40 else example[:40] + "...")
     goes, names = [], []
     for header in headers:
-        kind, name = _split_target(mapping.columns.get(header, IGNORE))
+        kind, name = split_target(mapping.columns.get(header, IGNORE))
         goes.append(kind)
         names.append(name)
     return pd.DataFrame(
@@ -406,21 +392,7 @@ def mapping_from_editor(frame: pd.DataFrame, default_type: str = "") -> ColumnMa
     """
     columns: dict[str, str] = {}
     for header, kind, name in zip(frame["column"], frame["goes to"], frame["name"], strict=True):
-        header_text, kind_text, name_text = _text(header), _text(kind), _text(name).strip()
-        if kind_text == "field":
-            name_text = name_text.removeprefix(ev.FIELDS_PREFIX) or snake_case(header_text)
-            columns[header_text] = ev.FIELDS_PREFIX + name_text
-        elif kind_text == "detail":
-            name_text = name_text.removeprefix(ev.DETAILS_PREFIX) or snake_case(header_text)
-            columns[header_text] = ev.DETAILS_PREFIX + name_text
-        elif kind_text == "details JSON":
-            columns[header_text] = ev.DETAILS
-        elif kind_text == "tags":
-            columns[header_text] = ev.TAGS
-        elif kind_text in (ev.EMAIL, ev.TYPE, ev.DATE):
-            columns[header_text] = kind_text
-        else:
-            columns[header_text] = IGNORE
+        columns[_text(header)] = join_target(_text(header), _text(kind), _text(name))
     return ColumnMapping(columns=columns, default_type=default_type.strip())
 
 

@@ -400,8 +400,6 @@ def _send_command(args: argparse.Namespace) -> int:
             if isinstance(planned, int):
                 return planned
             plan = planned
-        if not plan.events and not plan.earlier:
-            print("Nothing to send: every event was held back.")
         report = plan.send(
             on_batch=_printer(plan.events), on_start=_announcer(args, sandbox),
             on_wait=lambda _seconds, why: print(f"  {why}", flush=True),
@@ -410,6 +408,8 @@ def _send_command(args: argparse.Namespace) -> int:
         if plan.stream is not None:  # a stream's guard speaks as the file is read
             for group in report.held_back:
                 print(held_back_note(group, voice="cli", sandbox=sandbox))
+        if not report.results and report.held_back:
+            print("Nothing to send: every event was held back.")
         _print_outcome(args, report, sandbox, held=list(plan.elsewhere))
     if args.dry_run:
         return EXIT_OK
@@ -491,7 +491,8 @@ def _resume_plan(
                else "it")
         )  # fmt: skip
         if resend.resend_unknown or resend.send_again:
-            print(f"{what}. Sending it again, as asked.")
+            flag = "--send-again" if resend.send_again else "--resend-unknown"
+            print(f"{what}. Sending it again, as asked ({flag}).")
         else:
             print(f"{what}. Not resent: check Bento, then add --resend-unknown to send it.")
     for number, runs in plan.elsewhere.items():
@@ -512,7 +513,9 @@ def _announcer(args: argparse.Namespace, sandbox: bool) -> Callable[[SendReport]
     def announce(report: SendReport) -> None:
         for group in report.held_back:
             print(held_back_note(group, voice="cli", sandbox=sandbox))
-        if args.send_again:
+        if args.resume:
+            pass  # the resume plan said what it resends, batch by batch
+        elif args.send_again:
             print("Events sent to this site before are sent again, as asked (--send-again).")
         elif args.resend_unknown:
             print("Events of earlier batches whose outcome is unknown are sent again, as "
@@ -622,8 +625,9 @@ def _print_outcome(
             )
         if uncertain:
             print(
-                f"{batches_text(uncertain)} maybe recorded, in part or in full: check Bento "
-                "before sending " + ("it" if len(uncertain) == 1 else "them") + " again "
+                f"{batches_text(uncertain)} {'was' if len(uncertain) == 1 else 'were'} maybe "
+                "recorded, in part or in full: check Bento before sending "
+                + ("it" if len(uncertain) == 1 else "them") + " again "
                 f"(`bento-ui send --resume {report.run_id} --resend-unknown`)."
             )
         print(f"Recorded as run {report.run_id}: `bento-ui history {report.run_id}` shows it.")
@@ -718,11 +722,13 @@ def _print_run(run: RunRecord) -> None:
               "started it ended: it cannot be resumed. Send the file again.")  # fmt: skip
         return
     if not_sent or not run.planning_done:
-        what = f"{batches_text(not_sent)} not recorded" if not_sent else "The rest of its file"
+        what = (f"{batches_text(not_sent)} {'was' if len(not_sent) == 1 else 'were'} not "
+                "recorded" if not_sent else "The rest of its file was never sent")  # fmt: skip
         print(f"{what}: `bento-ui send --resume {run.id}` sends it.")
     if uncertain:
         print(
-            f"{batches_text(uncertain)} maybe recorded, in part or in full: check Bento, then "
+            f"{batches_text(uncertain)} {'was' if len(uncertain) == 1 else 'were'} maybe "
+            "recorded, in part or in full: check Bento, then "
             f"`bento-ui send --resume {run.id} --resend-unknown` sends "
             + ("it" if len(uncertain) == 1 else "them")
             + " again."

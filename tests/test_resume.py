@@ -141,7 +141,7 @@ def test_a_killed_run_shows_what_it_knows(killed: Killed) -> None:
     text = cli("history", killed.run_id)
     assert "interrupted" in text.stdout
     assert f"bento-ui send --resume {killed.run_id}` sends it." in text.stdout
-    assert "Batch 3 maybe recorded" in text.stdout and "--resend-unknown" in text.stdout
+    assert "Batch 3 was maybe recorded" in text.stdout and "--resend-unknown" in text.stdout
 
 
 def test_resume_sends_only_what_was_never_sent_then_the_unknown_batch_on_request(
@@ -167,8 +167,8 @@ def test_resume_sends_only_what_was_never_sent_then_the_unknown_batch_on_request
 
     again = cli("send", "--resume", killed.run_id, "--resend-unknown", emulator=emulator)
     assert again.returncode == 0, again.stdout + again.stderr
-    assert "ended unknown: Bento may have recorded it. Sending it again, as asked." in again.stdout
-    assert "sent again, as asked (--resend-unknown)." in again.stdout
+    assert ("ended unknown: Bento may have recorded it. Sending it again, as asked "
+            "(--resend-unknown).") in again.stdout
     assert "batch 3/4  rows 22-31  10 events  results 10, failed 0  accepted" in again.stdout
     assert "Total: 40 events: 40 recorded by Bento" in again.stdout
     counts = emails(emulator)

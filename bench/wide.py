@@ -1,6 +1,6 @@
 """`wide`: seconds to read, map and validate a sheet of thousands of columns.
 
-    python -m bench.wide --columns 1000 2000 4000 --rows 20
+    python -m bench.wide --columns 500 1000 1998 --rows 20
 
 The CLI's `validate` and `send` do exactly these steps (`read_table`, `suggest_mapping`,
 `apply_mapping`, `validate`). The sheet is `Email, Event, Col 0 … Col N-1` with a
@@ -50,7 +50,8 @@ def measure(columns: int, rows: int) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--columns", type=int, nargs="+", default=[1000, 2000, 4000])
+    # 1,998 fields with the email and the type: the widest sheet read (2,000 columns).
+    parser.add_argument("--columns", type=int, nargs="+", default=[500, 1000, 1998])
     parser.add_argument("--rows", type=int, default=20)
     parser.add_argument("--repeat", type=int, default=3, help="keep the fastest run")
     args = parser.parse_args()

@@ -32,7 +32,6 @@ drops after the body was written leaves the batch `unknown`.
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import email.utils
 import html
@@ -46,7 +45,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -56,7 +55,7 @@ from urllib3.exceptions import NewConnectionError
 
 from bento_ui import json_limits
 from bento_ui.config import Credentials
-from bento_ui.outcomes import EXTRACT_CHARS, BatchState, EventError, Outcome
+from bento_ui.outcomes import EXTRACT_CHARS, BatchState, EventError, Outcome, redact
 
 try:
     __version__ = version("bento-ui")
@@ -698,23 +697,8 @@ def _truncate(text: str, limit: int = EXTRACT_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def secret_forms(secrets: tuple[str, ...]) -> list[str]:
-    """Every way a key can come back in an answer: itself, the `publishable:secret` pair
-    Basic auth sends, their base64 (the Authorization header) and URL-encoded forms;
-    longest first, so a pair is masked whole before its parts."""
-    keys = [key for key in secrets if key]
-    pairs = [f"{keys[1]}:{keys[0]}"] if len(keys) == 2 else []
-    forms: set[str] = set()
-    for plain in [*pairs, *keys]:
-        encoded = base64.b64encode(plain.encode("utf-8")).decode("ascii")
-        forms.update({plain, quote(plain, safe=""), encoded, encoded.rstrip("=")})
-    return sorted((form for form in forms if len(form) >= 4), key=len, reverse=True)
-
-
 def _redact(text: str, secrets: tuple[str, ...]) -> str:
-    for form in secret_forms(secrets):
-        text = text.replace(form, "********")
-    return text
+    return redact(text, secrets)
 
 
 def _location(response: requests.Response, secrets: tuple[str, ...]) -> str:

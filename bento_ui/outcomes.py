@@ -26,9 +26,11 @@ failures it did not name because of the 20-item cap).
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from urllib.parse import quote
 
 
 class BatchState(StrEnum):
@@ -190,11 +192,24 @@ def describe_batch(
     )
 
 
+def secret_forms(secrets: Sequence[str]) -> list[str]:
+    """Every way a key can come back in an answer: itself, the `publishable:secret` pair
+    Basic auth sends, their base64 (the Authorization header) and URL-encoded forms;
+    longest first, so a pair is masked whole before its parts. `secrets` is (secret key,
+    publishable key), as the client and the ledger hold them."""
+    keys = [key for key in secrets if key]
+    pairs = [f"{keys[1]}:{keys[0]}"] if len(keys) == 2 else []
+    forms: set[str] = set()
+    for plain in [*pairs, *keys]:
+        encoded = base64.b64encode(plain.encode("utf-8")).decode("ascii")
+        forms.update({plain, quote(plain, safe=""), encoded, encoded.rstrip("=")})
+    return sorted((form for form in forms if len(form) >= 4), key=len, reverse=True)
+
+
 def redact(text: str, secrets: Sequence[str]) -> str:
-    """`text` with every given secret masked."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, _MASK)
+    """`text` with every form of every given secret masked (see `secret_forms`)."""
+    for form in secret_forms(secrets):
+        text = text.replace(form, _MASK)
     return text
 
 

@@ -40,7 +40,14 @@ from bento_ui.export import safe_csv
 from bento_ui.guard import HeldBack, Resend
 from bento_ui.ledger import RunRecord
 from bento_ui.mapping import GOES_TO as GOES_TO  # the Upload page's editor offers these
-from bento_ui.mapping import IGNORE, ColumnMapping, join_target, snake_case, split_target
+from bento_ui.mapping import (
+    IGNORE,
+    PROBLEMS_COLUMN,
+    ColumnMapping,
+    join_target,
+    snake_case,
+    split_target,
+)
 from bento_ui.money import (
     MAJOR,
     MINOR,
@@ -486,6 +493,114 @@ def fix_frame(
     )
     frame.insert(0, "problems", notes.reindex(frame.index).fillna("").to_numpy())
     return frame
+
+
+# Problems as the person sees them: their own headers, a kind to filter by, and files
+# in their own layout that they can fix in their spreadsheet and upload again.
+
+_QUOTED = re.compile(r" '.*?'(?=[ :]|$)")
+
+
+def problem_kind(message: str) -> str:
+    """What a problem is, without the cell's value: `email 'x@' has no domain: use ...`
+    -> `email has no domain`; every row with the same kind of problem shares it."""
+    head = _QUOTED.sub("", str(message), count=1).split(":", 1)[0].strip()
+    return head or str(message)
+
+
+def header_of(mapping: ColumnMapping) -> dict[str, str]:
+    """Event column (`email`, `fields.first_name`) -> the person's header for it."""
+    return {t: h for h, t in mapping.columns.items() if t != IGNORE}
+
+
+def person_problems(problems: pd.DataFrame, mapping: ColumnMapping) -> pd.DataFrame:
+    """The problems table with the person's headers in `column` and a `kind` column."""
+    headers = header_of(mapping)
+    out = problems.copy()
+    out["column"] = [headers.get(str(c), str(c)) for c in problems["column"]]
+    out["kind"] = [problem_kind(m) for m in problems["message"]]
+    return out
+
+
+def filter_problems(problems: pd.DataFrame, *, column: str | None = None,
+                    kind: str | None = None, errors_only: bool = False) -> pd.DataFrame:
+    """The problems of one column and/or one kind (None: all)."""
+    keep = pd.Series(True, index=problems.index)
+    if errors_only:
+        keep &= problems["severity"] == ERROR
+    if column:
+        keep &= problems["column"] == column
+    if kind:
+        keep &= problems["kind"] == kind
+    return problems[keep]
+
+
+def download_name(uploaded: str, what: str) -> str:
+    """`attendees.xlsx`, `problems` -> `attendees-problems.csv`."""
+    stem = os.path.splitext(os.path.basename(uploaded))[0].strip() or "upload"
+    return f"{stem}-{what}.csv"
+
+
+def columns_with_problems_first(columns: Sequence[str], problems: pd.DataFrame) -> list[str]:
+    """`columns`, those named in `problems` (person's headers) first, in sheet order."""
+    bad = set(problems["column"])
+    return [c for c in columns if c in bad] + [c for c in columns if c not in bad]
+
+
+def bad_cells(problems: pd.DataFrame, rows: Iterable[int]) -> dict[str, set[int]]:
+    """Header -> the rows among `rows` whose cell in it has an error."""
+    wanted = set(rows)
+    errors = problems[(problems["severity"] == ERROR) & problems["row"].isin(wanted)]
+    found: dict[str, set[int]] = {}
+    for row, column in zip(errors["row"], errors["column"], strict=True):
+        found.setdefault(str(column), set()).add(int(row))
+    return found
+
+
+_JS_SYNTAX = re.compile(r"([\\^$.*+?()\[\]{}|/])")
+
+
+def not_these(values: Iterable[str]) -> str:
+    """A JS regular expression matching any text but these exact values: a data editor
+    column's `validate`, so the bad cells show as invalid and cannot be typed back."""
+    choices = "|".join(sorted({_JS_SYNTAX.sub(r"\\\1", v) for v in values}))
+    return f"^(?!(?:{choices})$)[\\s\\S]*$"
+
+
+def _notes(problems: pd.DataFrame) -> pd.Series:
+    errors = problems[problems["severity"] == ERROR]
+    return (errors["column"].astype("str") + ": " + errors["message"].astype("str")
+            ).groupby(errors["row"]).agg(" | ".join)
+
+
+def rows_to_fix_file(fixed: pd.DataFrame, problems: pd.DataFrame) -> pd.DataFrame:
+    """The rows with errors in the person's layout (their headers, in their order, their
+    fixes applied) plus a `problems` column; upload it again once fixed (the app and
+    the CLI ignore that column). `problems`: the person's (see `person_problems`)."""
+    notes = _notes(problems)
+    rows = [r for r in fixed.index if r in notes.index]
+    out = fixed.loc[rows].copy()
+    out[PROBLEMS_COLUMN] = notes.reindex(out.index).to_numpy()
+    return out
+
+
+def ready_rows_file(fixed: pd.DataFrame, validation: Validation) -> pd.DataFrame:
+    """The rows that would be sent, in the person's layout, their fixes applied."""
+    rows = list(dict.fromkeys(int(r) for r in validation.valid.index))
+    return fixed.loc[rows]
+
+
+def failed_rows_file(fixed: pd.DataFrame, failures: pd.DataFrame) -> pd.DataFrame:
+    """After a send, the rows Bento refused, in the person's layout, with Bento's reasons
+    in a `problems` column (`failures`: a report's `failures_table`)."""
+    if failures.empty:
+        return fixed.iloc[0:0].assign(**{PROBLEMS_COLUMN: ""})
+    reasons = failures.assign(note="Bento: " + failures["error"].astype("str")).groupby(
+        "row")["note"].agg(" | ".join)
+    rows = [r for r in fixed.index if r in reasons.index]
+    out = fixed.loc[rows].copy()
+    out[PROBLEMS_COLUMN] = reasons.reindex(out.index).to_numpy()
+    return out
 
 
 def problems_view(problems: pd.DataFrame, *, errors_only: bool = False) -> pd.DataFrame:

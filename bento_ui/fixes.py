@@ -76,7 +76,8 @@ def _text_column(column: pd.Series) -> pd.Series:
 
 def apply_fixes(sheet: pd.DataFrame, fixes: Iterable[Fix]) -> pd.DataFrame:
     """A copy of `sheet` with `fixes` applied in order; dropped rows emptied (every cell
-    ""), so their row numbers stay and validation skips them. `sheet` is not changed."""
+    ""), so their row numbers stay and validation skips them; a fill leaves empty rows
+    empty. `sheet` is not changed."""
     fixed = sheet.copy()
     for fix in fixes:
         if fix.op == DROP:
@@ -96,8 +97,9 @@ def apply_fixes(sheet: pd.DataFrame, fixes: Iterable[Fix]) -> pd.DataFrame:
             column = column.str.lower()
         elif fix.op == REPLACE and fix.find:
             column = column.str.replace(fix.find, fix.value, regex=False)
-        elif fix.op == FILL:
-            column = column.where(column.str.strip() != "", fix.value)
+        elif fix.op == FILL:  # not in empty rows: those are skipped, and stay skipped
+            blank_rows = fixed.astype("str").apply(lambda c: c.str.strip() == "").all(axis=1)
+            column = column.where((column.str.strip() != "") | blank_rows, fix.value)
         fixed[fix.column] = column
     return fixed
 

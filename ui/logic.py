@@ -498,13 +498,13 @@ def fix_frame(
 # Problems as the person sees them: their own headers, a kind to filter by, and files
 # in their own layout that they can fix in their spreadsheet and upload again.
 
-_QUOTED = re.compile(r" '.*?'(?=[ :]|$)")
+_QUOTED = re.compile(r" \(?'.*?'\)?(?=[ :,.]|$)")
 
 
 def problem_kind(message: str) -> str:
     """What a problem is, without the cell's value: `email 'x@' has no domain: use ...`
     -> `email has no domain`; every row with the same kind of problem shares it."""
-    head = _QUOTED.sub("", str(message), count=1).split(":", 1)[0].strip()
+    head = _QUOTED.sub("", str(message)).split(":", 1)[0].strip()
     return head or str(message)
 
 

@@ -316,8 +316,8 @@ def problems_section(validation: Any, mapping: ColumnMapping, file_name: str) ->
     columns = list(dict.fromkeys(problems["column"]))
     if st.session_state.get("upload_problem_column") not in (None, *columns):
         st.session_state.pop("upload_problem_column")
-    column = column_col.selectbox("Column", columns, index=None, key="upload_problem_column",
-                                  placeholder="every column")
+    column = column_col.selectbox("Problems in column", columns, index=None,
+                                  key="upload_problem_column", placeholder="every column")
     kinds = list(dict.fromkeys(filter_problems(problems, column=column)["kind"]))
     if st.session_state.get("upload_problem_kind") not in (None, *kinds):
         st.session_state.pop("upload_problem_kind")
@@ -419,9 +419,9 @@ def bulk_section(sheet: pd.DataFrame, mapping: ColumnMapping, problems: pd.DataF
     with st.container(border=True):
         st.markdown("**Fix a whole column at once**")
         col, act, find, value, go = st.columns([2, 2, 2, 2, 1], vertical_alignment="bottom")
-        column = col.selectbox("Column", columns, key="upload_bulk_column")
+        column = col.selectbox("Column to fix", columns, key="upload_bulk_column")
         actions = {**BULK_ACTIONS, **(UNIT_ACTIONS if column == amount else {})}
-        action = act.selectbox("Fix", list(actions), format_func=actions.get,
+        action = act.selectbox("What to do", list(actions), format_func=actions.get,
                                key="upload_bulk_action")
         if action == REPLACE:
             find.text_input("Find", key="upload_bulk_find")

@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 from test_app_helpers import edit_data_editor, isolated, metrics, open_app, texts, upload
-from test_app_upload import ATTENDEES, attendees, problems_table
+from test_app_upload import ATTENDEES, attendees, problems_table, send_valid
 
-from bento_ui import read_table
+from bento_ui import read_table, sandbox
 from bento_ui.fixes import (
     DROP,
     FILL,
@@ -232,3 +232,37 @@ def test_fix_operations_and_their_store(tmp_path) -> None:  # type: ignore[no-un
     assert load_fixes("ab" * 32, "Other", env) == []
     (tmp_path / "fixes" / f"{'ab' * 32}.json").write_text("{not json")
     assert load_fixes("ab" * 32, "Sheet1", env) == []  # damaged: start again, no crash
+
+
+def test_after_a_send_the_refused_rows_come_back_in_the_persons_layout() -> None:
+    at = attendees()
+    sandbox().add_faults([{"failed": 1}])  # Bento refuses the last valid event by name
+    send_valid(at)
+    assert "Download the refused rows in your layout (CSV)" in [
+        b.label for b in at.download_button]
+    _, fixed = memo(at)
+    refused = job_for_upload(at).report().failures_table
+    out = failed_rows_file(fixed, refused)
+    assert out.index.tolist() == [8]
+    assert out.columns.tolist() == ["Email Address", "Event", "Date", "First Name", "Plan",
+                                    "problems"]
+    assert out.loc[8, "problems"].startswith("Bento: ")
+
+
+def job_for_upload(at: AppTest):  # type: ignore[no-untyped-def]
+    source = at.session_state["upload_loaded"][0]
+    return at.session_state["upload_jobs"][source][-1]
+
+
+def test_the_person_keeps_their_place_after_a_fix() -> None:
+    rows = b"".join(b"user%d@,signed_up\n" % i for i in range(120))  # rows 2-121
+    at = upload(open_app("upload"), "big.csv", b"email,type\n" + rows)
+    at.number_input(key="upload_fix_page").set_value(2).run()
+    assert fix_table(at).index[0] == 52
+    edit_data_editor(at, str(at.session_state["upload_fix_key"]),
+                     {0: {"email": "user50@example.com"}})
+    assert "Saved. Row 52 has no errors now." in texts(at.success)
+    assert at.number_input(key="upload_fix_page").value == 2
+    assert fix_table(at).index[0] == 53  # the next row to fix, where the person was
+    bulk(at, "email", REPLACE, find="user7", value="user7x")  # fixes nothing, keeps place
+    assert at.number_input(key="upload_fix_page").value == 2

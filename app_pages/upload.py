@@ -5,10 +5,13 @@ Session keys (all `upload_`): `upload_file` (the uploader), `upload_sheet`,
 (header tuple -> ColumnMapping, so a file with the same headers maps the same way),
 `upload_mapping_for` / `upload_mapping_base` / `upload_mapping_version` and the editor
 `upload_mapping_<n>` (its key is in `upload_mapping_key`), `upload_default_type`,
-`upload_tz`, `upload_date_order`, `upload_memo` (the last validation), `upload_edits`
-(source -> {row: {header: fixed value}}; the original sheet is never changed), the fix
-editor `upload_fix_<n>` (key in `upload_fix_key`), `upload_fix_page`,
-`upload_fix_warnings`, `upload_errors_only`, `upload_problems_page`, `upload_choice`,
+`upload_tz`, `upload_date_order`, `upload_memo` (the last validation), `upload_fixes`
+(source -> the person's list of `bento_ui.fixes.Fix`, also kept on disk by the file's
+SHA-256), `upload_edits` (source -> {row: {header: fixed value}}, the cells those fixes
+change; the original sheet is never changed), the fix editor `upload_fix_<n>` (key in
+`upload_fix_key`), `upload_fix_page`, `upload_fix_warnings`, the bulk fix's
+`upload_bulk_*` and `upload_drop_row`, `upload_errors_only`, the problem filters
+`upload_problem_column` / `upload_problem_kind`, `upload_problems_page`, `upload_choice`,
 and the send panel's `upload_*` keys (see ui/send.py).
 """
 

@@ -4,7 +4,8 @@
   and say which input each problem belongs to (`place_of`);
 - the outbox: the events added so far as an event table and as a readable table;
 - the Upload page: the column-mapping editor's rows, fixes typed over the original
-  sheet (`apply_edits`, `merge_edits`), the rows still to fix, paging long tables;
+  sheet (operations in `bento_ui.fixes`), the rows still to fix, the problems in the
+  person's own headers and the files given back in their layout, paging long tables;
 - sending: a `SendJob` remembers, across reruns, the run the send engine started and
   each batch's latest outcome, so a rerun (a double click, a widget change) resumes
   the run instead of sending twice, and "retry" resends only what Bento did not record;
@@ -439,39 +440,6 @@ def headers_key(headers: Iterable[Any]) -> tuple[str, ...]:
 
 # ---------------------------------------------------------------- fixing rows in place
 
-Edits = dict[int, dict[str, str]]
-
-
-def merge_edits(
-    edits: Mapping[int, Mapping[str, str]],
-    shown: pd.DataFrame,
-    edited_rows: Mapping[Any, Mapping[str, Any]],
-    original: pd.DataFrame,
-) -> Edits:
-    """Fold a data editor's `edited_rows` (positions in `shown`) into `edits`.
-
-    `shown` is the page the editor displayed, indexed by spreadsheet row. A value set
-    back to the original cell removes the edit, so `edits` only holds real changes.
-    """
-    merged: Edits = {int(r): dict(c) for r, c in edits.items()}
-    for position, changes in edited_rows.items():
-        index = int(position)
-        if not 0 <= index < len(shown):
-            continue
-        row = int(shown.index[index])
-        for column, value in changes.items():
-            if column not in original.columns:
-                continue
-            text = _text(value)
-            if text == original.at[row, column]:
-                merged.get(row, {}).pop(column, None)
-            else:
-                merged.setdefault(row, {})[column] = text
-        if row in merged and not merged[row]:
-            del merged[row]
-    return merged
-
-
 def rows_to_fix(validation: Validation, *, include_warnings: bool = False) -> list[int]:
     """The spreadsheet rows with errors (and warnings when asked), in order."""
     rows = set(validation.error_rows)
@@ -601,13 +569,6 @@ def failed_rows_file(fixed: pd.DataFrame, failures: pd.DataFrame) -> pd.DataFram
     out = fixed.loc[rows].copy()
     out[PROBLEMS_COLUMN] = reasons.reindex(out.index).to_numpy()
     return out
-
-
-def problems_view(problems: pd.DataFrame, *, errors_only: bool = False) -> pd.DataFrame:
-    """The problems table, errors only when asked."""
-    if errors_only:
-        return problems[problems["severity"] == ERROR]
-    return problems
 
 
 # ---------------------------------------------------------------- sending

@@ -61,7 +61,6 @@ from ui.logic import (
     AMOUNT_UNITS,
     GOES_TO,
     GOES_TO_HELP,
-    bad_cells,
     columns_with_problems_first,
     count,
     csv_bytes,
@@ -73,7 +72,8 @@ from ui.logic import (
     headers_key,
     mapping_editor_frame,
     mapping_from_editor,
-    not_these,
+    mark_bad_cells,
+    marked,
     person_problems,
     ready_rows_file,
     row_preview,
@@ -317,13 +317,9 @@ def problems_section(validation: Any, mapping: ColumnMapping, file_name: str) ->
                                 help="Rows with errors are not sent; warnings do not block a "
                                 "row.")
     columns = list(dict.fromkeys(problems["column"]))
-    if st.session_state.get("upload_problem_column") not in (None, *columns):
-        st.session_state.pop("upload_problem_column")
     column = column_col.selectbox("Problems in column", columns, index=None,
                                   key="upload_problem_column", placeholder="every column")
     kinds = list(dict.fromkeys(filter_problems(problems, column=column)["kind"]))
-    if st.session_state.get("upload_problem_kind") not in (None, *kinds):
-        st.session_state.pop("upload_problem_kind")
     kind = kind_col.selectbox("Kind of problem", kinds, index=None, key="upload_problem_kind",
                               placeholder="every kind")
     view = filter_problems(problems, column=column, kind=kind, errors_only=errors_only)
@@ -421,7 +417,7 @@ def bulk_section(sheet: pd.DataFrame, mapping: ColumnMapping, problems: pd.DataF
     amount = mapping.target_of(ev.PURCHASE_AMOUNT)
     with st.container(border=True):
         st.markdown("**Fix a whole column at once**")
-        col, act, find, value, go = st.columns([2, 2, 2, 2, 1], vertical_alignment="bottom")
+        col, act, find, value, go = st.columns([2, 3, 2, 2, 1], vertical_alignment="bottom")
         column = col.selectbox("Column to fix", columns, key="upload_bulk_column")
         actions = {**BULK_ACTIONS, **(UNIT_ACTIONS if column == amount else {})}
         action = act.selectbox("What to do", list(actions), format_func=actions.get,
@@ -433,8 +429,8 @@ def bulk_section(sheet: pd.DataFrame, mapping: ColumnMapping, problems: pd.DataF
                              key="upload_bulk_value")
         go.button("Apply", key="upload_bulk_apply", on_click=bulk_fix,
                   args=(sheet, source, sha), type="primary")
-        row_col, drop_col, undo_col, _ = st.columns([2, 2, 2, 3], vertical_alignment="bottom")
-        row_col.number_input("Row", min_value=1, step=1, value=None, key="upload_drop_row",
+        row_col, drop_col, undo_col = st.columns([2, 2, 3], vertical_alignment="bottom")
+        row_col.number_input("Row to drop", min_value=1, step=1, value=None, key="upload_drop_row",
                              placeholder="a row number")
         drop_col.button("Drop this row", key="upload_drop", on_click=drop_row,
                         args=(sheet, source, sha),
@@ -465,28 +461,27 @@ def fix_section(validation: Any, sheet: pd.DataFrame, fixed: pd.DataFrame,
     if not rows:
         st.caption("No rows to fix.")
     else:
-        st.caption("Type over a cell to fix it; the row is checked again at once. Cells in "
-                   "red hold an error. Your file is not changed: your fixes are kept on "
-                   "this computer for this file.")
+        st.caption("Type over a cell to fix it; the row is checked again at once. The red "
+                   "marks say what is wrong with the cell on their right. Your file is not "
+                   "changed: your fixes are kept on this computer for this file.")
         page_rows = paged(pd.DataFrame(index=pd.Index(rows)), "upload_fix_page",
                           size=FIX_PAGE_SIZE, noun="rows to fix").index.tolist()
         columns = columns_with_problems_first(
             [h for h, t in mapping.columns.items() if t != IGNORE], problems)
         shown = fix_frame(fixed, page_rows, validation.problems, columns)
-        marks = bad_cells(problems, page_rows)
+        shown, severities = mark_bad_cells(shown, person_problems(validation.problems, mapping))
         config: dict[str, Any] = {
             "_index": st.column_config.NumberColumn("row", disabled=True),
-            "problems": st.column_config.TextColumn("problems", width="large"),
+            "problems": st.column_config.TextColumn("problems", width="medium"),
+            **{name: st.column_config.TextColumn(name, width="medium", help="The problem "
+                                                 "in the cell on its right")
+               for name in severities},
         }
-        for header, bad_rows in marks.items():
-            if header in shown.columns:
-                config[header] = st.column_config.TextColumn(
-                    f"⚠ {header}", validate=not_these(str(fixed.at[r, header])
-                                                      for r in bad_rows))
         key = f"upload_fix_{st.session_state.setdefault('upload_fix_version', 0)}"
         st.session_state["upload_fix_key"] = key
-        st.data_editor(shown, key=key, num_rows="fixed", disabled=["problems"],
-                       width="stretch", column_config=config)
+        st.data_editor(marked(shown, severities), key=key, num_rows="fixed",
+                       disabled=["problems", *severities], width="stretch",
+                       column_config=config)
         state = st.session_state.get(key) or {}
         if state.get("edited_rows"):
             new = cell_fixes(shown, state["edited_rows"], fixed)
@@ -523,7 +518,7 @@ def cell_fixes(shown: pd.DataFrame, edited_rows: dict[Any, dict[str, Any]],
 def downloads(validation: Any, fixed: pd.DataFrame, *, problems: pd.DataFrame,
               file_name: str) -> None:
     """Files in the person's own layout: the rows to fix, the rows ready to send."""
-    left, right, _ = st.columns([1, 1, 2])
+    left, right, _ = st.columns([1, 1, 1])
     if validation.error_rows:
         left.download_button(
             "Download the rows to fix (CSV)", lambda: csv_bytes(rows_to_fix_file(fixed, problems)),

@@ -63,7 +63,7 @@ from bento_ui.outcomes import NOT_RECORDED, BatchState
 from bento_ui.payloads import Event, build_events
 from bento_ui.resume import source_options
 from bento_ui.sending import REPORT_COLUMNS, BatchResult, SendPlan, SendReport
-from bento_ui.validation import ERROR, Validation
+from bento_ui.validation import ERROR, WARNING, Validation
 
 # ---------------------------------------------------------------- shared helpers
 
@@ -515,24 +515,43 @@ def columns_with_problems_first(columns: Sequence[str], problems: pd.DataFrame) 
     return [c for c in columns if c in bad] + [c for c in columns if c not in bad]
 
 
-def bad_cells(problems: pd.DataFrame, rows: Iterable[int]) -> dict[str, set[int]]:
-    """Header -> the rows among `rows` whose cell in it has an error."""
-    wanted = set(rows)
-    errors = problems[(problems["severity"] == ERROR) & problems["row"].isin(wanted)]
-    found: dict[str, set[int]] = {}
-    for row, column in zip(errors["row"], errors["column"], strict=True):
-        found.setdefault(str(column), set()).add(int(row))
-    return found
+MARK = "\u26a0 "  # a marker column's header: "⚠ Email Address"
+_MARK_STYLE = {ERROR: "background-color: #fde7e7; color: #a61b1b",
+               WARNING: "background-color: #fff4d6; color: #7a5200"}
 
 
-_JS_SYNTAX = re.compile(r"([\\^$.*+?()\[\]{}|/])")
+def mark_bad_cells(frame: pd.DataFrame, problems: pd.DataFrame) -> tuple[pd.DataFrame, dict[
+        str, pd.Series]]:
+    """`frame` (a page of the fix grid) with a read-only marker column in front of each
+    column that has a problem on the page: the kind of problem on the row of each bad
+    cell, empty elsewhere. Returns the frame and, per marker column, each row's severity
+    (for `marked`); the full notes in `problems` move to the end. `problems`: the
+    person's (see `person_problems`)."""
+    page = problems[problems["row"].isin(frame.index)]
+    out = frame.copy()
+    severities: dict[str, pd.Series] = {}
+    for header in [c for c in frame.columns if c in set(page["column"])]:
+        mine = page[page["column"] == header]
+        kinds = mine.groupby("row")["kind"].agg("; ".join)
+        worst = mine.groupby("row")["severity"].agg(lambda s: ERROR if (s == ERROR).any()
+                                                    else WARNING)
+        name = MARK + str(header)
+        out.insert(list(out.columns).index(header), name,
+                   kinds.reindex(out.index).fillna("").to_numpy())
+        severities[name] = worst.reindex(out.index)
+    if PROBLEMS_COLUMN in out.columns and severities:  # the marks say where: notes go last
+        out = out[[c for c in out.columns if c != PROBLEMS_COLUMN] + [PROBLEMS_COLUMN]]
+    return out, severities
 
 
-def not_these(values: Iterable[str]) -> str:
-    """A JS regular expression matching any text but these exact values: a data editor
-    column's `validate`, so the bad cells show as invalid and cannot be typed back."""
-    choices = "|".join(sorted({_JS_SYNTAX.sub(r"\\\1", v) for v in values}))
-    return f"^(?!(?:{choices})$)[\\s\\S]*$"
+def marked(frame: pd.DataFrame, severities: Mapping[str, pd.Series]) -> Any:
+    """A Styler that paints the marker cells (errors red, warnings amber); a data editor
+    shows the styles of its read-only columns."""
+    def paint(column: pd.Series) -> list[str]:
+        found = severities[str(column.name)]
+        return [_MARK_STYLE.get(str(found.get(row)), "") for row in column.index]
+
+    return frame.style.apply(paint, subset=list(severities))
 
 
 def _notes(problems: pd.DataFrame) -> pd.Series:

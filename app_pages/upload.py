@@ -5,10 +5,13 @@ Session keys (all `upload_`): `upload_file` (the uploader), `upload_sheet`,
 (header tuple -> ColumnMapping, so a file with the same headers maps the same way),
 `upload_mapping_for` / `upload_mapping_base` / `upload_mapping_version` and the editor
 `upload_mapping_<n>` (its key is in `upload_mapping_key`), `upload_default_type`,
-`upload_tz`, `upload_date_order`, `upload_memo` (the last validation), `upload_edits`
-(source -> {row: {header: fixed value}}; the original sheet is never changed), the fix
-editor `upload_fix_<n>` (key in `upload_fix_key`), `upload_fix_page`,
-`upload_fix_warnings`, `upload_errors_only`, `upload_problems_page`, `upload_choice`,
+`upload_tz`, `upload_date_order`, `upload_memo` (the last validation), `upload_fixes`
+(source -> the person's list of `bento_ui.fixes.Fix`, also kept on disk by the file's
+SHA-256), `upload_edits` (source -> {row: {header: fixed value}}, the cells those fixes
+change; the original sheet is never changed), the fix editor `upload_fix_<n>` (key in
+`upload_fix_key`), `upload_fix_page`, `upload_fix_warnings`, the bulk fix's
+`upload_bulk_*` and `upload_drop_row`, `upload_errors_only`, the problem filters
+`upload_problem_column` / `upload_problem_kind`, `upload_problems_page`, `upload_choice`,
 and the send panel's `upload_*` keys (see ui/send.py).
 """
 
@@ -33,6 +36,20 @@ from bento_ui import (
     validate,
 )
 from bento_ui import events as ev
+from bento_ui.fixes import (
+    DROP,
+    FILL,
+    LOWER,
+    REPLACE,
+    SET,
+    TRIM,
+    UNIT,
+    Fix,
+    edits_of,
+    load_fixes,
+    save_fixes,
+    unit_of,
+)
 from bento_ui.ledger import file_hash
 from bento_ui.mapping import IGNORE, ColumnMapping, check_mapping
 from bento_ui.payloads import to_json
@@ -44,17 +61,24 @@ from ui.logic import (
     AMOUNT_UNITS,
     GOES_TO,
     GOES_TO_HELP,
+    columns_with_problems_first,
     count,
     csv_bytes,
+    download_name,
     escape_markdown,
+    failed_rows_file,
+    filter_problems,
     fix_frame,
     headers_key,
     mapping_editor_frame,
     mapping_from_editor,
-    merge_edits,
-    problems_view,
+    mark_bad_cells,
+    marked,
+    person_problems,
+    ready_rows_file,
     row_preview,
     rows_to_fix,
+    rows_to_fix_file,
     suggest_amounts,
     time_zones,
     upload_options,
@@ -280,32 +304,147 @@ def summary(validation: Any) -> None:
         column.metric(labels[key], f"{value:,}")
 
 
-def problems_section(validation: Any) -> None:
-    problems = validation.problems
+def problems_section(validation: Any, mapping: ColumnMapping, file_name: str) -> pd.DataFrame:
+    """The problems in the person's terms (their headers), filtered by column and kind;
+    returns the filtered problems, which the fix grid follows too."""
+    problems = person_problems(validation.problems, mapping)
     if problems.empty:
         st.success("No problems: every row can be sent.")
-        return
-    errors_only = st.toggle("Errors only", key="upload_errors_only",
-                            help="Rows with errors are not sent; warnings do not block a row.")
-    view = problems_view(problems, errors_only=errors_only)
+        return problems
+    toggle_col, column_col, kind_col = st.columns([1, 2, 2], vertical_alignment="bottom")
+    with toggle_col:
+        errors_only = st.toggle("Errors only", key="upload_errors_only",
+                                help="Rows with errors are not sent; warnings do not block a "
+                                "row.")
+    columns = list(dict.fromkeys(problems["column"]))
+    column = column_col.selectbox("Problems in column", columns, index=None,
+                                  key="upload_problem_column", placeholder="every column")
+    kinds = list(dict.fromkeys(filter_problems(problems, column=column)["kind"]))
+    kind = kind_col.selectbox("Kind of problem", kinds, index=None, key="upload_problem_kind",
+                              placeholder="every kind")
+    view = filter_problems(problems, column=column, kind=kind, errors_only=errors_only)
     st.dataframe(
-        paged(view, "upload_problems_page", noun="problems"), hide_index=True, width="stretch",
+        paged(view.drop(columns="kind"), "upload_problems_page", noun="problems"),
+        hide_index=True, width="stretch",
         column_config={
             "row": st.column_config.NumberColumn("row", help="Row number in your spreadsheet",
                                                  format="%d"),
+            "column": st.column_config.TextColumn("column", help="The column in your file"),
             "message": st.column_config.TextColumn("message", width="large"),
         },
     )
-    st.download_button("Download the problems (CSV)", lambda: csv_bytes(problems),
-                       file_name="problems.csv", mime="text/csv", key="upload_problems_csv",
-                       on_click="ignore")
+    st.download_button("Download the problems (CSV)",
+                       lambda: csv_bytes(problems.drop(columns="kind")),
+                       file_name=download_name(file_name, "problems"), mime="text/csv",
+                       key="upload_problems_csv", on_click="ignore")
+    return view
+
+
+# ---- fixes: a list of operations over the original sheet, kept on disk by the file's
+# SHA-256 (bento_ui.fixes), so they survive a browser refresh.
+
+def sheet_of(source: str) -> str:
+    return source.split(":", 1)[1] if ":" in source else ""
+
+
+def current_fixes(sheet: pd.DataFrame, source: str, sha: str) -> list[Fix]:
+    """The fixes of this sheet: from this session, else from the user data folder."""
+    all_fixes: dict[str, list[Fix]] = st.session_state.setdefault("upload_fixes", {})
+    if source not in all_fixes:
+        all_fixes[source] = load_fixes(sha, sheet_of(source))
+        st.session_state.setdefault("upload_edits", {})[source] = edits_of(
+            sheet, all_fixes[source])
+    return all_fixes[source]
+
+
+def commit_fixes(sheet: pd.DataFrame, source: str, sha: str, fixes: list[Fix]) -> None:
+    st.session_state["upload_fixes"][source] = fixes
+    st.session_state.setdefault("upload_edits", {})[source] = edits_of(sheet, fixes)
+    save_fixes(sha, sheet_of(source), fixes)
+    st.session_state["upload_fix_version"] = st.session_state.get("upload_fix_version", 0) + 1
+
+
+def add_fix(sheet: pd.DataFrame, source: str, sha: str, fix: Fix) -> None:
+    if fix.op == UNIT:  # the money-unit choice of the page follows
+        st.session_state["upload_amounts"] = fix.value
+    commit_fixes(sheet, source, sha, [*current_fixes(sheet, source, sha), fix])
+
+
+def bulk_fix(sheet: pd.DataFrame, source: str, sha: str) -> None:
+    state = st.session_state
+    action, column = state.get("upload_bulk_action"), state.get("upload_bulk_column")
+    if not action or not column:
+        return
+    if action.startswith("unit:"):
+        fix = Fix(UNIT, column, value=action[5:], find=state.get("upload_amounts", "minor"))
+    else:
+        fix = Fix(action, column, find=state.get("upload_bulk_find", ""),
+                  value=state.get("upload_bulk_value", ""))
+    add_fix(sheet, source, sha, fix)
+
+
+def drop_row(sheet: pd.DataFrame, source: str, sha: str) -> None:
+    row = st.session_state.get("upload_drop_row")
+    if row is not None and int(row) in sheet.index:
+        add_fix(sheet, source, sha, Fix(DROP, row=int(row)))
+
+
+def undo_fix(sheet: pd.DataFrame, source: str, sha: str, everything: bool = False) -> None:
+    fixes = current_fixes(sheet, source, sha)
+    if not fixes:
+        return
+    last = fixes[-1]
+    if everything:
+        units = [f for f in fixes if f.op == UNIT]
+        if units:
+            st.session_state["upload_amounts"] = units[0].find or "minor"
+    elif last.op == UNIT:
+        st.session_state["upload_amounts"] = last.find or "minor"
+    commit_fixes(sheet, source, sha, [] if everything else fixes[:-1])
+
+
+BULK_ACTIONS = {TRIM: "Trim spaces", LOWER: "Lower-case", REPLACE: "Find and replace",
+                FILL: "Fill empty cells with"}
+UNIT_ACTIONS = {"unit:major": "Amounts are in currency units (49.99)",
+                "unit:minor": "Amounts are in cents (4999)"}
+
+
+def bulk_section(sheet: pd.DataFrame, mapping: ColumnMapping, problems: pd.DataFrame,
+                 source: str, sha: str) -> None:
+    """Fix a whole column at once, drop a row, undo."""
+    columns = columns_with_problems_first(
+        [h for h, t in mapping.columns.items() if t != IGNORE], problems)
+    amount = mapping.target_of(ev.PURCHASE_AMOUNT)
+    with st.container(border=True):
+        st.markdown("**Fix a whole column at once**")
+        col, act, find, value, go = st.columns([2, 3, 2, 2, 1], vertical_alignment="bottom")
+        column = col.selectbox("Column to fix", columns, key="upload_bulk_column")
+        actions = {**BULK_ACTIONS, **(UNIT_ACTIONS if column == amount else {})}
+        action = act.selectbox("What to do", list(actions), format_func=actions.get,
+                               key="upload_bulk_action")
+        if action == REPLACE:
+            find.text_input("Find", key="upload_bulk_find")
+        if action in (REPLACE, FILL):
+            value.text_input("Replace with" if action == REPLACE else "Value",
+                             key="upload_bulk_value")
+        go.button("Apply", key="upload_bulk_apply", on_click=bulk_fix,
+                  args=(sheet, source, sha), type="primary")
+        row_col, drop_col, undo_col = st.columns([2, 2, 3], vertical_alignment="bottom")
+        row_col.number_input("Row to drop", min_value=1, step=1, value=None, key="upload_drop_row",
+                             placeholder="a row number")
+        drop_col.button("Drop this row", key="upload_drop", on_click=drop_row,
+                        args=(sheet, source, sha),
+                        help="The row is not sent. Your file is not changed.")
+        undo_col.button("Undo the last fix", key="upload_undo_last", on_click=undo_fix,
+                        args=(sheet, source, sha),
+                        disabled=not current_fixes(sheet, source, sha))
 
 
 def fix_section(validation: Any, sheet: pd.DataFrame, fixed: pd.DataFrame,
-                mapping: ColumnMapping, source: str) -> None:
-    all_edits: dict[str, dict[int, dict[str, str]]] = st.session_state.setdefault(
-        "upload_edits", {})
-    edits = all_edits.get(source, {})
+                mapping: ColumnMapping, source: str, sha: str, problems: pd.DataFrame,
+                file_name: str) -> None:
+    """`problems`: the person's problems as filtered above (the grid shows their rows)."""
+    fixes = current_fixes(sheet, source, sha)
     changed = st.session_state.pop("upload_fix_changed", None)
     if changed:
         still = sorted(set(changed) & set(validation.error_rows))
@@ -313,43 +452,86 @@ def fix_section(validation: Any, sheet: pd.DataFrame, fixed: pd.DataFrame,
             st.warning(f"Saved. Row {', '.join(map(str, still))} still has errors: see below.")
         else:
             st.success(f"Saved. Row {', '.join(map(str, changed))} has no errors now.")
+    bulk_section(sheet, mapping, problems, source, sha)
     include_warnings = st.toggle("Also show rows that only have warnings",
                                  key="upload_fix_warnings")
-    rows = rows_to_fix(validation, include_warnings=include_warnings)
+    filtered = set(problems["row"])
+    rows = [r for r in rows_to_fix(validation, include_warnings=include_warnings)
+            if r in filtered]
     if not rows:
         st.caption("No rows to fix.")
     else:
-        st.caption("Type over a cell to fix it; the row is checked again at once. Your file "
-                   "is not changed: the fixes are kept in this session.")
+        st.caption("Type over a cell to fix it; the row is checked again at once. The red "
+                   "marks say what is wrong with the cell on their right. Your file is not "
+                   "changed: your fixes are kept on this computer for this file.")
         page_rows = paged(pd.DataFrame(index=pd.Index(rows)), "upload_fix_page",
                           size=FIX_PAGE_SIZE, noun="rows to fix").index.tolist()
-        columns = [h for h, t in mapping.columns.items() if t != IGNORE]
+        columns = columns_with_problems_first(
+            [h for h, t in mapping.columns.items() if t != IGNORE], problems)
         shown = fix_frame(fixed, page_rows, validation.problems, columns)
+        shown, severities = mark_bad_cells(shown, person_problems(validation.problems, mapping))
+        config: dict[str, Any] = {
+            "_index": st.column_config.NumberColumn("row", disabled=True),
+            "problems": st.column_config.TextColumn("problems", width="medium"),
+            **{name: st.column_config.TextColumn(name, width="medium", help="The problem "
+                                                 "in the cell on its right")
+               for name in severities},
+        }
         key = f"upload_fix_{st.session_state.setdefault('upload_fix_version', 0)}"
         st.session_state["upload_fix_key"] = key
-        st.data_editor(
-            shown, key=key, num_rows="fixed", disabled=["problems"], width="stretch",
-            column_config={
-                "_index": st.column_config.NumberColumn("row", disabled=True),
-                "problems": st.column_config.TextColumn("problems", width="large"),
-            },
-        )
+        st.data_editor(marked(shown, severities), key=key, num_rows="fixed",
+                       disabled=["problems", *severities], width="stretch",
+                       column_config=config)
         state = st.session_state.get(key) or {}
         if state.get("edited_rows"):
-            all_edits[source] = merge_edits(edits, shown, state["edited_rows"], sheet)
-            st.session_state["upload_fix_changed"] = sorted(
-                int(shown.index[int(p)]) for p in state["edited_rows"] if int(p) < len(shown))
-            st.session_state["upload_fix_version"] += 1
-            st.rerun()
-    if edits:
-        cells = sum(len(c) for c in edits.values())
+            new = cell_fixes(shown, state["edited_rows"], fixed)
+            if new:
+                commit_fixes(sheet, source, sha, [*fixes, *new])
+                st.session_state["upload_fix_changed"] = sorted({int(f.row or 0) for f in new})
+                st.rerun()
+    downloads(validation, fixed, problems=person_problems(validation.problems, mapping),
+              file_name=file_name)
+    if fixes:
         left, right = st.columns([3, 1], vertical_alignment="center")
-        left.caption(f"{cells:,} cell{'s' if cells != 1 else ''} fixed in {len(edits):,} "
-                     f"row{'s' if len(edits) != 1 else ''}. The original file is unchanged.")
-        if right.button("Undo all fixes", key="upload_undo_fixes"):
-            all_edits.pop(source, None)
-            st.session_state["upload_fix_version"] += 1
-            st.rerun()
+        with left.expander(f"Your fixes ({len(fixes):,}), applied in this order"):
+            st.markdown("\n".join(f"{n}. {escape_markdown(f.describe())}"
+                                   for n, f in enumerate(fixes, 1)))
+        right.button("Undo all fixes", key="upload_undo_fixes", on_click=undo_fix,
+                     args=(sheet, source, sha, True))
+
+
+def cell_fixes(shown: pd.DataFrame, edited_rows: dict[Any, dict[str, Any]],
+               fixed: pd.DataFrame) -> list[Fix]:
+    """The cells typed in the grid that differ from the sheet as fixed so far."""
+    new = []
+    for position, changes in edited_rows.items():
+        if not 0 <= int(position) < len(shown):
+            continue
+        row = int(shown.index[int(position)])
+        for column, value in changes.items():
+            text = "" if value is None else str(value)
+            if column in fixed.columns and text != str(fixed.at[row, column]):
+                new.append(Fix(SET, str(column), row=row, value=text))
+    return new
+
+
+def downloads(validation: Any, fixed: pd.DataFrame, *, problems: pd.DataFrame,
+              file_name: str) -> None:
+    """Files in the person's own layout: the rows to fix, the rows ready to send."""
+    left, right, _ = st.columns([1, 1, 1])
+    if validation.error_rows:
+        left.download_button(
+            "Download the rows to fix (CSV)", lambda: csv_bytes(rows_to_fix_file(fixed, problems)),
+            file_name=download_name(file_name, "rows-to-fix"), mime="text/csv",
+            key="upload_rows_to_fix_csv", on_click="ignore",
+            help="Your columns, your fixes so far, and a problems column. Fix them in your "
+            "spreadsheet and upload the file again.")
+    if validation.valid_rows:
+        right.download_button(
+            "Download the ready rows (CSV)", lambda: csv_bytes(ready_rows_file(fixed, validation)),
+            file_name=download_name(file_name, "ready"), mime="text/csv",
+            key="upload_ready_csv", on_click="ignore",
+            help="The rows that would be sent, in your columns, with your fixes.")
 
 
 def preview_section(validation: Any, sheet: pd.DataFrame) -> None:
@@ -439,6 +621,12 @@ if has_date:
                           help="Dates like 2024-11-20 14:00 are read in this zone and sent "
                           "to Bento in UTC.")
 order = st.session_state.get("upload_date_order") if has_date else None
+fixes = current_fixes(sheet, source, known[2])
+amount_header = mapping.target_of(ev.PURCHASE_AMOUNT)
+fixed_unit = unit_of(fixes, amount_header) if amount_header else None
+if fixed_unit and st.session_state.get("upload_amounts_for") != (source, amount_header):
+    st.session_state["upload_amounts_for"] = (source, amount_header)  # kept from before
+    st.session_state["upload_amounts"] = fixed_unit
 amounts = amounts_section(sheet, mapping, source)
 try:
     validation, fixed = check_and_validate(sheet, mapping, source, tz, order, amounts)
@@ -457,11 +645,12 @@ summary(validation)
 if validation.events != validation.valid_rows:
     st.caption(f"The {validation.valid_rows:,} rows ready to send make {validation.events:,} "
                "events: each tag in the tags column is a $tag event of its own.")
-problems_section(validation)
+shown_problems = problems_section(validation, mapping, chosen.name)
 
-if not validation.problems.empty:
+if not validation.problems.empty or fixes:
     st.subheader("3. Fix rows in place")
-    fix_section(validation, sheet, fixed, mapping, source)
+    fix_section(validation, sheet, fixed, mapping, source, known[2], shown_problems,
+                chosen.name)
 
 st.subheader("4. Send")
 valid = validation.valid
@@ -491,3 +680,12 @@ origin = Origin(
                            amounts=amounts),  # type: ignore[arg-type]
 )
 send_panel("upload", valid, source=source, rows_label="spreadsheet rows", origin=origin)
+sent = job_for("upload", source)
+if sent is not None and sent.done and not (refused := sent.report().failures_table).empty:
+    st.download_button(
+        "Download the refused rows in your layout (CSV)",
+        lambda: csv_bytes(failed_rows_file(fixed, refused)),
+        file_name=download_name(chosen.name, "refused"), mime="text/csv",
+        key="upload_refused_rows_csv", on_click="ignore",
+        help="Your columns, with Bento's reasons in a problems column: fix them and upload "
+        "the file again.")

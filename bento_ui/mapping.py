@@ -22,6 +22,8 @@ from bento_ui import events as ev
 from bento_ui.errors import MappingError
 
 IGNORE = "ignore"
+# The column of notes the app adds to a "rows to fix" download: ignored when it comes back.
+PROBLEMS_COLUMN = "problems"
 
 # Header spellings, compared after lower-casing and dropping everything but letters and
 # digits, so "E-mail", "Email Address" and "email_address" all match.
@@ -98,7 +100,8 @@ def suggest_mapping(
     taken: set[str] = set()
     for raw in headers:
         header = str(raw)
-        target = _recognise(header, taken) or _other_target(header, others, taken)
+        target = (IGNORE if header == PROBLEMS_COLUMN  # our own "rows to fix" file's notes
+                  else _recognise(header, taken) or _other_target(header, others, taken))
         columns[header] = target
         taken.add(target)
     return ColumnMapping(columns=columns, default_type=default_type)

@@ -17,6 +17,7 @@ from bento_ui import (
     suggest_mapping,
     validate,
 )
+from bento_ui.fixes import SET, Fix, edits_of
 from bento_ui.mapping import ColumnMapping
 from bento_ui.outcomes import BatchState, Outcome
 from bento_ui.resume import apply_edits
@@ -30,7 +31,6 @@ from ui.logic import (
     fix_frame,
     mapping_editor_frame,
     mapping_from_editor,
-    merge_edits,
     outbox_table,
     page_count,
     page_of,
@@ -123,13 +123,13 @@ def test_mapping_editor_round_trip() -> None:
 
 def test_edits_overlay_the_sheet_and_forget_values_set_back() -> None:
     sheet = pd.DataFrame({"email": ["a@", "b@example.com", "c@"]}, index=[2, 3, 4])
-    shown = sheet.loc[[2, 4]]
-    edits = merge_edits({}, shown, {1: {"email": "c@example.com"}}, sheet)
+    fixes = [Fix(SET, "email", row=4, value="c@example.com")]
+    edits = edits_of(sheet, fixes)
     assert edits == {4: {"email": "c@example.com"}}
     fixed = apply_edits(sheet, edits)
     assert fixed.loc[4, "email"] == "c@example.com"
     assert sheet.loc[4, "email"] == "c@"  # the original is untouched
-    assert merge_edits(edits, shown, {"1": {"email": "c@"}}, sheet) == {}
+    assert edits_of(sheet, [*fixes, Fix(SET, "email", row=4, value="c@")]) == {}
 
 
 def test_rows_to_fix_and_the_fix_frame() -> None:

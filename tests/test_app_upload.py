@@ -79,7 +79,7 @@ def test_a_file_with_errors_is_summarised_and_listed() -> None:
                            "With warnings": "0", "Empty, skipped": "1"}
     problems = problems_table(at)
     assert problems["row"].tolist() == [4, 5, 7]
-    assert problems["column"].tolist() == ["email", "type", "date"]
+    assert problems["column"].tolist() == ["Email Address", "Event", "Date"]  # theirs
     assert problems["value"].tolist() == ["carol@example", "", "not a date"]
     assert set(problems["severity"]) == {"error"}
     assert "use name@example.com" in problems["message"][0]

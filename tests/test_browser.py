@@ -183,9 +183,9 @@ def test_upload_with_errors_and_send_the_valid_rows(
     found = cells(problems)  # row, column, value, severity, message; two problems
     assert len(found) == 10, found
     bad_email, no_type = found[:5], found[5:]
-    assert bad_email[:4] == ["4", "email", "carol@example", "error"]
+    assert bad_email[:4] == ["4", "Email Address", "carol@example", "error"]  # their header
     assert "use name@example.com" in bad_email[4]
-    assert no_type[:4] == ["5", "type", "", "error"]
+    assert no_type[:4] == ["5", "Event", "", "error"]
     assert no_type[4].startswith("type is missing")
 
     page.get_by_text("Send only the 5 valid rows now").click()
@@ -212,6 +212,44 @@ def test_upload_with_errors_and_send_the_valid_rows(
         ["2", "7-8", "2", "2", "0", "accepted"],
         ["3", "9", "1", "1", "0", "accepted"],
     ], batches
+    assert_no_traceback(page)
+
+
+def test_a_bulk_fix_then_the_rows_to_fix_come_back_and_upload_clean(
+    app: tuple[str, Path], page: Page, tmp_path: Path
+) -> None:
+    url, _ = app
+    path = tmp_path / "webinar.csv"
+    path.write_text(EVENTS_CSV, encoding="utf-8")
+    open_app(page, f"{url}/upload", "Upload a spreadsheet")
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(path)
+    expect_metric(page, "With errors", "2")
+
+    choose(page, "Column to fix", "Event")
+    choose(page, "What to do", "Fill empty cells with")
+    value = page.get_by_role("textbox", name="Value")
+    value.fill("webinar_attended")
+    value.press("Enter")
+    page.get_by_role("button", name="Apply", exact=True).click()
+    expect_metric(page, "With errors", "1")  # row 5 has its type; row 6 stays empty
+    expect_metric(page, "Empty, skipped", "1")
+
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Download the rows to fix (CSV)").click()
+    download = info.value
+    assert download.suggested_filename == "webinar-rows-to-fix.csv"
+    lines = Path(download.path()).read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "Email Address,Event,First Name,problems"  # their layout
+    assert lines[1].startswith("carol@example,webinar_attended,Carol,Email Address: email")
+    assert len(lines) == 2
+    fixed = tmp_path / "webinar-rows-to-fix.csv"
+    fixed.write_text("\n".join([lines[0], lines[1].replace("carol@example,",
+                                                           "carol@example.com,", 1)]) + "\n",
+                     encoding="utf-8")
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(fixed)
+    expect(page.get_by_text("webinar-rows-to-fix.csv: 1 rows, 4 columns.")).to_be_visible()
+    expect_metric(page, "With errors", "0")
+    expect(page.get_by_text("No problems: every row can be sent.")).to_be_visible()
     assert_no_traceback(page)
 
 

@@ -36,6 +36,8 @@ CHOICES: dict[str, tuple[str, ...]] = {
         "upload_sheet", "upload_default_type", "upload_tz", "upload_date_order",
         "upload_errors_only", "upload_problems_page", "upload_fix_warnings",
         "upload_fix_page", "upload_choice", "upload_preview_row", "upload_amounts",
+        "upload_problem_column", "upload_problem_kind", "upload_bulk_column",
+        "upload_bulk_action", "upload_bulk_find", "upload_bulk_value", "upload_drop_row",
         *(f"upload_{name}" for name in SEND_PANEL),
     ),
 }

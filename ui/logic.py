@@ -4,7 +4,8 @@
   and say which input each problem belongs to (`place_of`);
 - the outbox: the events added so far as an event table and as a readable table;
 - the Upload page: the column-mapping editor's rows, fixes typed over the original
-  sheet (`apply_edits`, `merge_edits`), the rows still to fix, paging long tables;
+  sheet (operations in `bento_ui.fixes`), the rows still to fix, the problems in the
+  person's own headers and the files given back in their layout, paging long tables;
 - sending: a `SendJob` remembers, across reruns, the run the send engine started and
   each batch's latest outcome, so a rerun (a double click, a widget change) resumes
   the run instead of sending twice, and "retry" resends only what Bento did not record;
@@ -40,7 +41,14 @@ from bento_ui.export import safe_csv
 from bento_ui.guard import HeldBack, Resend
 from bento_ui.ledger import RunRecord
 from bento_ui.mapping import GOES_TO as GOES_TO  # the Upload page's editor offers these
-from bento_ui.mapping import IGNORE, ColumnMapping, join_target, snake_case, split_target
+from bento_ui.mapping import (
+    IGNORE,
+    PROBLEMS_COLUMN,
+    ColumnMapping,
+    join_target,
+    snake_case,
+    split_target,
+)
 from bento_ui.money import (
     MAJOR,
     MINOR,
@@ -55,7 +63,7 @@ from bento_ui.outcomes import NOT_RECORDED, BatchState
 from bento_ui.payloads import Event, build_events
 from bento_ui.resume import source_options
 from bento_ui.sending import REPORT_COLUMNS, BatchResult, SendPlan, SendReport
-from bento_ui.validation import ERROR, Validation
+from bento_ui.validation import ERROR, WARNING, Validation
 
 # ---------------------------------------------------------------- shared helpers
 
@@ -432,39 +440,6 @@ def headers_key(headers: Iterable[Any]) -> tuple[str, ...]:
 
 # ---------------------------------------------------------------- fixing rows in place
 
-Edits = dict[int, dict[str, str]]
-
-
-def merge_edits(
-    edits: Mapping[int, Mapping[str, str]],
-    shown: pd.DataFrame,
-    edited_rows: Mapping[Any, Mapping[str, Any]],
-    original: pd.DataFrame,
-) -> Edits:
-    """Fold a data editor's `edited_rows` (positions in `shown`) into `edits`.
-
-    `shown` is the page the editor displayed, indexed by spreadsheet row. A value set
-    back to the original cell removes the edit, so `edits` only holds real changes.
-    """
-    merged: Edits = {int(r): dict(c) for r, c in edits.items()}
-    for position, changes in edited_rows.items():
-        index = int(position)
-        if not 0 <= index < len(shown):
-            continue
-        row = int(shown.index[index])
-        for column, value in changes.items():
-            if column not in original.columns:
-                continue
-            text = _text(value)
-            if text == original.at[row, column]:
-                merged.get(row, {}).pop(column, None)
-            else:
-                merged.setdefault(row, {})[column] = text
-        if row in merged and not merged[row]:
-            del merged[row]
-    return merged
-
-
 def rows_to_fix(validation: Validation, *, include_warnings: bool = False) -> list[int]:
     """The spreadsheet rows with errors (and warnings when asked), in order."""
     rows = set(validation.error_rows)
@@ -488,11 +463,131 @@ def fix_frame(
     return frame
 
 
-def problems_view(problems: pd.DataFrame, *, errors_only: bool = False) -> pd.DataFrame:
-    """The problems table, errors only when asked."""
+# Problems as the person sees them: their own headers, a kind to filter by, and files
+# in their own layout that they can fix in their spreadsheet and upload again.
+
+_QUOTED = re.compile(r" \(?'.*?'\)?(?=[ :,.]|$)")
+
+
+def problem_kind(message: str) -> str:
+    """What a problem is, without the cell's value: `email 'x@' has no domain: use ...`
+    -> `email has no domain`; every row with the same kind of problem shares it."""
+    head = _QUOTED.sub("", str(message)).split(":", 1)[0].strip()
+    return head or str(message)
+
+
+def header_of(mapping: ColumnMapping) -> dict[str, str]:
+    """Event column (`email`, `fields.first_name`) -> the person's header for it."""
+    return {t: h for h, t in mapping.columns.items() if t != IGNORE}
+
+
+def person_problems(problems: pd.DataFrame, mapping: ColumnMapping) -> pd.DataFrame:
+    """The problems table with the person's headers in `column` and a `kind` column."""
+    headers = header_of(mapping)
+    out = problems.copy()
+    out["column"] = [headers.get(str(c), str(c)) for c in problems["column"]]
+    out["kind"] = [problem_kind(m) for m in problems["message"]]
+    return out
+
+
+def filter_problems(problems: pd.DataFrame, *, column: str | None = None,
+                    kind: str | None = None, errors_only: bool = False) -> pd.DataFrame:
+    """The problems of one column and/or one kind (None: all)."""
+    keep = pd.Series(True, index=problems.index)
     if errors_only:
-        return problems[problems["severity"] == ERROR]
-    return problems
+        keep &= problems["severity"] == ERROR
+    if column:
+        keep &= problems["column"] == column
+    if kind:
+        keep &= problems["kind"] == kind
+    return problems[keep]
+
+
+def download_name(uploaded: str, what: str) -> str:
+    """`attendees.xlsx`, `problems` -> `attendees-problems.csv`."""
+    stem = os.path.splitext(os.path.basename(uploaded))[0].strip() or "upload"
+    return f"{stem}-{what}.csv"
+
+
+def columns_with_problems_first(columns: Sequence[str], problems: pd.DataFrame) -> list[str]:
+    """`columns`, those named in `problems` (person's headers) first, in sheet order."""
+    bad = set(problems["column"])
+    return [c for c in columns if c in bad] + [c for c in columns if c not in bad]
+
+
+MARK = "\u26a0 "  # a marker column's header: "⚠ Email Address"
+_MARK_STYLE = {ERROR: "background-color: #fde7e7; color: #a61b1b",
+               WARNING: "background-color: #fff4d6; color: #7a5200"}
+
+
+def mark_bad_cells(frame: pd.DataFrame, problems: pd.DataFrame) -> tuple[pd.DataFrame, dict[
+        str, pd.Series]]:
+    """`frame` (a page of the fix grid) with a read-only marker column in front of each
+    column that has a problem on the page: the kind of problem on the row of each bad
+    cell, empty elsewhere. Returns the frame and, per marker column, each row's severity
+    (for `marked`); the full notes in `problems` move to the end. `problems`: the
+    person's (see `person_problems`)."""
+    page = problems[problems["row"].isin(frame.index)]
+    out = frame.copy()
+    severities: dict[str, pd.Series] = {}
+    for header in [c for c in frame.columns if c in set(page["column"])]:
+        mine = page[page["column"] == header]
+        kinds = mine.groupby("row")["kind"].agg("; ".join)
+        worst = mine.groupby("row")["severity"].agg(lambda s: ERROR if (s == ERROR).any()
+                                                    else WARNING)
+        name = MARK + str(header)
+        out.insert(list(out.columns).index(header), name,
+                   kinds.reindex(out.index).fillna("").to_numpy())
+        severities[name] = worst.reindex(out.index)
+    if PROBLEMS_COLUMN in out.columns and severities:  # the marks say where: notes go last
+        out = out[[c for c in out.columns if c != PROBLEMS_COLUMN] + [PROBLEMS_COLUMN]]
+    return out, severities
+
+
+def marked(frame: pd.DataFrame, severities: Mapping[str, pd.Series]) -> Any:
+    """A Styler that paints the marker cells (errors red, warnings amber); a data editor
+    shows the styles of its read-only columns."""
+    def paint(column: pd.Series) -> list[str]:
+        found = severities[str(column.name)]
+        return [_MARK_STYLE.get(str(found.get(row)), "") for row in column.index]
+
+    return frame.style.apply(paint, subset=list(severities))
+
+
+def _notes(problems: pd.DataFrame) -> pd.Series:
+    errors = problems[problems["severity"] == ERROR]
+    return (errors["column"].astype("str") + ": " + errors["message"].astype("str")
+            ).groupby(errors["row"]).agg(" | ".join)
+
+
+def rows_to_fix_file(fixed: pd.DataFrame, problems: pd.DataFrame) -> pd.DataFrame:
+    """The rows with errors in the person's layout (their headers, in their order, their
+    fixes applied) plus a `problems` column; upload it again once fixed (the app and
+    the CLI ignore that column). `problems`: the person's (see `person_problems`)."""
+    notes = _notes(problems)
+    rows = [r for r in fixed.index if r in notes.index]
+    out = fixed.loc[rows].copy()
+    out[PROBLEMS_COLUMN] = notes.reindex(out.index).to_numpy()
+    return out
+
+
+def ready_rows_file(fixed: pd.DataFrame, validation: Validation) -> pd.DataFrame:
+    """The rows that would be sent, in the person's layout, their fixes applied."""
+    rows = list(dict.fromkeys(int(r) for r in validation.valid.index))
+    return fixed.loc[rows]
+
+
+def failed_rows_file(fixed: pd.DataFrame, failures: pd.DataFrame) -> pd.DataFrame:
+    """After a send, the rows Bento refused, in the person's layout, with Bento's reasons
+    in a `problems` column (`failures`: a report's `failures_table`)."""
+    if failures.empty:
+        return fixed.iloc[0:0].assign(**{PROBLEMS_COLUMN: ""})
+    reasons = failures.assign(note="Bento: " + failures["error"].astype("str")).groupby(
+        "row")["note"].agg(" | ".join)
+    rows = [r for r in fixed.index if r in reasons.index]
+    out = fixed.loc[rows].copy()
+    out[PROBLEMS_COLUMN] = reasons.reindex(out.index).to_numpy()
+    return out
 
 
 # ---------------------------------------------------------------- sending

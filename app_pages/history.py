@@ -36,6 +36,7 @@ from ui.logic import (
     escape_markdown,
     live_warning,
     numbers_text,
+    run_sheet_and_type,
     uncertain_note,
 )
 from ui.send import job_for, job_view, jobs
@@ -53,6 +54,10 @@ def when(stamp: str | None) -> str:
 def runs_section(runs: list[RunRecord], total: int) -> RunRecord:
     """The runs table, its CSV, and the run picked to look at."""
     frame = runs_frame(runs)
+    # Which sheet and event type each run used (from its options): runs of one file differ.
+    details = [run_sheet_and_type(run.options) for run in runs]
+    frame.insert(frame.columns.get_loc("source_name") + 1, "sheet", [d[0] for d in details])
+    frame.insert(frame.columns.get_loc("sheet") + 1, "event type", [d[1] for d in details])
     shown = f"the latest {len(runs):,} of {total:,}" if total > len(runs) else f"{total:,}"
     st.caption(f"Runs: {shown}, newest first. Times are UTC.")
     st.dataframe(
@@ -89,6 +94,10 @@ def run_section(run: RunRecord) -> None:
         f"{when(run.created_at)} UTC: {escape_markdown(run.source_name or 'events from code')} "
         f"to {escape_markdown(run_where(run))}."
     )
+    sheet, kind = run_sheet_and_type(run.options)
+    if sheet or kind:
+        st.caption(" · ".join(escape_markdown(part) for part in (
+            f"Sheet: {sheet}" if sheet else "", f"Event type: {kind}" if kind else "") if part))
     if run.message:
         st.error(escape_markdown(run.message))
     totals = run.totals

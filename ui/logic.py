@@ -794,6 +794,23 @@ def upload_options(
 
 # ---------------------------------------------------------------- the send history
 
+def run_sheet_and_type(options: Mapping[str, Any]) -> tuple[str, str]:
+    """The sheet a run read and where its event type came from, from the run's options:
+    (`Orders`, `webinar_attended`), (``, `column Event, else signup`). Empty when the
+    options do not say (a CSV has no sheet; Compose's events each have their own type)."""
+    sheet = options.get("sheet")
+    mapping = options.get("mapping")
+    mapping = mapping if isinstance(mapping, Mapping) else {}
+    columns = mapping.get("columns")
+    columns = columns if isinstance(columns, Mapping) else {}
+    typed = [str(header) for header, target in columns.items() if target == ev.TYPE]
+    default = str(mapping.get("default_type") or "")
+    kind = f"column {typed[0]}" if typed else ""
+    if default:
+        kind = f"{kind}, else {default}" if kind else default
+    return ("" if sheet is None else str(sheet)), kind
+
+
 def numbers_text(numbers: Sequence[int]) -> str:
     """`batch 3` or `batches 1-2, 5`."""
     if len(numbers) == 1:

@@ -175,3 +175,21 @@ def test_sheet_and_type_read_from_a_run_s_options() -> None:
                                           "default_type": "signup"}}
     assert run_sheet_and_type(options) == ("", "column Event, else signup")
     assert run_sheet_and_type({"origin": "app compose"}) == ("", "")
+
+
+def test_while_sending_the_progress_sentence_names_the_batch_the_table_marks() -> None:
+    from bento_ui.outcomes import BatchState, Outcome
+    from bento_ui.sending import BatchResult
+    from ui.logic import SendJob, progress_text, with_dashes
+
+    sheet = read_table(people(3), name="people.csv")
+    valid = validate_table(apply_mapping(sheet, suggest_mapping(sheet.columns))).valid
+    plan = plan_send(valid, sandbox().credentials, ledger=None, batch_size=1)
+    job = SendJob.start(plan, source="people.csv", table=valid, target="the sandbox")
+    job.record(BatchResult(plan.batches[0], 3, Outcome(BatchState.ACCEPTED, 200, 1, 0, 1)))
+    table = with_dashes(job.table_view())
+    assert table["state"].tolist() == ["accepted", "sending", "waiting"]
+    assert table["results"].tolist() == ["1", "-", "-"]
+    share, text = progress_text(job, job.results[1])
+    assert text == "Batch 1: accepted. 1 of 3 batches answered; sending batch 2..."
+    assert share == pytest.approx(1 / 3)

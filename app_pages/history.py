@@ -62,6 +62,11 @@ def runs_section(runs: list[RunRecord], total: int) -> RunRecord:
     st.caption(f"Runs: {shown}, newest first. Times are UTC.")
     st.dataframe(
         frame, hide_index=True, width="stretch",
+        # What tells runs apart first; the site's UUID and address are in "where" (and
+        # in the CSV).
+        column_order=["id", "created_at", "state", "source_name", "sheet", "event type",
+                      "where", "events", "recorded", "failed", "unknown", "not sent",
+                      "batches"],
         column_config={
             "id": st.column_config.TextColumn("run"),
             "created_at": st.column_config.TextColumn("started"),
@@ -289,8 +294,8 @@ except BentoUIError as exc:
     st.error(escape_markdown(exc))
     st.stop()
 if not all_runs:
-    st.info("No sends yet. Every send from Compose, Upload a spreadsheet, the bento-ui "
-            "command or a notebook appears here, with each batch's outcome.",
+    st.info("No sends yet. Every send from Compose, Upload, a notebook or the command line "
+            "(`bento-ui`) appears here, with each batch's outcome.",
             icon=":material/history:")
     st.stop()
 

@@ -116,7 +116,7 @@ def test_backfill_warning_counts_only_the_recent_dates() -> None:
     now = pd.Timestamp("2026-12-01 12:00", tz="UTC")
     dates = pd.Series(["2026-11-29T13:00:00Z", "2026-11-20T10:00:00Z", "", "2026-12-01T09:00:00Z"])
     warning = backfill_warning(dates, now)
-    assert warning.startswith("2 events of the 3 dated events are dated in the last 3 days")
+    assert warning.startswith("2 of the 4 events are dated in the last 3 days")
     assert "29 Nov 2026 to 01 Dec 2026" in warning
     assert backfill_warning(dates[1:3], now) == ""
     assert backfill_warning(pd.Series([], dtype=object), now) == ""

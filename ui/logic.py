@@ -722,8 +722,9 @@ def backfill_warning(dates: pd.Series, now: pd.Timestamp, *, days: int = BACKFIL
     first, last = recent.min(), recent.max()
     span = first.strftime("%d %b %Y") if first.date() == last.date() else (
         f"{first.strftime('%d %b %Y')} to {last.strftime('%d %b %Y')}")
-    of = "" if len(recent) == len(when) else f" of the {len(when):,} dated events"
-    return (f"{count(len(recent), 'event')}{of} {'is' if len(recent) == 1 else 'are'} dated "
+    what = (count(len(recent), "event") if len(recent) == len(dates)
+            else f"{len(recent):,} of the {len(dates):,} events")
+    return (f"{what} {'is' if len(recent) == 1 else 'are'} dated "
             f"in the last {days} days ({span}): Bento may treat "
             f"{'it' if len(recent) == 1 else 'them'} as happening now and start automations "
             "and emails. Older events are recorded as history.")

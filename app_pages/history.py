@@ -38,6 +38,7 @@ from ui.logic import (
     numbers_text,
     run_sheet_and_type,
     uncertain_note,
+    with_dashes,
 )
 from ui.send import job_for, job_view, jobs
 from ui.widgets import paged
@@ -116,11 +117,12 @@ def run_section(run: RunRecord) -> None:
                    "this site had received them before.")
     frame = batches_frame(run)
     st.dataframe(
-        paged(frame, "history_batches_page", noun="batches"), hide_index=True, width="stretch",
+        with_dashes(paged(frame, "history_batches_page", noun="batches")),  # no answer: -
+        hide_index=True, width="stretch",
         column_config={
             "rows": st.column_config.TextColumn("spreadsheet rows"),
-            "results": st.column_config.NumberColumn("recorded", help="Bento's `results` count"),
-            "failed": st.column_config.NumberColumn("failed", help="Bento's `failed` count"),
+            "results": st.column_config.TextColumn("recorded", help="Bento's `results` count"),
+            "failed": st.column_config.TextColumn("failed", help="Bento's `failed` count"),
             "sends": st.column_config.NumberColumn(
                 "sends", help="How many times the batch was handed to Bento"),
             "message": st.column_config.TextColumn("message", width="large"),

@@ -148,9 +148,9 @@ def key_warnings(credentials: Credentials) -> list[str]:
                 "secret key."]
     found = []
     if not publishable.startswith(PUBLISHABLE_PREFIX):
-        found.append("The publishable key does not start with pk_, as the keys Bento shows "
-                     "in Settings, API keys do: check that you copied the publishable key.")
+        found.append("The publishable key does not start with pk_ as Bento's do: check "
+                     "you copied it from Settings, API keys.")
     if not secret.startswith(SECRET_PREFIX):
-        found.append("The secret key does not start with sk_, as the keys Bento shows in "
-                     "Settings, API keys do: check that you copied the secret key.")
+        found.append("The secret key does not start with sk_ as Bento's do: check you "
+                     "copied it from Settings, API keys.")
     return found

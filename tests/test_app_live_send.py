@@ -149,6 +149,9 @@ def test_batches_without_an_answer_show_a_dash_and_the_progress_agrees() -> None
     assert "None" not in report.to_string()
     progress = at.get("progress")[0].proto.text
     assert progress == "Done: 3 batches: 1 rejected, 2 skipped."
+    at.switch_page("app_pages/history.py").run()  # the history's batch table too
+    batches = next(d.value for d in at.dataframe if "sends" in d.value.columns)
+    assert batches["results"].tolist() == ["-", "-", "-"]
 
 
 def test_the_history_names_the_sheet_and_the_event_type() -> None:

@@ -1,7 +1,10 @@
 """The send panel, shared by Compose and Upload.
 
 Before: the target, how many events and batches, the batch size, what the duplicate
-guard holds back, and a confirmation.
+guard holds back, a warning when events dated in the last 3 days may start automations,
+the first batch as a curl command (on demand), and a confirmation. A live send of more
+than 100 events may first send a small batch alone (a canary: a plan of its first rows);
+after Bento's answer the rest is planned like any rows not sent yet, or the person stops.
 During: a progress bar and a live per-batch table, fed by `send_batches(on_batch=...)`.
 After: totals, the per-batch table as CSV, and "Retry failed batches".
 

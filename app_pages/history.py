@@ -36,7 +36,9 @@ from ui.logic import (
     escape_markdown,
     live_warning,
     numbers_text,
+    run_sheet_and_type,
     uncertain_note,
+    with_dashes,
 )
 from ui.send import job_for, job_view, jobs
 from ui.widgets import paged
@@ -53,10 +55,19 @@ def when(stamp: str | None) -> str:
 def runs_section(runs: list[RunRecord], total: int) -> RunRecord:
     """The runs table, its CSV, and the run picked to look at."""
     frame = runs_frame(runs)
+    # Which sheet and event type each run used (from its options): runs of one file differ.
+    details = [run_sheet_and_type(run.options) for run in runs]
+    frame.insert(frame.columns.get_loc("source_name") + 1, "sheet", [d[0] for d in details])
+    frame.insert(frame.columns.get_loc("sheet") + 1, "event type", [d[1] for d in details])
     shown = f"the latest {len(runs):,} of {total:,}" if total > len(runs) else f"{total:,}"
     st.caption(f"Runs: {shown}, newest first. Times are UTC.")
     st.dataframe(
         frame, hide_index=True, width="stretch",
+        # What tells runs apart first; the site's UUID and address are in "where" (and
+        # in the CSV).
+        column_order=["id", "created_at", "state", "source_name", "sheet", "event type",
+                      "where", "events", "recorded", "failed", "unknown", "not sent",
+                      "batches"],
         column_config={
             "id": st.column_config.TextColumn("run"),
             "created_at": st.column_config.TextColumn("started"),
@@ -89,6 +100,10 @@ def run_section(run: RunRecord) -> None:
         f"{when(run.created_at)} UTC: {escape_markdown(run.source_name or 'events from code')} "
         f"to {escape_markdown(run_where(run))}."
     )
+    sheet, kind = run_sheet_and_type(run.options)
+    if sheet or kind:
+        st.caption(" · ".join(escape_markdown(part) for part in (
+            f"Sheet: {sheet}" if sheet else "", f"Event type: {kind}" if kind else "") if part))
     if run.message:
         st.error(escape_markdown(run.message))
     totals = run.totals
@@ -102,11 +117,12 @@ def run_section(run: RunRecord) -> None:
                    "this site had received them before.")
     frame = batches_frame(run)
     st.dataframe(
-        paged(frame, "history_batches_page", noun="batches"), hide_index=True, width="stretch",
+        with_dashes(paged(frame, "history_batches_page", noun="batches")),  # no answer: -
+        hide_index=True, width="stretch",
         column_config={
             "rows": st.column_config.TextColumn("spreadsheet rows"),
-            "results": st.column_config.NumberColumn("recorded", help="Bento's `results` count"),
-            "failed": st.column_config.NumberColumn("failed", help="Bento's `failed` count"),
+            "results": st.column_config.TextColumn("recorded", help="Bento's `results` count"),
+            "failed": st.column_config.TextColumn("failed", help="Bento's `failed` count"),
             "sends": st.column_config.NumberColumn(
                 "sends", help="How many times the batch was handed to Bento"),
             "message": st.column_config.TextColumn("message", width="large"),
@@ -280,8 +296,8 @@ except BentoUIError as exc:
     st.error(escape_markdown(exc))
     st.stop()
 if not all_runs:
-    st.info("No sends yet. Every send from Compose, Upload a spreadsheet, the bento-ui "
-            "command or a notebook appears here, with each batch's outcome.",
+    st.info("No sends yet. Every send from Compose, Upload, a notebook or the command line "
+            "(`bento-ui`) appears here, with each batch's outcome.",
             icon=":material/history:")
     st.stop()
 

@@ -15,6 +15,8 @@ from bento_ui.payloads import to_json
 from ui.logic import csv_bytes, escape_markdown, events_view
 from ui.widgets import paged
 
+JSON_EVENTS = 100  # events in the JSON tab: the newest of those the search finds
+
 FAULTS: dict[str, tuple[str, list[dict[str, Any]]]] = {
     "401": ("Wrong keys (401): Bento refuses the request", [{"status": 401}]),
     "429": ("Rate limited (429), then accepted after a short wait",
@@ -72,7 +74,8 @@ if not events:
         "then send events from Compose or Upload a spreadsheet."
     )
 else:
-    view = events_view(events)
+    # Newest first: the events just sent are the ones people come to look at.
+    view = events_view(events).iloc[::-1]
     search = st.text_input("Search", key="inbox_search", placeholder="an email or an event type")
     if search.strip():
         needle = search.strip().lower()
@@ -81,15 +84,16 @@ else:
         ].str.lower().str.contains(needle, regex=False)
         view = view[mask]
         st.caption(f"{len(view):,} of {len(events):,} events match.")
-    st.caption("In the order they arrived, oldest first.")
-    table_tab, json_tab = st.tabs(["Table", "JSON of the latest 100"])
+    st.caption("Newest first; # is the order they arrived in.")
+    shown = [events[number - 1] for number in view.index[:JSON_EVENTS]]  # what the table shows
+    table_tab, json_tab = st.tabs(["Table", f"JSON of the newest {min(len(view), JSON_EVENTS):,}"])
     with table_tab:
         st.dataframe(paged(view, "inbox_page", noun="events"), width="stretch")
         st.download_button("Download as CSV", lambda: csv_bytes(events_view(events), index=True),
                            file_name="sandbox-events.csv", mime="text/csv",
                            key="inbox_csv", on_click="ignore")
     with json_tab:
-        st.code(to_json(events[-100:]), language="json")
+        st.code(to_json(shown), language="json")
 
 with st.expander("Practice failures: see how the app handles Bento's bad days"):
     st.caption(

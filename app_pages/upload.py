@@ -248,8 +248,9 @@ def mapping_section(sheet: pd.DataFrame, source: str) -> ColumnMapping:
         help="Your own name (webinar_attended) or one of Bento's: "
         + ", ".join(ev.BENTO_KINDS) + ". A type in the file wins.",
     )
-    reset_col.button("Use the suggested mapping", key="upload_mapping_reset",
-                     on_click=use_suggestion, args=(headers, sheet))
+    reset_col.button("Reset mapping", key="upload_mapping_reset",  # fits at 1024 px
+                     on_click=use_suggestion, args=(headers, sheet),
+                     help="Goes back to the suggested mapping: your changes are lost.")
     mapping = mapping_from_editor(edited, default_type)
     memory[headers] = mapping
     return mapping

@@ -63,6 +63,20 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0"
 
 USER_AGENT = f"bento-ui/{__version__}"
+# The headers of every POST of a batch (`bento_ui.curl` shows the same ones).
+POST_HEADERS = (
+    ("User-Agent", USER_AGENT),
+    ("Content-Type", "application/json"),
+    ("Accept", "application/json"),
+)
+
+
+def batch_body(events: list[dict[str, Any]]) -> bytes:
+    """The exact bytes posted for a batch (raises TypeError/ValueError when an event
+    cannot be written as JSON). `bento_ui.curl` shows the same bytes."""
+    return json.dumps(
+        {"events": events}, ensure_ascii=False, separators=(",", ":"), allow_nan=False
+    ).encode("utf-8")
 
 ACCEPTED, PARTIAL, REJECTED = BatchState.ACCEPTED, BatchState.PARTIAL, BatchState.REJECTED
 FAILED, UNKNOWN = BatchState.FAILED, BatchState.UNKNOWN
@@ -230,9 +244,7 @@ class BentoClient:
         """POST one batch to `{base}/batch/events`; the outcome says what Bento did."""
         started = time.monotonic()
         try:
-            body = json.dumps(
-                {"events": events}, ensure_ascii=False, separators=(",", ":"), allow_nan=False
-            ).encode("utf-8")
+            body = batch_body(events)
         except (TypeError, ValueError) as exc:
             return Outcome(
                 FAILED, None, None, None, 0, 0.0,
@@ -309,11 +321,7 @@ class BentoClient:
                 params={"site_uuid": self._credentials.site_uuid},
                 data=body,
                 auth=(self._credentials.publishable_key, self._credentials.secret_key),
-                headers={
-                    "User-Agent": USER_AGENT,
-                    "Content-Type": "application/json",
-                    "Accept": "application/json",
-                },
+                headers=dict(POST_HEADERS),
                 timeout=(self.connect_timeout, self.read_timeout),
                 allow_redirects=False,
             )

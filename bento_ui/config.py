@@ -132,3 +132,25 @@ class Credentials:
             secret_key=values[ENV_SECRET_KEY],
             base_url=(base_url or DEFAULT_BASE_URL).strip(),
         )
+
+
+PUBLISHABLE_PREFIX, SECRET_PREFIX = "pk_", "sk_"  # how Bento's keys start (Settings, API keys)
+
+
+def key_warnings(credentials: Credentials) -> list[str]:
+    """What looks wrong about the keys' format, without showing them: Bento issues
+    publishable keys starting `pk_` and secret keys starting `sk_`. Only a warning:
+    older or other keys may look different, and Bento itself is the judge."""
+    publishable, secret = credentials.publishable_key, credentials.secret_key
+    if publishable.startswith(SECRET_PREFIX) and secret.startswith(PUBLISHABLE_PREFIX):
+        return ["The publishable key starts with sk_ and the secret key with pk_: they look "
+                "swapped. Enter the pk_ key as the publishable key and the sk_ key as the "
+                "secret key."]
+    found = []
+    if not publishable.startswith(PUBLISHABLE_PREFIX):
+        found.append("The publishable key does not start with pk_ as Bento's do: check "
+                     "you copied it from Settings, API keys.")
+    if not secret.startswith(SECRET_PREFIX):
+        found.append("The secret key does not start with sk_ as Bento's do: check you "
+                     "copied it from Settings, API keys.")
+    return found

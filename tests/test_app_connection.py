@@ -121,7 +121,32 @@ def test_typed_keys_are_never_shown_again_and_can_be_tested() -> None:
     assert_keys_hidden(at, creds.secret_key, creds.publishable_key)
 
     at.button(key="conn_forget").click().run()
+    assert "conn_typed" not in at.session_state
+    at.radio(key="conn_mode").set_value("live").run()
     assert at.text_input(key="conn_secret_key").value == ""
+
+
+def test_forget_these_keys_goes_back_to_the_sandbox() -> None:
+    bento = sandbox()
+    at = type_keys(open_app(), bento.site_uuid, PUBLISHABLE, SECRET, bento.base_url)
+    assert at.radio(key="conn_mode").value == "live"
+    at.button(key="conn_forget").click().run()
+    assert not at.exception, at.exception
+    assert at.radio(key="conn_mode").value == "sandbox"
+    assert "Nothing leaves this computer" in " ".join(texts(at.sidebar.success))
+    assert not at.sidebar.error
+
+
+def test_keys_of_an_unusual_format_get_a_warning_but_are_used() -> None:
+    bento = sandbox()
+    odd_publishable, odd_secret = "0123456789abcdef-publishable", "fedcba9876543210-secret"
+    at = type_keys(open_app(), bento.site_uuid, odd_publishable, odd_secret, bento.base_url)
+    warnings = " ".join(texts(at.sidebar.warning)).replace("\\_", "_")  # markdown-escaped
+    assert "does not start with pk_" in warnings and "does not start with sk_" in warnings
+    assert "Keys set (typed in this session)" in warnings  # used all the same
+    assert_keys_hidden(at, odd_publishable, odd_secret)
+    at = type_keys(open_app(), bento.site_uuid, PUBLISHABLE, SECRET, bento.base_url)
+    assert "does not start" not in " ".join(texts(at.sidebar.warning))
 
 
 def test_wrong_typed_keys_fail_the_test_in_plain_words() -> None:

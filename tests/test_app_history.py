@@ -112,7 +112,7 @@ def test_a_sandbox_send_appears_with_its_batches() -> None:
     table = next(d.value for d in at.dataframe if "sends" in d.value.columns)
     assert table["rows"].tolist() == ["2-3", "8"]
     assert table["state"].tolist() == ["accepted", "accepted"]
-    assert table["results"].tolist() == [2, 1]
+    assert table["results"].tolist() == ["2", "1"]  # as shown: a count, or - before the answer
     assert metrics(at)["Recorded"] == "3"
     assert "attendees.csv to the sandbox" in " ".join(texts(at.markdown))
     labels = [b.label for b in at.download_button]

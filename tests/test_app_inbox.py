@@ -36,11 +36,14 @@ def test_inbox_shows_what_was_received_and_can_be_searched_and_emptied() -> None
     at = open_app("inbox")
     assert metrics(at)["Events received"] == "2"
     table = at.dataframe[0].value
-    assert table["email"].tolist() == ["jane@example.com", "bob@example.com"]
-    assert table["details"].tolist() == ['{"n": 0}', '{"n": 1}']
-    assert '"email": "bob@example.com"' in at.code[0].value
+    assert table["email"].tolist() == ["bob@example.com", "jane@example.com"]  # newest first
+    assert table["details"].tolist() == ['{"n": 1}', '{"n": 0}']
+    code = at.code[0].value
+    assert code.index("bob@example.com") < code.index("jane@example.com")
     at.text_input(key="inbox_search").input("bob").run()
     assert at.dataframe[0].value["email"].tolist() == ["bob@example.com"]
+    assert "bob@example.com" in at.code[0].value  # the JSON follows the search
+    assert "jane@example.com" not in at.code[0].value
     at.button(key="inbox_reset").click().run()
     assert "The sandbox is empty again." in texts(at.success)
     assert sandbox().events() == []

@@ -39,3 +39,17 @@ def test_keys_never_appear_in_repr_or_str() -> None:
         assert SECRET not in text
         assert PUBLISHABLE not in text
         assert "site" in text
+
+
+def test_keys_of_another_format_get_a_warning_that_never_shows_them() -> None:
+    from bento_ui.config import key_warnings
+
+    assert key_warnings(Credentials("site", PUBLISHABLE, SECRET)) == []
+    odd = Credentials("site", "abc123publishable", "def456secret")
+    warnings = key_warnings(odd)
+    assert len(warnings) == 2 and "pk_" in warnings[0] and "sk_" in warnings[1]
+    swapped = key_warnings(Credentials("site", SECRET, PUBLISHABLE))
+    assert len(swapped) == 1 and "swapped" in swapped[0]
+    for text in warnings + swapped:
+        for key in ("abc123publishable", "def456secret", SECRET, PUBLISHABLE):
+            assert key not in text

@@ -20,6 +20,7 @@ from bento_ui.config import (
     ENV_PUBLISHABLE_KEY,
     ENV_SECRET_KEY,
     ENV_SITE_UUID,
+    key_warnings,
 )
 from ui.logic import escape_markdown
 
@@ -164,14 +165,13 @@ def _live_block(target: Target | None, problem: str) -> None:
                else f" at {escape_markdown(target.credentials.base_url)}")
             + f". Keys set ({target.source})."
         )
+        for warning in key_warnings(target.credentials):  # a warning: Bento is the judge
+            st.warning(escape_markdown(warning), icon=":material/key:")
     elif problem:
         st.error(escape_markdown(problem))
     if typed is not None:
-        if st.button("Forget these keys", key="conn_forget",
-                     help="Removes the keys typed in this session."):
-            del st.session_state[TYPED_KEY]
-            st.session_state.pop(CHECK_KEY, None)
-            st.rerun()
+        st.button("Forget these keys", key="conn_forget", on_click=_forget_keys,
+                  help="Removes the keys typed in this session and goes back to the sandbox.")
         return
     if target is None:
         st.info("Enter your Bento keys to send to your site. They stay in this browser "
@@ -180,6 +180,14 @@ def _live_block(target: Target | None, problem: str) -> None:
     else:
         with st.expander("Use other keys for this session"):
             _keys_form()
+
+
+def _forget_keys() -> None:
+    """on_click of "Forget these keys": the keys go, and so does the live target (the
+    sidebar is back on the sandbox, not on a Bento with no keys)."""
+    st.session_state.pop(TYPED_KEY, None)
+    st.session_state.pop(CHECK_KEY, None)
+    st.session_state["conn_mode"] = SANDBOX
 
 
 KEY_FIELDS = ("conn_site_uuid", "conn_publishable_key", "conn_secret_key", "conn_api_url")

@@ -22,7 +22,7 @@ KEPT = "kept_choices"  # page -> {widget key: value}
 ARRIVED = "kept_page"  # the page the last run was for
 # The send panel's choices (ui/send.py), under each page's prefix.
 SEND_PANEL = ("batch_size", "rate", "confirm", "send_again", "resend_unknown",
-              "confirm_unknown", "report_page")
+              "confirm_unknown", "report_page", "canary_size", "curl")
 CHOICES: dict[str, tuple[str, ...]] = {
     "compose": (
         "compose_kind", "compose_custom_type", "compose_email", "compose_purchase_key",

@@ -622,6 +622,10 @@ class SendJob:
     resend: Resend = field(default_factory=Resend)  # for the next continuation or retry
     continuing: bool = True  # the next send only finishes what has no answer yet
     rate: float | None = None  # requests a minute the person chose (None: the default)
+    # A canary: the first few events of a live send, sent alone so the person sees
+    # Bento's answer before the rest; `rest_stopped` once they chose not to send the rest.
+    canary: bool = False
+    rest_stopped: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
@@ -758,6 +762,82 @@ class SendJob:
         return ", ".join(parts) + "."
 
 
+def progress_text(job: SendJob, last: BatchResult | None = None) -> tuple[float, str]:
+    """The progress bar's share and sentence, counted from the same table the page shows
+    (`job.table_view()`), so the two always agree."""
+    states = job.table_view()["state"].tolist()
+    numbers = job.table_view()["batch"].tolist()
+    total = len(states)
+    waiting = {BatchState.WAITING, BatchState.SENDING}
+    answered = sum(state not in waiting for state in states)
+    share = answered / total if total else 1.0
+    if job.sending:
+        now = [n for n, state in zip(numbers, states, strict=True) if state in waiting]
+        text = (f"{answered:,} of {count(total, 'batch', 'batches')} answered"
+                + (f"; sending batch {now[0]:,}..." if now else "; sending..."))
+        if last is not None:
+            text = f"Batch {last.number:,}: {last.state}. " + text[0].upper() + text[1:]
+        return share, text
+    by_state: dict[str, int] = {}
+    for state in states:
+        by_state[str(state)] = by_state.get(str(state), 0) + 1
+    parts = ", ".join(f"{n:,} {state}" for state, n in by_state.items())
+    return share, f"Done: {count(total, 'batch', 'batches')}: {parts}."
+
+
+NOT_YET = "-"  # a count Bento has not given yet
+
+
+def with_dashes(frame: pd.DataFrame, columns: Sequence[str] = ("results", "failed")
+                ) -> pd.DataFrame:
+    """A batch table for the screen: counts Bento has not given yet read `-`, not None."""
+    shown = frame.copy()
+    for column in columns:
+        if column in shown:
+            shown[column] = [NOT_YET if pd.isna(v) else f"{int(v):,}" for v in shown[column]]
+    return shown
+
+
+BACKFILL_DAYS = 3  # events dated this recently may start automations in Bento
+
+
+def backfill_warning(dates: pd.Series, now: pd.Timestamp, *, days: int = BACKFILL_DAYS) -> str:
+    """A warning when some events are dated in the last `days` days (or later): Bento
+    may take them as happening now and start automations and emails for them. Empty
+    when none is (undated events are dated by Bento when they arrive: the live warning
+    covers those). `dates`: the valid table's date column (UTC)."""
+    when = pd.to_datetime(dates, utc=True, errors="coerce").dropna()
+    if when.empty:
+        return ""
+    since = (now.tz_convert("UTC") if now.tzinfo else now.tz_localize("UTC")) - pd.Timedelta(
+        days=days)
+    recent = when[when >= since]
+    if recent.empty:
+        return ""
+    first, last = recent.min(), recent.max()
+    span = first.strftime("%d %b %Y") if first.date() == last.date() else (
+        f"{first.strftime('%d %b %Y')} to {last.strftime('%d %b %Y')}")
+    what = (count(len(recent), "event") if len(recent) == len(dates)
+            else f"{len(recent):,} of the {len(dates):,} events")
+    return (f"{what} {'is' if len(recent) == 1 else 'are'} dated "
+            f"in the last {days} days ({span}): Bento may treat "
+            f"{'it' if len(recent) == 1 else 'them'} as happening now and start automations "
+            "and emails. Older events are recorded as history.")
+
+
+def canary_rows(plan: SendPlan, size: int) -> list[int]:
+    """The rows of the first `size` events a plan sends (what the guard keeps, in
+    order): the canary of a live send."""
+    rows: list[int] = []
+    for batch in plan.batches:
+        for row in batch.rows:
+            if len(rows) >= size:
+                return rows
+            if not rows or rows[-1] != row:  # a row of several events counts once
+                rows.append(row)
+    return rows
+
+
 def live_warning(events: int, target: str) -> str:
     """The confirmation people tick before sending to Bento itself."""
     these = "this event goes" if events == 1 else f"these {events:,} events go"
@@ -809,6 +889,23 @@ def upload_options(
 
 
 # ---------------------------------------------------------------- the send history
+
+def run_sheet_and_type(options: Mapping[str, Any]) -> tuple[str, str]:
+    """The sheet a run read and where its event type came from, from the run's options:
+    (`Orders`, `webinar_attended`), (``, `column Event, else signup`). Empty when the
+    options do not say (a CSV has no sheet; Compose's events each have their own type)."""
+    sheet = options.get("sheet")
+    mapping = options.get("mapping")
+    mapping = mapping if isinstance(mapping, Mapping) else {}
+    columns = mapping.get("columns")
+    columns = columns if isinstance(columns, Mapping) else {}
+    typed = [str(header) for header, target in columns.items() if target == ev.TYPE]
+    default = str(mapping.get("default_type") or "")
+    kind = f"column {typed[0]}" if typed else ""
+    if default:
+        kind = f"{kind}, else {default}" if kind else default
+    return ("" if sheet is None else str(sheet)), kind
+
 
 def numbers_text(numbers: Sequence[int]) -> str:
     """`batch 3` or `batches 1-2, 5`."""

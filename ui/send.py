@@ -1,7 +1,10 @@
 """The send panel, shared by Compose and Upload.
 
 Before: the target, how many events and batches, the batch size, what the duplicate
-guard holds back, and a confirmation.
+guard holds back, a warning when events dated in the last 3 days may start automations,
+the first batch as a curl command (on demand), and a confirmation. A live send of more
+than 100 events may first send a small batch alone (a canary: a plan of its first rows);
+after Bento's answer the rest is planned like any rows not sent yet, or the person stops.
 During: a progress bar and a live per-batch table, fed by `send_batches(on_batch=...)`.
 After: totals, the per-batch table as CSV, and "Retry failed batches".
 
@@ -29,7 +32,9 @@ Session keys, all prefixed with the page's prefix: `<p>_jobs` (source -> list of
 SendJob, the last one current), `<p>_batch_size`, `<p>_confirm`, `<p>_send`,
 `<p>_send_again`, `<p>_resend_unknown`, `<p>_guard` (the last duplicate check),
 `<p>_retry`, `<p>_confirm_unknown`, `<p>_retry_unknown`, `<p>_start_over`,
-`<p>_report_csv`, `<p>_report_page`, `<p>_send_error`.
+`<p>_report_csv`, `<p>_report_page`, `<p>_send_error`, `<p>_curl` (show the first batch
+as curl), and for a live send of more than 100 events `<p>_canary_size`, `<p>_canary`
+(send a first small batch alone) and after it `<p>_stop_rest`.
 """
 
 from __future__ import annotations
@@ -42,7 +47,9 @@ import pandas as pd
 import streamlit as st
 
 from bento_ui import BentoUIError
+from bento_ui import events as ev
 from bento_ui.batching import MAX_BATCH_SIZE
+from bento_ui.curl import curl_command
 from bento_ui.guard import DuplicateCheck, Resend, SourceRows
 from bento_ui.ledger import Ledger
 from bento_ui.messages import held_back_note
@@ -61,17 +68,23 @@ from bento_ui.sending import (
 from ui.connection import Target, current_target
 from ui.logic import (
     SendJob,
+    backfill_warning,
+    canary_rows,
     count,
     csv_bytes,
     escape_markdown,
     ledger_version,
     live_warning,
+    progress_text,
+    with_dashes,
 )
 from ui.widgets import paged, target_box
 
 LOCK_WAIT_SECONDS = 120
 TABLE_REFRESH_SECONDS = 0.3
 LIVE_BATCHES = 200  # rows of the per-batch table redrawn while sending
+CANARY_FROM = 101  # live sends of this many events or more offer a first small batch
+CANARY_EVENTS = 10
 
 
 def jobs(prefix: str, source: str) -> list[SendJob]:
@@ -112,7 +125,9 @@ def send_panel(prefix: str, table: pd.DataFrame, *, source: str, rows_label: str
         return
     taken = set().union(*(j.settled_rows for j in history))
     rest = table[~table.index.isin(list(taken))]
-    if not rest.empty:
+    if job.canary and not rest.empty:
+        _after_canary(prefix, job, rest, source, target, origin)
+    elif not rest.empty:
         refused = len(set(rest.index) & job.refused_rows)
         st.subheader("Rows not sent yet")
         st.caption(f"{count(len(rest), 'valid row')} {'was' if len(rest) == 1 else 'were'} "
@@ -189,7 +204,8 @@ def _held_back_choices(prefix: str, table: pd.DataFrame, check: DuplicateCheck,
 
 
 def _plan(prefix: str, table: pd.DataFrame, source: str, target: Target | None,
-          origin: Origin) -> None:
+          origin: Origin, *, rest: bool = False) -> None:
+    """The send's preview and its Send button(s); `rest`: what is left after a canary."""
     events = len(table)
     target_box(target)
     if events == 0:
@@ -210,6 +226,7 @@ def _plan(prefix: str, table: pd.DataFrame, source: str, target: Target | None,
             help="Bento allows about 60 requests a minute; send fewer if it answers 429 "
             "(too many requests).",
         ))
+    going = table  # the rows the guard lets through
     if target is not None:
         try:
             check = _guard(prefix, table, target, origin)
@@ -218,7 +235,9 @@ def _plan(prefix: str, table: pd.DataFrame, source: str, target: Target | None,
             return
         if check.any:
             send_again, resend_unknown = _held_back_choices(prefix, table, check, target)
-            events = sum(check.keep(Resend(send_again, resend_unknown)))
+            keep = check.keep(Resend(send_again, resend_unknown))
+            going = table[list(keep)]
+            events = len(going)
             if events == 0:
                 st.info("Nothing to send: every one of these events was sent to "
                         f"{escape_markdown(target.label)} before.")
@@ -230,26 +249,103 @@ def _plan(prefix: str, table: pd.DataFrame, source: str, target: Target | None,
                 f"{count(max(1, math.ceil(batches / rate)), 'minute')}.")
     st.markdown(f"**{count(events, 'event')}** in **{count(batches, 'batch', 'batches')}** "
                 f"of up to {size:,}.{pace}")
+    _backfill(going)
     if target is None:
         return
+    _curl(prefix, going, size, target)
     if target.is_live:
         label = live_warning(events, escape_markdown(target.label))
     else:
         label = (f"Send {'this event' if events == 1 else f'these {events:,} events'} to the "
                  "sandbox (nothing leaves this computer).")
     confirmed = st.checkbox(label, key=f"{prefix}_confirm")
+    canary = target.is_live and not rest and events >= CANARY_FROM
+    if canary:
+        canary = _canary_choice(prefix, table, source, size, target, origin, confirmed)
+    what = "the rest: " if rest else ("all " if canary else "")
     st.button(
-        f"Send {count(events, 'event')}", key=f"{prefix}_send", type="primary",
+        f"Send {what}{count(events, 'event')}", key=f"{prefix}_send",
+        type="secondary" if canary else "primary",
         disabled=not confirmed, on_click=_start,
         args=(prefix, table, source, size, target, origin),
         help=None if confirmed else "Tick the confirmation first.",
     )
 
 
+def _backfill(going: pd.DataFrame) -> None:
+    """Warn when events dated in the last few days may start automations."""
+    if ev.DATE in going:
+        warning = backfill_warning(going[ev.DATE], pd.Timestamp.now(tz="UTC"))
+        if warning:
+            st.warning(escape_markdown(warning), icon=":material/schedule:")
+
+
+def _curl(prefix: str, going: pd.DataFrame, size: int, target: Target) -> None:
+    """The first batch's exact request as curl, keys as placeholders (built on demand:
+    a batch of 1,000 events is a long command)."""
+    if not st.toggle("Show the first batch as a curl command", key=f"{prefix}_curl",
+                     help="The exact request the app makes, to try it yourself or show "
+                     "Bento's support. The keys are not in it: the shell reads them from "
+                     "BENTO_PUBLISHABLE_KEY and BENTO_SECRET_KEY."):
+        return
+    try:
+        command = curl_command(target.credentials, build_events(going.head(size)))
+    except (TypeError, ValueError) as exc:
+        st.error(f"This batch cannot be written as JSON ({escape_markdown(exc)}).")
+        return
+    st.code(command, language="bash")
+
+
+def _canary_choice(prefix: str, table: pd.DataFrame, source: str, size: int, target: Target,
+                   origin: Origin, confirmed: bool) -> bool:
+    """Offer to send a first small batch alone; True when it is offered."""
+    st.markdown("**Send a small batch first?** Bento answers for the first events alone; "
+                "look at them in Bento, then send the rest or stop.")
+    size_column, button_column = st.columns([1, 2], vertical_alignment="bottom")
+    first = int(size_column.number_input(
+        "Events in the first batch", min_value=1, max_value=CANARY_FROM - 1,
+        value=CANARY_EVENTS, step=1, key=f"{prefix}_canary_size",
+    ))
+    button_column.button(
+        f"Send the first {count(first, 'event')}", key=f"{prefix}_canary", type="primary",
+        disabled=not confirmed, on_click=_start,
+        args=(prefix, table, source, size, target, origin, first),
+        help=None if confirmed else "Tick the confirmation first.",
+    )
+    return True
+
+
+def _after_canary(prefix: str, job: SendJob, rest: pd.DataFrame, source: str,
+                  target: Target | None, origin: Origin) -> None:
+    """After the first small batch: send the rest, or stop."""
+    st.subheader("The rest of the send")
+    if job.rest_stopped:
+        st.info(f"You stopped after the first batch: the other {count(len(rest), 'row')} "
+                "were not sent. Start over to plan them again; what Bento recorded is held "
+                "back.")
+        return
+    if job.done and all(r.state == BatchState.ACCEPTED for r in job.results.values()):
+        st.info("Bento recorded the first batch. Look at one of its events in Bento (and at "
+                "any automation it started) before you send the rest.")
+    else:
+        st.warning("Bento did not record all of the first batch: read its answer above and "
+                   "fix what it names before you send the rest, or stop here.")
+    _plan(prefix, rest, source, target, origin, rest=True)
+    st.button("Stop here", key=f"{prefix}_stop_rest", on_click=_stop_rest, args=(prefix, source),
+              help="Sends nothing more. Start over later to plan the rest again.")
+
+
+def _stop_rest(prefix: str, source: str) -> None:
+    job = job_for(prefix, source)
+    if job is not None and job.canary and not job.sending:
+        job.rest_stopped = True
+
+
 def _start(prefix: str, table: pd.DataFrame, source: str, size: int, target: Target,
-           origin: Origin) -> None:
+           origin: Origin, canary: int | None = None) -> None:
     """on_click of Send: ask the engine for a plan of the rows no job of this source holds
-    yet; the page's next run sends it.
+    yet; the page's next run sends it. With `canary`, only the first `canary` events the
+    plan sends go (a plan of their rows alone); the rest is planned after Bento answers.
 
     A second click (or a click replayed by a rerun) finds those rows taken and does
     nothing, so the same rows are never planned twice. The engine asks the ledger again
@@ -272,6 +368,12 @@ def _start(prefix: str, table: pd.DataFrame, source: str, size: int, target: Tar
         with Ledger() as ledger:
             plan = plan_send(table, target.credentials, ledger=ledger, origin=origin,
                              resend=resend, batch_size=size)
+            if canary and plan.events > canary:
+                table = table.loc[canary_rows(plan, canary)]
+                plan = plan_send(table, target.credentials, ledger=ledger, origin=origin,
+                                 resend=resend, batch_size=min(size, canary))
+            else:
+                canary = None
     except (BentoUIError, ValueError) as exc:
         st.session_state[f"{prefix}_send_error"] = f"Nothing was sent: {exc}"
         return
@@ -281,6 +383,7 @@ def _start(prefix: str, table: pd.DataFrame, source: str, size: int, target: Tar
         )
         return
     job = SendJob.start(plan, source=source, table=table, target=target.label)
+    job.canary = canary is not None
     if target.is_live:
         job.rate = float(st.session_state.get(f"{prefix}_rate") or BENTO_REQUESTS_PER_MINUTE)
     history.append(job)
@@ -303,7 +406,8 @@ def job_view(prefix: str, job: SendJob, source: str, target: Target | None,
             st.rerun()  # draw the page again from the finished job (sidebar counts too)
     _progress(progress, job)
     with table_slot.container():
-        st.dataframe(paged(job.table_view(), f"{prefix}_report_page", noun="batches"),
+        st.dataframe(with_dashes(paged(job.table_view(), f"{prefix}_report_page",
+                                       noun="batches")),
                      hide_index=True, width="stretch", column_config=_columns(rows_label))
     if not job.sending:
         _outcome(prefix, job, source, target)
@@ -337,7 +441,7 @@ def _run(job: SendJob, progress: Any, table_slot: Any, rows_label: str) -> None:
         now = time.monotonic()
         if now - shown["at"] >= TABLE_REFRESH_SECONDS or not job.pending:
             shown["at"] = now
-            table_slot.dataframe(_live_rows(job.table_view()), hide_index=True,
+            table_slot.dataframe(with_dashes(_live_rows(job.table_view())), hide_index=True,
                                  width="stretch", column_config=_columns(rows_label))
 
     try:
@@ -369,20 +473,16 @@ def _next_plan(job: SendJob, ledger: Ledger) -> SendPlan:
         plan.earlier.extend(job.results[b.number] for b in plan.batches
                             if b.number in job.results)
         plan.batches = [b for b in plan.batches if b.number not in job.results]
+    else:  # a retry: its batches wait again, so the table and the progress bar agree
+        for batch in plan.batches:
+            job.results.pop(batch.number, None)
     job.continuing = True
     return plan
 
 
 def _progress(slot: Any, job: SendJob, last: BatchResult | None = None) -> None:
-    total = len(job.batches)
-    answered = len(job.results)
-    if job.sending:
-        text = f"Sending batch {answered + 1:,} of {total:,}..."
-        if last is not None:
-            text = f"Batch {last.number:,}: {last.state}. " + text
-    else:
-        text = f"Done: {count(total, 'batch', 'batches')} answered."
-    slot.progress(answered / total if total else 1.0, text=text)
+    share, text = progress_text(job, last)
+    slot.progress(share, text=text)
 
 
 def _columns(rows_label: str) -> dict[str, Any]:
@@ -390,8 +490,8 @@ def _columns(rows_label: str) -> dict[str, Any]:
         "batch": st.column_config.NumberColumn("batch", width="small"),
         "rows": st.column_config.TextColumn(rows_label),
         "events": st.column_config.NumberColumn("events", width="small"),
-        "results": st.column_config.NumberColumn("recorded", help="Bento's `results` count"),
-        "failed": st.column_config.NumberColumn("failed", help="Bento's `failed` count"),
+        "results": st.column_config.TextColumn("recorded", help="Bento's `results` count"),
+        "failed": st.column_config.TextColumn("failed", help="Bento's `failed` count"),
         "state": st.column_config.TextColumn("state"),
         "message": st.column_config.TextColumn("message", width="large"),
     }

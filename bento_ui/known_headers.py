@@ -115,9 +115,9 @@ def place(headers: Sequence[str]) -> list[str | None]:
     present = set(keys)
     known: dict[str, str] = {}
     ignored: set[str] = set(_IGNORED)
-    for marks, places in _CONTEXT_PLACES:
+    for marks, meanings in _CONTEXT_PLACES:
         if marks & present:
-            known.update(places)
+            known.update(meanings)
     for marks, names in _CONTEXT_IGNORED:
         if marks & present:
             ignored |= names

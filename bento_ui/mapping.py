@@ -313,14 +313,25 @@ def _header_hint(sheet: pd.DataFrame, mapping: ColumnMapping) -> list[str]:
     above them), say which row holds them."""
     if ev.EMAIL in mapping.columns.values():
         return []
+    row = header_row_hint(sheet)
+    if row is None:
+        return []
+    names = ", ".join(str(v).strip() for v in sheet.loc[row] if str(v).strip())
+    return [
+        f"Row {row} looks like the column names ({names}): delete the rows above it "
+        "so that the column names are the first row, and try again."
+    ]
+
+
+def header_row_hint(sheet: pd.DataFrame) -> int | None:
+    """The spreadsheet row, among the first 20, that looks like the column names (it
+    names an email column), when the header read is not it; None otherwise."""
+    if any(p == ev.EMAIL for p in known_headers.place([str(h) for h in sheet.columns])):
+        return None
     for row, values in zip(sheet.index[:20], sheet.head(20).itertuples(index=False), strict=False):
         if any(known_headers.place([str(v)]) == [ev.EMAIL] for v in values):
-            names = ", ".join(str(v).strip() for v in values if str(v).strip())
-            return [
-                f"Row {row} looks like the column names ({names}): delete the rows above it "
-                "so that the column names are the first row, and try again."
-            ]
-    return []
+            return int(row)
+    return None
 
 
 def _column_order(targets: Iterable[str]) -> list[str]:

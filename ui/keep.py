@@ -36,6 +36,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
         "upload_sheet", "upload_default_type", "upload_tz", "upload_date_order",
         "upload_errors_only", "upload_problems_page", "upload_fix_warnings",
         "upload_fix_page", "upload_choice", "upload_preview_row", "upload_amounts",
+        "upload_header_row", "upload_rest", "upload_remember",
         *(f"upload_{name}" for name in SEND_PANEL),
     ),
 }

@@ -379,9 +379,41 @@ def mapping_editor_frame(mapping: ColumnMapping, sheet: pd.DataFrame) -> pd.Data
         kind, name = split_target(mapping.columns.get(header, IGNORE))
         goes.append(kind)
         names.append(name)
+    unplaced = set(mapping.unplaced)
+    notes = [NOT_RECOGNISED if h in unplaced else "" for h in headers]
     return pd.DataFrame(
-        {"column": headers, "example": examples, "goes to": goes, "name": names}, dtype="str"
+        {"column": headers, "example": examples, "goes to": goes, "name": names,
+         "note": notes}, dtype="str",
     )
+
+
+NOT_RECOGNISED = "not recognised"  # the note on a column the tool could not place
+EDITOR_ROW_PX = 35  # Streamlit's data grid row height, header included
+EDITOR_MAX_ROWS = 30  # up to this many columns, the mapping editor shows them all
+
+
+def editor_height(rows: int) -> int:
+    """The mapping editor's height: every row without an inner scroll, up to 30."""
+    return (min(rows, EDITOR_MAX_ROWS) + 1) * EDITOR_ROW_PX + 3
+
+
+def first_rows(sheet: pd.DataFrame, rows: int = 8) -> pd.DataFrame:
+    """The top of the sheet as the spreadsheet shows it: the row read as the header,
+    then the rows below, numbered as the file numbers them, columns by letter."""
+    top = int(sheet.index[0]) - 1 if len(sheet) else 1
+    body = [list(map(str, sheet.columns)),
+            *([str(v) for v in r] for r in sheet.head(rows - 1).itertuples(index=False))]
+    letters = [column_letter(i) for i in range(len(sheet.columns))]
+    index = pd.Index([top, *(int(r) for r in sheet.index[: rows - 1])], name="row")
+    return pd.DataFrame(body, columns=letters, index=index, dtype="str")
+
+
+def column_letter(index: int) -> str:
+    letters, index = "", index + 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
 
 
 def mapping_from_editor(frame: pd.DataFrame, default_type: str = "") -> ColumnMapping:
@@ -393,7 +425,9 @@ def mapping_from_editor(frame: pd.DataFrame, default_type: str = "") -> ColumnMa
     columns: dict[str, str] = {}
     for header, kind, name in zip(frame["column"], frame["goes to"], frame["name"], strict=True):
         columns[_text(header)] = join_target(_text(header), _text(kind), _text(name))
-    return ColumnMapping(columns=columns, default_type=default_type.strip())
+    unplaced = ([_text(h) for h, note in zip(frame["column"], frame["note"], strict=True)
+                 if _text(note)] if "note" in frame else [])  # fmt: skip
+    return ColumnMapping(columns=columns, default_type=default_type.strip(), unplaced=unplaced)
 
 
 # ---------------------------------------------------------------- money in the app

@@ -401,9 +401,12 @@ def first_rows(sheet: pd.DataFrame, rows: int = 8) -> pd.DataFrame:
     """The top of the sheet as the spreadsheet shows it: the row read as the header,
     then the rows below, numbered as the file numbers them, columns by letter."""
     top = int(sheet.index[0]) - 1 if len(sheet) else 1
-    body = [list(map(str, sheet.columns)),
-            *([str(v) for v in r] for r in sheet.head(rows - 1).itertuples(index=False))]
     letters = [column_letter(i) for i in range(len(sheet.columns))]
+    # A blank header cell was named after its letter: show it blank, as the file has it.
+    header = ["" if str(h) == f"Column {letter}" else str(h)
+              for h, letter in zip(sheet.columns, letters, strict=True)]
+    body = [header,
+            *([str(v) for v in r] for r in sheet.head(rows - 1).itertuples(index=False))]
     index = pd.Index([top, *(int(r) for r in sheet.index[: rows - 1])], name="row")
     return pd.DataFrame(body, columns=letters, index=index, dtype="str")
 

@@ -52,14 +52,15 @@ from bento_ui.spreadsheet import REPEATED_HEADERS, describe_repeated_headers, re
 from bento_ui.templates import template_csv, template_xlsx
 from ui.logic import (
     AMOUNT_UNITS,
-    GOES_TO,
     GOES_TO_HELP,
+    GOES_TO_SHOWN,
     count,
     csv_bytes,
     editor_height,
     escape_markdown,
     first_rows,
     fix_frame,
+    goes_to_kind,
     headers_key,
     mapping_editor_frame,
     mapping_from_editor,
@@ -339,14 +340,14 @@ def mapping_section(sheet: pd.DataFrame, source: str) -> ColumnMapping:
             "note": st.column_config.TextColumn(
                 "note", help="'not recognised': the tool could not tell where this column "
                 "goes, so it went with the rest (below). Choose its place yourself."),
-            "goes to": st.column_config.SelectboxColumn("goes to", options=list(GOES_TO),
+            "goes to": st.column_config.SelectboxColumn("goes to", options=list(GOES_TO_SHOWN),
                                                         required=True, help=GOES_TO_HELP),
             "name": st.column_config.TextColumn(
                 "name", help="For a field: its name (first_name). For a detail: its path; "
                 "dots nest (value.amount becomes {\"value\": {\"amount\": ...}})."),
         },
     )
-    has_type_column = (edited["goes to"] == "type").any()
+    has_type_column = (edited["goes to"].map(goes_to_kind) == "type").any()
     type_col, reset_col = st.columns([3, 1], vertical_alignment="bottom")
     default_type = type_col.text_input(
         "Event type for rows whose type cell is empty" if has_type_column

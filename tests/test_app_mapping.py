@@ -12,7 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from test_app_helpers import edit_data_editor, isolated, metrics, open_app, texts, upload
 
-from ui.logic import EDITOR_ROW_PX, editor_height
+from ui.logic import EDITOR_ROW_PX, editor_height, goes_to_kind
 
 DATA = Path(__file__).parent / "data"
 TITLED = (b'"Webinar attendees, exported 2024-01-05"\n\nEmail,Event,First Name\n'
@@ -60,14 +60,15 @@ def test_unplaced_columns_are_marked_and_one_switch_ignores_or_keeps_them() -> N
     marked = frame.loc[frame["note"] == "not recognised", "column"].tolist()
     assert marked == ["Phone Number", "Contact owner", "Lead Status",
                       "Marketing contact status", "Lifecycle Stage", "Company Name"]
-    assert set(frame.loc[frame["column"].isin(marked), "goes to"]) == {"field"}
+    assert set(frame.loc[frame["column"].isin(marked), "goes to"].map(goes_to_kind)) == {"field"}
     at.radio(key="upload_rest").set_value("ignore").run()
     frame = mapping_frame(at)
-    assert set(frame.loc[frame["column"].isin(marked), "goes to"]) == {"ignore"}
-    assert frame.set_index("column").loc["Email", "goes to"] == "email"
-    assert frame.set_index("column").loc["First Name", "goes to"] == "field"
+    assert set(frame.loc[frame["column"].isin(marked), "goes to"].map(goes_to_kind)) == {"ignore"}
+    assert frame.set_index("column").loc["Email", "goes to"] == "email ▾"
+    assert frame.set_index("column").loc["First Name", "goes to"] == "field ▾"
     at.radio(key="upload_rest").set_value("fields").run()
-    assert set(mapping_frame(at).loc[frame["column"].isin(marked), "goes to"]) == {"field"}
+    again = mapping_frame(at)
+    assert set(again.loc[again["column"].isin(marked), "goes to"].map(goes_to_kind)) == {"field"}
 
 
 def test_the_mapping_editor_is_as_tall_as_its_rows_up_to_30() -> None:
@@ -93,14 +94,14 @@ def test_a_mapping_is_remembered_in_the_next_session_and_can_be_forgotten() -> N
     later = export(open_app("upload"), "signups_de.csv")  # a new session
     assert any("Applied the mapping you saved" in i and "Europe/Berlin" in i
                for i in texts(later.info))
-    assert mapping_frame(later).set_index("column").loc["Tarif", "goes to"] == "ignore"
+    assert mapping_frame(later).set_index("column").loc["Tarif", "goes to"] == "ignore ▾"
     assert later.text_input(key="upload_default_type").value == "signup"
     assert later.selectbox(key="upload_tz").value == "Europe/Berlin"
     later.button(key="upload_forget_saved").click().run()
     assert not any("Applied the mapping you saved" in i for i in texts(later.info))
-    assert mapping_frame(later).set_index("column").loc["Tarif", "goes to"] == "field"
+    assert mapping_frame(later).set_index("column").loc["Tarif", "goes to"] == "field ▾"
     assert later.checkbox(key="upload_remember").value is False
 
     again = export(open_app("upload"), "signups_de.csv")
     assert not any("Applied the mapping you saved" in i for i in texts(again.info))
-    assert mapping_frame(again).set_index("column").loc["Tarif", "goes to"] == "field"
+    assert mapping_frame(again).set_index("column").loc["Tarif", "goes to"] == "field ▾"

@@ -356,6 +356,17 @@ def row_preview(validation: Validation, row: int, rows: Sequence[int]) -> tuple[
 
 # ---------------------------------------------------------------- the column mapping
 
+# The editor's "goes to" cells read as a choice (a grid cell shows no arrow of its own
+# until clicked): each option carries the mark, and reading the editor drops it.
+CHOICE_MARK = " ▾"
+GOES_TO_SHOWN = tuple(kind + CHOICE_MARK for kind in GOES_TO)
+
+
+def goes_to_kind(shown: str) -> str:
+    """"email ▾" -> "email" (a value typed without the mark is taken as it is)."""
+    return shown.strip().removesuffix(CHOICE_MARK.strip()).strip()
+
+
 GOES_TO_HELP = (
     "email: the subscriber's address. type: the event name. date: when it happened. "
     "field: written to the subscriber's profile (name it in 'name'). detail: event data "
@@ -377,7 +388,7 @@ def mapping_editor_frame(mapping: ColumnMapping, sheet: pd.DataFrame) -> pd.Data
     goes, names = [], []
     for header in headers:
         kind, name = split_target(mapping.columns.get(header, IGNORE))
-        goes.append(kind)
+        goes.append(kind + CHOICE_MARK)
         names.append(name)
     unplaced = set(mapping.unplaced)
     notes = [NOT_RECOGNISED if h in unplaced else "" for h in headers]
@@ -427,7 +438,8 @@ def mapping_from_editor(frame: pd.DataFrame, default_type: str = "") -> ColumnMa
     """
     columns: dict[str, str] = {}
     for header, kind, name in zip(frame["column"], frame["goes to"], frame["name"], strict=True):
-        columns[_text(header)] = join_target(_text(header), _text(kind), _text(name))
+        columns[_text(header)] = join_target(_text(header), goes_to_kind(_text(kind)),
+                                             _text(name))
     unplaced = ([_text(h) for h, note in zip(frame["column"], frame["note"], strict=True)
                  if _text(note)] if "note" in frame else [])  # fmt: skip
     return ColumnMapping(columns=columns, default_type=default_type.strip(), unplaced=unplaced)

@@ -315,12 +315,11 @@ def mapping_section(sheet: pd.DataFrame, source: str) -> ColumnMapping:
 
     st.subheader("1. Where each column goes")
     saved_note(headers, sheet)
-    if st.session_state.get("upload_mapping_saved") is not None:
-        ...  # saved_note said where the choices come from
-    elif st.session_state.get("upload_mapping_remembered"):
+    from_disk = st.session_state.get("upload_mapping_saved") is not None  # said above
+    if st.session_state.get("upload_mapping_remembered") and not from_disk:
         st.info("These are the choices you made for a file with the same columns earlier in "
                 "this session. Change any of them below.", icon=":material/history:")
-    else:
+    elif not from_disk:
         st.caption("Suggested from the headers. Click a 'goes to' cell to choose where its "
                    "column goes, and type a 'name' for a field or a detail.")
     key = f"upload_mapping_{st.session_state['upload_mapping_version']}"

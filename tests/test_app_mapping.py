@@ -64,8 +64,8 @@ def test_unplaced_columns_are_marked_and_one_switch_ignores_or_keeps_them() -> N
     at.radio(key="upload_rest").set_value("ignore").run()
     frame = mapping_frame(at)
     assert set(frame.loc[frame["column"].isin(marked), "goes to"].map(goes_to_kind)) == {"ignore"}
-    assert frame.set_index("column").loc["Email", "goes to"] == "email ▾"
-    assert frame.set_index("column").loc["First Name", "goes to"] == "field ▾"
+    assert frame.set_index("column").loc["Email", "goes to"] == "email ▼"
+    assert frame.set_index("column").loc["First Name", "goes to"] == "field ▼"
     at.radio(key="upload_rest").set_value("fields").run()
     again = mapping_frame(at)
     assert set(again.loc[again["column"].isin(marked), "goes to"].map(goes_to_kind)) == {"field"}
@@ -94,14 +94,14 @@ def test_a_mapping_is_remembered_in_the_next_session_and_can_be_forgotten() -> N
     later = export(open_app("upload"), "signups_de.csv")  # a new session
     assert any("Applied the mapping you saved" in i and "Europe/Berlin" in i
                for i in texts(later.info))
-    assert mapping_frame(later).set_index("column").loc["Tarif", "goes to"] == "ignore ▾"
+    assert mapping_frame(later).set_index("column").loc["Tarif", "goes to"] == "ignore ▼"
     assert later.text_input(key="upload_default_type").value == "signup"
     assert later.selectbox(key="upload_tz").value == "Europe/Berlin"
     later.button(key="upload_forget_saved").click().run()
     assert not any("Applied the mapping you saved" in i for i in texts(later.info))
-    assert mapping_frame(later).set_index("column").loc["Tarif", "goes to"] == "field ▾"
+    assert mapping_frame(later).set_index("column").loc["Tarif", "goes to"] == "field ▼"
     assert later.checkbox(key="upload_remember").value is False
 
     again = export(open_app("upload"), "signups_de.csv")
     assert not any("Applied the mapping you saved" in i for i in texts(again.info))
-    assert mapping_frame(again).set_index("column").loc["Tarif", "goes to"] == "field ▾"
+    assert mapping_frame(again).set_index("column").loc["Tarif", "goes to"] == "field ▼"

@@ -358,12 +358,12 @@ def row_preview(validation: Validation, row: int, rows: Sequence[int]) -> tuple[
 
 # The editor's "goes to" cells read as a choice (a grid cell shows no arrow of its own
 # until clicked): each option carries the mark, and reading the editor drops it.
-CHOICE_MARK = " ▾"
+CHOICE_MARK = " ▼"
 GOES_TO_SHOWN = tuple(kind + CHOICE_MARK for kind in GOES_TO)
 
 
 def goes_to_kind(shown: str) -> str:
-    """"email ▾" -> "email" (a value typed without the mark is taken as it is)."""
+    """"email ▼" -> "email" (a value typed without the mark is taken as it is)."""
     return shown.strip().removesuffix(CHOICE_MARK.strip()).strip()
 
 

@@ -332,7 +332,7 @@ def mapping_section(sheet: pd.DataFrame, source: str) -> ColumnMapping:
     edited = st.data_editor(
         base, key=key, num_rows="fixed", hide_index=True,
         width="stretch", disabled=["column", "example", "note"], height=editor_height(len(base)),
-        column_order=["column", "goes to", "name", "note", "example"],
+        column_order=["column", "example", "note", "goes to", "name"],  # name last, as before
         column_config={
             "column": st.column_config.TextColumn("column in your file"),
             "example": st.column_config.TextColumn("example value"),

@@ -185,6 +185,7 @@ def header_row_section(frame: pd.DataFrame, source: str) -> tuple[pd.DataFrame, 
         state["upload_header_row_for"] = source
         state.pop("upload_header_row", None)  # the row as read, until the person picks
     if hint is None and state.get("upload_header_row") is None:
+        state["upload_header_row_picked"] = None
         return frame, source
     top = first_rows(frame)
     st.markdown("**Which row holds the column names?**")
@@ -200,6 +201,7 @@ def header_row_section(frame: pd.DataFrame, source: str) -> tuple[pd.DataFrame, 
                        format_func=lambda r: f"Row {r}: " + ", ".join(
                            v for v in top.loc[r].tolist() if v.strip())[:80],
                        help="The rows above it are left out; row numbers stay your file's.")
+    state["upload_header_row_picked"] = None if row is None or row == rows[0] else int(row)
     if row is None or row == rows[0]:
         return frame, source
     cached = state.get("upload_reheaded")
@@ -633,6 +635,7 @@ origin = Origin(
     name=chosen.name, file_hash=known[2],
     options=upload_options(mapping, sheet=sheet_name, timezone=tz, date_order=order,
                            edits=st.session_state.get("upload_edits", {}).get(source),
-                           amounts=amounts),  # type: ignore[arg-type]
+                           amounts=amounts,  # type: ignore[arg-type]
+                           header_row=st.session_state.get("upload_header_row_picked")),
 )
 send_panel("upload", valid, source=source, rows_label="spreadsheet rows", origin=origin)

@@ -617,6 +617,7 @@ def _run_options(args: argparse.Namespace, mapping: ColumnMapping) -> dict[str, 
         skip_invalid=args.skip_invalid,
         type=args.type,
         map=args.map,
+        header_row=getattr(args, "header_row", None),
         send_again=args.send_again,
         resend_unknown=args.resend_unknown,
     )

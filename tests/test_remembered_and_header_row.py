@@ -37,3 +37,15 @@ def test_a_saved_mapping_comes_back_and_a_damaged_file_is_not_used(tmp_path: Pat
     assert remembered.recall(headers, env) is None
     remembered.forget(headers, env)
     assert not saved.exists()
+
+
+def test_a_run_stored_with_its_header_row_is_read_again_the_same_way() -> None:
+    from bento_ui.resume import source_options, validate_source
+    from ui.logic import upload_options
+
+    mapping = ColumnMapping({"Email": "email", "Event": "type", "First Name": "fields.name"})
+    data = (BAD / "header_not_first_row.csv").read_bytes()
+    options = upload_options(mapping, sheet=None, timezone="UTC", date_order=None, header_row=3)
+    assert validate_source(data, "header_not_first_row.csv", options).valid.index.tolist() == [4]
+    cli_like = source_options(mapping, header_row=3)
+    assert validate_source(data, "x.csv", cli_like).valid_rows == 1

@@ -748,6 +748,7 @@ def upload_options(
     date_order: str | None,
     edits: Mapping[int, Mapping[str, str]] | None = None,
     amounts: Unit = MINOR,
+    header_row: int | None = None,
 ) -> dict[str, Any]:
     """What the Upload page stores with a run, so the file can be read again the same way
     (the send panel adds the batch size and the duplicate-guard choices).
@@ -757,6 +758,8 @@ def upload_options(
     """
     options = source_options(mapping, sheet=sheet, timezone=timezone, date_order=date_order,
                              skip_invalid=True, origin="app upload", amounts=amounts)
+    if header_row is not None:  # the row the person picked as the column names
+        options["header_row"] = header_row
     if edits:
         options["edits"] = {str(row): dict(cells) for row, cells in sorted(edits.items())}
     return options

@@ -254,6 +254,7 @@ def apply_saved(headers: tuple[str, ...]) -> ColumnMapping | None:
     state["upload_mapping_saved"] = saved
     if saved is None:
         return None
+    state["upload_saved_last"] = (headers, saved)  # unchanged: not written again
     state["upload_tz"] = saved.timezone
     state["upload_saved_amounts"] = saved.amounts
     if saved.date_order:

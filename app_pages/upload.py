@@ -9,6 +9,9 @@ Session keys (all `upload_`): `upload_file` (the uploader), `upload_sheet`,
 (source -> {row: {header: fixed value}}; the original sheet is never changed), the fix
 editor `upload_fix_<n>` (key in `upload_fix_key`), `upload_fix_page`,
 `upload_fix_warnings`, `upload_errors_only`, `upload_problems_page`, `upload_choice`,
+the header row picker's `upload_header_row` (+ `_for`, `_picked`, `upload_reheaded`),
+the rest switch `upload_rest`, the saved mappings' `upload_remember`,
+`upload_mapping_saved`, `upload_saved_last`, `upload_saved_amounts`,
 and the send panel's `upload_*` keys (see ui/send.py).
 """
 

@@ -12,6 +12,9 @@ change; the original sheet is never changed), the fix editor `upload_fix_<n>` (k
 `upload_fix_key`), `upload_fix_page`, `upload_fix_warnings`, the bulk fix's
 `upload_bulk_*` and `upload_drop_row`, `upload_errors_only`, the problem filters
 `upload_problem_column` / `upload_problem_kind`, `upload_problems_page`, `upload_choice`,
+the header row picker's `upload_header_row` (+ `_for`, `_picked`, `upload_reheaded`),
+the rest switch `upload_rest`, the saved mappings' `upload_remember`,
+`upload_mapping_saved`, `upload_saved_last`, `upload_saved_amounts`,
 and the send panel's `upload_*` keys (see ui/send.py).
 """
 
@@ -32,10 +35,12 @@ from bento_ui import (
     build_events,
     list_sheets,
     read_table,
+    remembered,
     suggest_mapping,
     validate,
 )
 from bento_ui import events as ev
+from bento_ui.errors import ReadError
 from bento_ui.fixes import (
     DROP,
     FILL,
@@ -51,24 +56,35 @@ from bento_ui.fixes import (
     unit_of,
 )
 from bento_ui.ledger import file_hash
-from bento_ui.mapping import IGNORE, ColumnMapping, check_mapping
+from bento_ui.mapping import (
+    DEFAULT_REST,
+    IGNORE,
+    ColumnMapping,
+    check_mapping,
+    header_row_hint,
+    rest_of,
+    with_rest,
+)
 from bento_ui.payloads import to_json
 from bento_ui.resume import apply_edits
 from bento_ui.sending import Origin
-from bento_ui.spreadsheet import REPEATED_HEADERS, describe_repeated_headers
+from bento_ui.spreadsheet import REPEATED_HEADERS, describe_repeated_headers, rehead
 from bento_ui.templates import template_csv, template_xlsx
 from ui.logic import (
     AMOUNT_UNITS,
-    GOES_TO,
     GOES_TO_HELP,
+    GOES_TO_SHOWN,
     columns_with_problems_first,
     count,
     csv_bytes,
     download_name,
+    editor_height,
     escape_markdown,
     failed_rows_file,
     filter_problems,
+    first_rows,
     fix_frame,
+    goes_to_kind,
     headers_key,
     mapping_editor_frame,
     mapping_from_editor,
@@ -182,7 +198,50 @@ def load(data: bytes, name: str, fingerprint: str) -> tuple[pd.DataFrame, str, l
     if loaded is None or loaded[0] != source:
         frame = read_table(io.BytesIO(data), sheet=sheet, name=name)
         st.session_state["upload_loaded"] = loaded = (source, frame)
-    return loaded[1], source, sheets
+    frame, source = header_row_section(loaded[1], source)
+    return frame, source, sheets
+
+
+# --- the header row picker: when a title sits above the column names ------------------
+def header_row_section(frame: pd.DataFrame, source: str) -> tuple[pd.DataFrame, str]:
+    """The first rows, and the row that holds the column names, when it looks like it
+    is not the first: the sheet with that row as its header (same row numbers)."""
+    state = st.session_state
+    hint = header_row_hint(frame)
+    if state.get("upload_header_row_for") != source:
+        state["upload_header_row_for"] = source
+        state.pop("upload_header_row", None)  # the row as read, until the person picks
+    if hint is None and state.get("upload_header_row") is None:
+        state["upload_header_row_picked"] = None
+        return frame, source
+    top = first_rows(frame)
+    st.markdown("**Which row holds the column names?**")
+    st.caption("The column names do not seem to be on the first row"
+               + (f" (row {hint} looks like them)" if hint is not None else "")
+               + ". Here are the first rows of your file, numbered as your spreadsheet "
+               "numbers them: choose the row that holds the column names.")
+    st.dataframe(top, width="stretch", height=editor_height(len(top)) - 3)
+    rows = [int(r) for r in top.index]
+    if state.get("upload_header_row") not in rows:
+        state.pop("upload_header_row", None)
+    row = st.selectbox("Row with the column names", rows, key="upload_header_row",
+                       format_func=lambda r: f"Row {r}: " + ", ".join(
+                           v for v in top.loc[r].tolist() if v.strip())[:80],
+                       help="The rows above it are left out; row numbers stay your file's.")
+    state["upload_header_row_picked"] = None if row is None or row == rows[0] else int(row)
+    if row is None or row == rows[0]:
+        return frame, source
+    cached = state.get("upload_reheaded")
+    key = (source, row)
+    if cached is None or cached[0] != key:
+        try:
+            cached = (key, rehead(frame, int(row)))
+        except ReadError as exc:
+            st.error(escape_markdown(exc))
+            st.stop()
+        state["upload_reheaded"] = cached
+    return cached[1], f"{source}:header{row}"
+# --- end of the header row picker ------------------------------------------------------
 
 
 def reset_mapping(headers: tuple[str, ...], mapping: ColumnMapping, sheet: pd.DataFrame) -> None:
@@ -196,6 +255,73 @@ def reset_mapping(headers: tuple[str, ...], mapping: ColumnMapping, sheet: pd.Da
 def use_suggestion(headers: tuple[str, ...], sheet: pd.DataFrame) -> None:
     reset_mapping(headers, suggest_mapping(headers), sheet)
     st.session_state["upload_mapping_remembered"] = False
+    st.session_state["upload_mapping_saved"] = None
+    st.session_state["upload_rest"] = DEFAULT_REST
+
+
+# --- the rest switch and the mappings saved across sessions -----------------------------
+def use_rest(headers: tuple[str, ...], sheet: pd.DataFrame) -> None:
+    """Every column the tool could not place kept as a field, or all ignored."""
+    current = st.session_state.get("upload_mappings", {}).get(headers)
+    if current is not None:
+        reset_mapping(headers, with_rest(current, st.session_state["upload_rest"]), sheet)
+
+
+def forget_saved(headers: tuple[str, ...], sheet: pd.DataFrame) -> None:
+    remembered.forget(headers)
+    st.session_state["upload_remember"] = False
+    use_suggestion(headers, sheet)
+
+
+def apply_saved(headers: tuple[str, ...]) -> ColumnMapping | None:
+    """The mapping saved in an earlier session for these headers, its time zone, date
+    order and money unit put back in their widgets; None when nothing was saved."""
+    saved = remembered.recall(headers)
+    state = st.session_state
+    state["upload_mapping_saved"] = saved
+    if saved is None:
+        return None
+    state["upload_saved_last"] = (headers, saved)  # unchanged: not written again
+    state["upload_tz"] = saved.timezone
+    state["upload_saved_amounts"] = saved.amounts
+    if saved.date_order:
+        state["upload_date_order"] = saved.date_order
+    return saved.mapping
+
+
+def save_choices(headers: tuple[str, ...], mapping: ColumnMapping, tz: str, order: str | None,
+                 amounts: str) -> None:
+    """Remember the choices for the next file with these headers (in any session),
+    unless the person said not to; written only when they changed."""
+    state = st.session_state
+    if not state.get("upload_remember", True):
+        return
+    choice = remembered.Remembered(mapping, tz, order, amounts)
+    last = state.get("upload_saved_last")
+    if last is not None and last[0] == headers and remembered.same_choice(last[1], choice):
+        return
+    if remembered.remember(headers, choice):
+        state["upload_saved_last"] = (headers, choice)
+
+
+def saved_note(headers: tuple[str, ...], sheet: pd.DataFrame) -> None:
+    saved: remembered.Remembered | None = st.session_state.get("upload_mapping_saved")
+    left, right = st.columns([4, 1], vertical_alignment="center")
+    if saved is not None:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(saved.saved_at))
+        left.info(f"Applied the mapping you saved on {when} for a file with these columns "
+                  f"(with time zone {saved.timezone}"
+                  + (f", dates {saved.date_order}" if saved.date_order else "")
+                  + f", amounts in {'currency units' if saved.amounts == 'major' else 'cents'}"
+                  "). Change any choice below.", icon=":material/bookmark:")
+        right.button("Forget it", key="upload_forget_saved", on_click=forget_saved,
+                     args=(headers, sheet), help="Delete the saved mapping and start from "
+                     "the suggestion; nothing is saved for these columns until you tick "
+                     "'Remember' again.")
+    st.session_state.setdefault("upload_remember", True)
+    st.checkbox("Remember these choices for files with the same columns (saved on this "
+                "computer, in bento-ui's data folder)", key="upload_remember")
+# --- end of the rest switch and the saved mappings --------------------------------------
 
 
 def mapping_section(sheet: pd.DataFrame, source: str) -> ColumnMapping:
@@ -203,43 +329,54 @@ def mapping_section(sheet: pd.DataFrame, source: str) -> ColumnMapping:
     memory: dict[tuple[str, ...], ColumnMapping] = st.session_state.setdefault(
         "upload_mappings", {})
     if st.session_state.get("upload_mapping_for") != source:
-        remembered = memory.get(headers)
-        reset_mapping(headers, remembered or suggest_mapping(headers), sheet)
-        st.session_state["upload_mapping_for"] = source
-        st.session_state["upload_mapping_remembered"] = remembered is not None
         # A new file starts with its own choices: nothing carried over by accident.
         for key in ("upload_choice", "upload_date_order", "upload_problems_page",
-                    "upload_fix_page"):
+                    "upload_fix_page", "upload_saved_amounts"):
             st.session_state.pop(key, None)
+        in_session = memory.get(headers)
+        saved = None if in_session is not None else apply_saved(headers)
+        if in_session is not None:
+            st.session_state["upload_mapping_saved"] = None
+        start = in_session or saved or suggest_mapping(headers)
+        reset_mapping(headers, start, sheet)
+        st.session_state["upload_mapping_for"] = source
+        st.session_state["upload_mapping_remembered"] = in_session is not None
+        st.session_state["upload_rest"] = rest_of(start) or DEFAULT_REST
 
     st.subheader("1. Where each column goes")
-    if st.session_state.get("upload_mapping_remembered"):
+    saved_note(headers, sheet)
+    from_disk = st.session_state.get("upload_mapping_saved") is not None  # said above
+    if st.session_state.get("upload_mapping_remembered") and not from_disk:
         st.info("These are the choices you made for a file with the same columns earlier in "
                 "this session. Change any of them below.", icon=":material/history:")
-    else:
-        st.caption("Suggested from the headers. Change any choice in the 'goes to' and "
-                   "'name' columns; your choices are remembered for the next file with the "
-                   "same columns (in this session).")
+    elif not from_disk:
+        st.caption("Suggested from the headers. Click a 'goes to' cell to choose where its "
+                   "column goes, and type a 'name' for a field or a detail.")
     key = f"upload_mapping_{st.session_state['upload_mapping_version']}"
     st.session_state["upload_mapping_key"] = key
     if key not in st.session_state and headers in memory:
         # Drawn afresh: first time, or back from another page (Streamlit then forgot the
         # editor's edits): it starts from the mapping in use, with every change kept.
         st.session_state["upload_mapping_base"] = mapping_editor_frame(memory[headers], sheet)
+    base = st.session_state["upload_mapping_base"]
     edited = st.data_editor(
-        st.session_state["upload_mapping_base"], key=key, num_rows="fixed", hide_index=True,
-        width="stretch", disabled=["column", "example"],
+        base, key=key, num_rows="fixed", hide_index=True,
+        width="stretch", disabled=["column", "example", "note"], height=editor_height(len(base)),
+        column_order=["column", "example", "note", "goes to", "name"],  # name last, as before
         column_config={
             "column": st.column_config.TextColumn("column in your file"),
             "example": st.column_config.TextColumn("example value"),
-            "goes to": st.column_config.SelectboxColumn("goes to", options=list(GOES_TO),
+            "note": st.column_config.TextColumn(
+                "note", help="'not recognised': the tool could not tell where this column "
+                "goes, so it went with the rest (below). Choose its place yourself."),
+            "goes to": st.column_config.SelectboxColumn("goes to", options=list(GOES_TO_SHOWN),
                                                         required=True, help=GOES_TO_HELP),
             "name": st.column_config.TextColumn(
                 "name", help="For a field: its name (first_name). For a detail: its path; "
                 "dots nest (value.amount becomes {\"value\": {\"amount\": ...}})."),
         },
     )
-    has_type_column = (edited["goes to"] == "type").any()
+    has_type_column = (edited["goes to"].map(goes_to_kind) == "type").any()
     type_col, reset_col = st.columns([3, 1], vertical_alignment="bottom")
     default_type = type_col.text_input(
         "Event type for rows whose type cell is empty" if has_type_column
@@ -252,6 +389,16 @@ def mapping_section(sheet: pd.DataFrame, source: str) -> ColumnMapping:
                      on_click=use_suggestion, args=(headers, sheet),
                      help="Goes back to the suggested mapping: your changes are lost.")
     mapping = mapping_from_editor(edited, default_type)
+    if mapping.unplaced:
+        unplaced = len(mapping.unplaced)
+        st.radio(
+            f"The {count(unplaced, 'column')} the tool could not place (marked 'not "
+            "recognised')", ["fields", "ignore"], key="upload_rest", horizontal=True,
+            format_func={"fields": "Keep the rest as fields",
+                         "ignore": "Ignore the rest"}.get,
+            on_change=use_rest, args=(headers, sheet),
+            help="Fields are written to each subscriber's profile in Bento; ignored "
+            "columns are not sent. A column you place yourself keeps your choice.")
     memory[headers] = mapping
     return mapping
 
@@ -265,7 +412,8 @@ def amounts_section(sheet: pd.DataFrame, mapping: ColumnMapping, source: str) ->
     suggestion = suggest_amounts(sheet[header])
     if st.session_state.get("upload_amounts_for") != (source, header):
         st.session_state["upload_amounts_for"] = (source, header)
-        st.session_state["upload_amounts"] = suggestion
+        st.session_state["upload_amounts"] = (st.session_state.get("upload_saved_amounts")
+                                              or suggestion)
     unit: str = st.radio(
         f"The amounts in '{header}' are in", list(AMOUNT_UNITS), key="upload_amounts",
         format_func=AMOUNT_UNITS.get, horizontal=True,
@@ -609,6 +757,8 @@ if mapping_problems:
         joined = " ".join(mapping_problems)
         hint = str(exc)[len(joined):].strip() if str(exc).startswith(joined) else ""
         if hint:
+            if "looks like the column names" in hint:  # the picker above can do it
+                hint += " Or choose that row under 'Which row holds the column names?' above."
             st.warning(escape_markdown(hint), icon=":material/lightbulb:")
     st.info("Fix the choices above to see what is in the rows.")
     st.stop()
@@ -629,6 +779,7 @@ if fixed_unit and st.session_state.get("upload_amounts_for") != (source, amount_
     st.session_state["upload_amounts_for"] = (source, amount_header)  # kept from before
     st.session_state["upload_amounts"] = fixed_unit
 amounts = amounts_section(sheet, mapping, source)
+save_choices(headers_key(sheet.columns), mapping, tz, order, amounts)
 try:
     validation, fixed = check_and_validate(sheet, mapping, source, tz, order, amounts)
 except BentoUIError as exc:
@@ -678,7 +829,8 @@ origin = Origin(
     name=chosen.name, file_hash=known[2],
     options=upload_options(mapping, sheet=sheet_name, timezone=tz, date_order=order,
                            edits=st.session_state.get("upload_edits", {}).get(source),
-                           amounts=amounts),  # type: ignore[arg-type]
+                           amounts=amounts,  # type: ignore[arg-type]
+                           header_row=st.session_state.get("upload_header_row_picked")),
 )
 send_panel("upload", valid, source=source, rows_label="spreadsheet rows", origin=origin)
 sent = job_for("upload", source)

@@ -22,14 +22,23 @@ from typing import Any
 import pandas as pd
 
 from bento_ui import __version__
+from bento_ui import events as ev
 from bento_ui.batching import MAX_BATCH_SIZE
 from bento_ui.config import Credentials
 from bento_ui.dates import check_timezone
-from bento_ui.errors import BentoUIError, ReadError, TimezoneError
+from bento_ui.errors import BentoUIError, MappingError, ReadError, TimezoneError
 from bento_ui.export import write_safe_csv
 from bento_ui.guard import Resend
 from bento_ui.ledger import Ledger, RunRecord, file_hash
-from bento_ui.mapping import ColumnMapping, apply_mapping, suggest_mapping
+from bento_ui.mapping import (
+    DEFAULT_REST,
+    ColumnMapping,
+    apply_mapping,
+    check_mapping,
+    header_row_hint,
+    suggest_mapping,
+    with_rest,
+)
 from bento_ui.messages import batches_text, failure_lines, held_back_note
 from bento_ui.money import MINOR, UNITS
 from bento_ui.outcomes import NOT_RECORDED, BatchState, RunState
@@ -195,6 +204,19 @@ def _add_input_options(parser: argparse.ArgumentParser, file_required: bool = Tr
     )
     parser.add_argument("--sheet", metavar="S", help="worksheet name or 0-based number")
     parser.add_argument(
+        "--header-row",
+        type=_header_row,
+        metavar="N",
+        help="the spreadsheet row that holds the column names, when a title sits above them",
+    )
+    parser.add_argument(
+        "--rest",
+        choices=["fields", "ignore"],
+        default=DEFAULT_REST,
+        help="where the columns the tool cannot place go: kept as profile fields (the "
+        "default) or ignored; --map places any of them",
+    )
+    parser.add_argument(
         "--map",
         metavar="HEADER=TARGET",
         action="append",
@@ -233,6 +255,12 @@ def _batch_size(text: str) -> int:
     return size
 
 
+def _header_row(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError("must be a row number, 1 or more")
+    return int(text)
+
+
 def _timezone(text: str) -> str:
     try:
         return check_timezone(text)
@@ -260,14 +288,15 @@ def _sheet_arg(args: argparse.Namespace) -> str | int | None:
 def _prepare(args: argparse.Namespace, data: bytes | None = None) -> Validation:
     """Read, map and validate the file; print what was understood."""
     source: str | bytes = args.file if data is None else data
-    sheet = read_table(source, sheet=_sheet_arg(args), name=Path(args.file).name)
+    sheet = read_table(source, sheet=_sheet_arg(args), name=Path(args.file).name,
+                       header_row=getattr(args, "header_row", None))
     repeats = describe_repeated_headers(sheet.attrs.get(REPEATED_HEADERS, {}))
     if repeats:
         print(repeats)
-    mapping = suggest_mapping(sheet.columns, default_type=args.type)
-    mapping = _override(mapping, args.map)
+    mapping = _suggest([str(h) for h in sheet.columns], args)
     _print_columns(mapping)
     args.mapping = mapping  # stored with the run, so that a resume maps it the same way
+    _check_mapping(sheet, mapping)
     table = apply_mapping(sheet, mapping)
     result = validate(
         table, timezone=args.timezone, date_order=args.date_order, amounts=args.amounts
@@ -299,7 +328,8 @@ def _streams(args: argparse.Namespace) -> bool:
     path = Path(args.file)
     limit = int(os.environ.get("BENTO_UI_STREAM_BYTES", STREAM_BYTES))
     return (
-        path.suffix.lower() in (".csv", ".tsv", ".txt")
+        getattr(args, "header_row", None) is None  # a title above the header: read it whole
+        and path.suffix.lower() in (".csv", ".tsv", ".txt")
         and path.is_file()
         and path.stat().st_size >= limit
     )
@@ -308,14 +338,50 @@ def _streams(args: argparse.Namespace) -> bool:
 def _prepare_in_chunks(args: argparse.Namespace) -> PreparedFile:
     """`_prepare` for a big CSV: the same lines printed, the file never whole in memory."""
     print(f"{Path(args.file).name} is big: reading it in chunks of rows.")
-    mapping = _override(suggest_mapping(read_header(args.file), default_type=args.type), args.map)
+    headers = read_header(args.file)
+    mapping = _suggest(headers, args)
     _print_columns(mapping)
+    _check_mapping(pd.DataFrame(columns=headers), mapping)
     prepared = prepare_in_chunks(
         args.file, mapping, timezone=args.timezone, date_order=args.date_order,
         amounts=args.amounts,
     )  # fmt: skip
     _print_summary(args, prepared.summary, prepared.valid_rows)
     return prepared
+
+
+def _suggest(headers: Sequence[str], args: argparse.Namespace) -> ColumnMapping:
+    """The suggested mapping, its unplaced columns sent to --rest, then each --map."""
+    mapping = with_rest(suggest_mapping(headers, default_type=args.type),
+                        getattr(args, "rest", DEFAULT_REST))
+    overridden = _override(mapping, args.map)
+    placed = {pair.partition("=")[0] for pair in args.map}
+    overridden.unplaced = [h for h in mapping.unplaced if h not in placed]
+    return overridden
+
+
+def _check_mapping(sheet: pd.DataFrame, mapping: ColumnMapping) -> None:
+    """check_mapping's problems in the command line's words: which option to give."""
+    problems = check_mapping(sheet.columns, mapping)
+    if not problems:
+        return
+    said = []
+    for problem in problems:
+        if problem.startswith("No column goes to type"):
+            problem = (
+                "No column goes to type and no type is given for every row: give one "
+                "with --type NAME (like --type webinar_attended), or name the column that "
+                "holds it with --map HEADER=type."
+            )
+        elif problem.startswith("No column goes to email"):
+            problem = ("No column goes to email: name the column that holds the addresses "
+                       "with --map HEADER=email.")
+        said.append(problem)
+    row = header_row_hint(sheet)
+    if row is not None and ev.EMAIL not in mapping.columns.values():
+        said.append(f"Row {row} looks like the column names: run again with --header-row "
+                    f"{row}, or delete the rows above it.")
+    raise MappingError(" ".join(said))
 
 
 def _print_columns(mapping: ColumnMapping) -> None:
@@ -328,6 +394,14 @@ def _print_columns(mapping: ColumnMapping) -> None:
         + ", ".join(pairs)
         + (f"; type for rows without one: {mapping.default_type}" if mapping.default_type else "")
     )
+    if mapping.unplaced:
+        rest = [h for h in mapping.unplaced if mapping.columns.get(h) != "ignore"]
+        where = ("kept as fields; --rest ignore leaves them out" if rest
+                 else "ignored (--rest ignore); --rest fields keeps them")
+        shown = ", ".join(mapping.unplaced[:SHOWN_COLUMNS])
+        more = len(mapping.unplaced) - SHOWN_COLUMNS
+        print(f"Not recognised: {shown}{f' and {more:,} more' if more > 0 else ''} ({where}, "
+              "--map HEADER=TARGET places one).")
 
 
 def _no_data_rows(result: Validation) -> bool:
@@ -543,6 +617,7 @@ def _run_options(args: argparse.Namespace, mapping: ColumnMapping) -> dict[str, 
         skip_invalid=args.skip_invalid,
         type=args.type,
         map=args.map,
+        header_row=getattr(args, "header_row", None),
         send_again=args.send_again,
         resend_unknown=args.resend_unknown,
     )

@@ -1,7 +1,9 @@
 """Map a spreadsheet's headers onto the event table.
 
-`suggest_mapping` recognises common headers (`Email Address` -> email, `Event Name` ->
-type, `Created At` -> date) and keeps every other column as `fields.<snake_case>`;
+`suggest_mapping` recognises common headers and those of common exports (`Email Address`
+-> email, `Event Name` -> type, `Created At` -> date, Mailchimp's LEID ignored; see
+`known_headers`) and keeps every column it cannot place as `fields.<snake_case>`, listed
+in the mapping's `unplaced` (`with_rest` ignores them instead);
 `apply_mapping` turns a sheet into an event table with that mapping, filling one type
 for every row that has none. Every choice can be overridden: a mapping is a plain dict
 from header to target, and the person's word always wins over a suggestion.
@@ -19,37 +21,17 @@ import pandas as pd
 
 from bento_ui import _arrow_text as arrow_text
 from bento_ui import events as ev
+from bento_ui import known_headers
 from bento_ui.errors import MappingError
 
 IGNORE = "ignore"
 # The column of notes the app adds to a "rows to fix" download: ignored when it comes back.
 PROBLEMS_COLUMN = "problems"
-
-# Header spellings, compared after lower-casing and dropping everything but letters and
-# digits, so "E-mail", "Email Address" and "email_address" all match.
-_EMAIL_HEADERS = {
-    "email", "emailaddress", "mail", "emails", "emailid", "subscriberemail",
-    "customeremail", "useremail", "contactemail", "attendeeemail",
-}  # fmt: skip
-_TYPE_HEADERS = {"type", "event", "eventname", "eventtype", "eventkind", "action"}
-_DATE_HEADERS = {
-    "date", "timestamp", "createdat", "created", "datetime", "time", "eventdate",
-    "eventtime", "occurredat", "happenedat", "orderdate", "purchasedat", "registeredat",
-}  # fmt: skip
-# The details Bento reads for its own kinds ($purchase, $tag), as exports name them.
-_KIND_DETAIL_HEADERS = {
-    ev.PURCHASE_KEY: {"orderid", "ordernumber", "orderno", "uniquekey", "transactionid"},
-    ev.PURCHASE_AMOUNT: {"amount", "amountcents", "valueamount", "ordertotalcents"},
-    ev.PURCHASE_CURRENCY: {"currency", "currencycode", "valuecurrency"},
-    ev.TAG_NAME: {"tag", "tagname"},
-}
-_DETAILS_JSON_HEADERS = {"details", "detailsjson", "eventdetails"}
-# A cell of several tags (Mailchimp's TAGS): one $tag event per tag.
-_TAGS_HEADERS = {"tags", "taglist", "tagnames", "contacttags", "subscribertags", "membertags"}
-
-
-def _squash(header: str) -> str:
-    return re.sub(r"[^0-9a-z]", "", header.lower())
+Rest = Literal["fields", "ignore"]
+# Where the columns the tool cannot place go by default: kept as profile fields, so that
+# nothing the person exported is dropped without a word; the mapping lists them as
+# unplaced, and one switch (`with_rest`) ignores them all instead.
+DEFAULT_REST: Rest = "fields"
 
 
 def snake_case(header: str) -> str:
@@ -69,6 +51,8 @@ class ColumnMapping:
 
     columns: dict[str, str] = field(default_factory=dict)
     default_type: str = ""
+    # The headers the tool could not place: they went to the rest (see `with_rest`).
+    unplaced: list[str] = field(default_factory=list)
 
     def target_of(self, target: str) -> str | None:
         """The header mapped to `target`, if any."""
@@ -81,47 +65,70 @@ class ColumnMapping:
         return str(self.to_frame().to_html(index=False))
 
     def to_json(self) -> str:
-        return json.dumps({"columns": self.columns, "default_type": self.default_type})
+        data: dict[str, Any] = {"columns": self.columns, "default_type": self.default_type}
+        if self.unplaced:
+            data["unplaced"] = self.unplaced
+        return json.dumps(data)
 
     @classmethod
     def from_json(cls, text: str) -> ColumnMapping:
         data = json.loads(text)
-        return cls(columns=dict(data["columns"]), default_type=data.get("default_type", ""))
+        return cls(columns=dict(data["columns"]), default_type=data.get("default_type", ""),
+                   unplaced=[str(h) for h in data.get("unplaced", [])])
 
 
 def suggest_mapping(
     headers: Iterable[Any],
     *,
     default_type: str = "",
-    others: Literal["fields", "details", "ignore"] = "fields",
+    others: Literal["fields", "details", "ignore"] = DEFAULT_REST,
 ) -> ColumnMapping:
-    """Guess where each header goes; columns nobody recognises go to `others`."""
+    """Guess where each header goes (see `known_headers`); the columns the tool cannot
+    place are listed in `unplaced` and go to `others`.
+
+    When the sheet is a list of orders (an order number and an amount, no type column),
+    every row is suggested to be a `$purchase`.
+    """
+    names = [str(h) for h in headers]
+    places = known_headers.place(names)
+    taken = {p for p in places if p is not None and p != IGNORE}
     columns: dict[str, str] = {}
-    taken: set[str] = set()
-    for raw in headers:
-        header = str(raw)
-        target = (IGNORE if header == PROBLEMS_COLUMN  # our own "rows to fix" file's notes
-                  else _recognise(header, taken) or _other_target(header, others, taken))
+    unplaced: list[str] = []
+    for header, target in zip(names, places, strict=True):
+        if header == PROBLEMS_COLUMN:  # our own "rows to fix" file's notes
+            target = IGNORE
+        elif target is None:
+            unplaced.append(header)
+            target = _other_target(header, others, taken)
+            taken.add(target)
         columns[header] = target
-        taken.add(target)
-    return ColumnMapping(columns=columns, default_type=default_type)
+    targets = set(columns.values())
+    if (not default_type and ev.TYPE not in targets
+            and {ev.PURCHASE_KEY, ev.PURCHASE_AMOUNT} <= targets):
+        default_type = ev.PURCHASE
+    return ColumnMapping(columns=columns, default_type=default_type, unplaced=unplaced)
 
 
-def _recognise(header: str, taken: set[str]) -> str | None:
-    stripped = header.strip()
-    if ev.is_event_column(stripped) and stripped not in taken:
-        return stripped
-    squashed = _squash(header)
-    for target, spellings in (
-        (ev.EMAIL, _EMAIL_HEADERS),
-        (ev.TYPE, _TYPE_HEADERS),
-        (ev.DATE, _DATE_HEADERS),
-        (ev.DETAILS, _DETAILS_JSON_HEADERS),
-        (ev.TAGS, _TAGS_HEADERS),
-        *_KIND_DETAIL_HEADERS.items(),
-    ):
-        if squashed in spellings and target not in taken:
-            return target
+def with_rest(mapping: ColumnMapping, rest: Rest) -> ColumnMapping:
+    """The mapping with every unplaced column kept as a field (`fields.<snake_case>`)
+    or ignored; the columns the tool or the person placed are left as they are."""
+    taken = {t for h, t in mapping.columns.items() if h not in mapping.unplaced}
+    columns = dict(mapping.columns)
+    for header in mapping.unplaced:
+        if header in columns:
+            columns[header] = _other_target(header, rest, taken)
+            taken.add(columns[header])
+    return ColumnMapping(columns=columns, default_type=mapping.default_type,
+                         unplaced=list(mapping.unplaced))
+
+
+def rest_of(mapping: ColumnMapping) -> Rest | None:
+    """"fields" or "ignore" when every unplaced column goes there; None when mixed."""
+    kinds = {mapping.columns.get(h, IGNORE) == IGNORE for h in mapping.unplaced}
+    if kinds == {True}:
+        return "ignore"
+    if kinds == {False}:
+        return "fields"
     return None
 
 
@@ -310,14 +317,25 @@ def _header_hint(sheet: pd.DataFrame, mapping: ColumnMapping) -> list[str]:
     above them), say which row holds them."""
     if ev.EMAIL in mapping.columns.values():
         return []
+    row = header_row_hint(sheet)
+    if row is None:
+        return []
+    names = ", ".join(str(v).strip() for v in sheet.loc[row] if str(v).strip())
+    return [
+        f"Row {row} looks like the column names ({names}): delete the rows above it "
+        "so that the column names are the first row, and try again."
+    ]
+
+
+def header_row_hint(sheet: pd.DataFrame) -> int | None:
+    """The spreadsheet row, among the first 20, that looks like the column names (it
+    names an email column), when the header read is not it; None otherwise."""
+    if any(p == ev.EMAIL for p in known_headers.place([str(h) for h in sheet.columns])):
+        return None
     for row, values in zip(sheet.index[:20], sheet.head(20).itertuples(index=False), strict=False):
-        if any(_squash(str(v)) in _EMAIL_HEADERS for v in values):
-            names = ", ".join(str(v).strip() for v in values if str(v).strip())
-            return [
-                f"Row {row} looks like the column names ({names}): delete the rows above it "
-                "so that the column names are the first row, and try again."
-            ]
-    return []
+        if any(known_headers.place([str(v)]) == [ev.EMAIL] for v in values):
+            return int(row)
+    return None
 
 
 def _column_order(targets: Iterable[str]) -> list[str]:

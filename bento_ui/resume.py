@@ -81,7 +81,9 @@ def validate_source(data: bytes, name: str, options: Mapping[str, Any]) -> Valid
         columns={str(k): str(v) for k, v in stored["columns"].items()},
         default_type=str(stored.get("default_type") or ""),
     )
-    sheet = read_table(data, sheet=options.get("sheet"), name=name or None)
+    header_row = options.get("header_row")  # a title above the column names
+    sheet = read_table(data, sheet=options.get("sheet"), name=name or None,
+                       header_row=int(header_row) if header_row else None)
     raw = options.get("edits") or {}
     edits = (
         {int(row): {str(k): str(v) for k, v in cells.items()} for row, cells in raw.items()}

@@ -110,21 +110,59 @@ _UTF8_SEQUENCE = re.compile(
 
 
 def read_table(
-    source: Source, *, sheet: str | int | None = None, name: str | None = None
+    source: Source,
+    *,
+    sheet: str | int | None = None,
+    name: str | None = None,
+    header_row: int | None = None,
 ) -> pd.DataFrame:
     """Read a spreadsheet, CSV, TSV or JSON lines file as a table of text.
 
     `sheet` picks a workbook sheet by name or 0-based position (see `list_sheets`); by
     default the first visible sheet. It is ignored for CSV, TSV and JSON lines.
+    `header_row` is the spreadsheet row number that holds the column names, when it is
+    not the first row that has anything (a title above them): the rows above it are left
+    out and the row numbers stay the spreadsheet's own.
     """
     data, name = _load(source, name)
     fmt = detect_format(data, name)
     label = f"'{name}'" if name else "The file"
     if fmt in ("csv", "tsv"):
-        return _read_csv(data, label, tab=fmt == "tsv")
-    if fmt == "jsonl":
+        frame = _read_csv(data, label, tab=fmt == "tsv")
+    elif fmt == "jsonl":
+        if header_row is not None:
+            raise ReadError(f"{label} is JSON lines: it has no header row to choose.")
         return _read_jsonl(data, label)
-    return _read_workbook(data, fmt, sheet, label)
+    else:
+        frame = _read_workbook(data, fmt, sheet, label)
+    return frame if header_row is None else rehead(frame, header_row, label)
+
+
+def rehead(frame: pd.DataFrame, header_row: int, label: str = "The file") -> pd.DataFrame:
+    """`frame` (as `read_table` gives it) with the column names taken from the spreadsheet
+    row `header_row`; the rows above it are dropped, the row numbers kept."""
+    first = int(frame.index[0]) - 1 if len(frame) else 1  # the row read as the header
+    if header_row == first:
+        return frame
+    last = int(frame.index[-1]) if len(frame) else first
+    if header_row < first:
+        raise ReadError(
+            f"Row {header_row} of {label} is blank: the first row with anything is row "
+            f"{first}. Choose a row from {first} to {last}."
+        )
+    if header_row >= last or header_row not in frame.index:
+        raise ReadError(
+            f"{label} has no rows below row {header_row}: choose a header row from {first} "
+            f"to {last - 1}."
+        )
+    header = [str(v) for v in frame.loc[header_row]]
+    if not any(h.strip() for h in header):
+        raise ReadError(f"Row {header_row} of {label} is blank: choose the row that holds "
+                        "the column names.")
+    body = frame.loc[frame.index > header_row].copy()
+    body.columns = pd.Index(_column_names(header))
+    body.attrs = {}
+    return _tidy(body, header)
 
 
 def list_sheets(source: Source, *, name: str | None = None) -> list[str]:

@@ -18,6 +18,7 @@ from test_app_helpers import (
 )
 
 from bento_ui import sandbox
+from ui.logic import goes_to_kind
 
 SHOP = (
     b"Email,Order ID,Amount,Currency\n"
@@ -74,7 +75,7 @@ def test_choosing_cents_for_decimals_is_an_error_not_a_truncation() -> None:
 def test_a_tags_column_becomes_tag_events_or_stays_a_field() -> None:
     at = upload(open_app("upload"), "members.csv", MEMBERS)
     mapping = next(d.value for d in at.data_editor if "goes to" in d.value.columns)
-    assert mapping["goes to"].tolist() == ["email", "field", "tags"]
+    assert mapping["goes to"].map(goes_to_kind).tolist() == ["email", "field", "tags"]
     assert metrics(at)["Ready to send"] == "2"
     assert any("make 4 events" in c for c in texts(at.caption))
     send(at)

@@ -110,7 +110,7 @@ def test_mapping_editor_round_trip() -> None:
     mapping = ColumnMapping({"E-mail": "email", "First Name": "fields.first_name",
                              "Notes": "ignore", "Meta": "details"}, default_type="t")
     frame = mapping_editor_frame(mapping, sheet)
-    assert frame["goes to"].tolist() == ["email", "field", "ignore", "details JSON"]
+    assert frame["goes to"].tolist() == ["email ▼", "field ▼", "ignore ▼", "details JSON ▼"]
     assert frame["example"].tolist() == ["a@example.com", "Ann", "x", '{"a": 1}']
     assert mapping_from_editor(frame, "t") == mapping
     frame.loc[2, ["goes to", "name"]] = ["detail", ""]

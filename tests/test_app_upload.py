@@ -23,6 +23,7 @@ from test_app_helpers import (
 )
 
 from bento_ui import sandbox
+from ui.logic import goes_to_kind
 
 ATTENDEES = (
     b"Email Address,Event,Date,First Name,Plan\n"
@@ -86,7 +87,8 @@ def test_a_file_with_errors_is_summarised_and_listed() -> None:
     assert "Download the problems (CSV)" in [b.label for b in at.download_button]
     # The suggested mapping, shown for editing.
     mapping = next(d.value for d in at.data_editor if "goes to" in d.value.columns)
-    assert mapping["goes to"].tolist() == ["email", "type", "date", "field", "field"]
+    assert mapping["goes to"].map(goes_to_kind).tolist() == [
+        "email", "type", "date", "field", "field"]
     assert mapping["name"].tolist() == ["", "", "", "first_name", "plan"]
 
 
@@ -121,7 +123,7 @@ def test_mapping_choices_change_the_events_and_are_remembered() -> None:
     at = upload(at, "attendees-2.csv", other)
     assert any("same columns earlier in this session" in i for i in texts(at.info))
     mapping = next(d.value for d in at.data_editor if "goes to" in d.value.columns)
-    assert mapping["goes to"].tolist()[4] == "detail"
+    assert goes_to_kind(mapping["goes to"].tolist()[4]) == "detail"
     assert mapping["name"].tolist()[4] == "plan.name"
     assert at.text_input(key="upload_default_type").value == "signed_up"
     at = send_valid(at)

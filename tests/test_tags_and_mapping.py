@@ -148,7 +148,7 @@ def test_a_tags_file_is_sent_and_resumed_event_for_event(
 
 def shop() -> pd.DataFrame:
     return pd.DataFrame(
-        {"Email": ["a@example.com", "b@example.com"], "Total": ["32.00", "5.00"]},
+        {"Email": ["a@example.com", "b@example.com"], "Price": ["32.00", "5.00"]},
         index=pd.Index([2, 3], name="row"),
     )
 
@@ -164,7 +164,7 @@ def test_purchase_for_every_row_without_its_columns_is_one_mapping_message() -> 
     ]
     with pytest.raises(MappingError, match=r"map a column to details\.unique\.key"):
         apply_mapping(shop(), mapping)
-    mapping.columns["Total"] = "details.value.amount"
+    mapping.columns["Price"] = "details.value.amount"
     [message] = check_mapping(shop().columns, mapping)
     assert "map a column to details.unique.key and one to details.value.currency" in message
 

@@ -38,6 +38,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
         "upload_fix_page", "upload_choice", "upload_preview_row", "upload_amounts",
         "upload_problem_column", "upload_problem_kind", "upload_bulk_column",
         "upload_bulk_action", "upload_bulk_find", "upload_bulk_value", "upload_drop_row",
+        "upload_header_row", "upload_rest", "upload_remember",
         *(f"upload_{name}" for name in SEND_PANEL),
     ),
 }

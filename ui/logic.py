@@ -364,6 +364,17 @@ def row_preview(validation: Validation, row: int, rows: Sequence[int]) -> tuple[
 
 # ---------------------------------------------------------------- the column mapping
 
+# The editor's "goes to" cells read as a choice (a grid cell shows no arrow of its own
+# until clicked): each option carries the mark, and reading the editor drops it.
+CHOICE_MARK = " ▼"
+GOES_TO_SHOWN = tuple(kind + CHOICE_MARK for kind in GOES_TO)
+
+
+def goes_to_kind(shown: str) -> str:
+    """"email ▼" -> "email" (a value typed without the mark is taken as it is)."""
+    return shown.strip().removesuffix(CHOICE_MARK.strip()).strip()
+
+
 GOES_TO_HELP = (
     "email: the subscriber's address. type: the event name. date: when it happened. "
     "field: written to the subscriber's profile (name it in 'name'). detail: event data "
@@ -385,11 +396,46 @@ def mapping_editor_frame(mapping: ColumnMapping, sheet: pd.DataFrame) -> pd.Data
     goes, names = [], []
     for header in headers:
         kind, name = split_target(mapping.columns.get(header, IGNORE))
-        goes.append(kind)
+        goes.append(kind + CHOICE_MARK)
         names.append(name)
+    unplaced = set(mapping.unplaced)
+    notes = [NOT_RECOGNISED if h in unplaced else "" for h in headers]
     return pd.DataFrame(
-        {"column": headers, "example": examples, "goes to": goes, "name": names}, dtype="str"
+        {"column": headers, "example": examples, "goes to": goes, "name": names,
+         "note": notes}, dtype="str",
     )
+
+
+NOT_RECOGNISED = "not recognised"  # the note on a column the tool could not place
+EDITOR_ROW_PX = 35  # Streamlit's data grid row height, header included
+EDITOR_MAX_ROWS = 30  # up to this many columns, the mapping editor shows them all
+
+
+def editor_height(rows: int) -> int:
+    """The mapping editor's height: every row without an inner scroll, up to 30."""
+    return (min(rows, EDITOR_MAX_ROWS) + 1) * EDITOR_ROW_PX + 3
+
+
+def first_rows(sheet: pd.DataFrame, rows: int = 8) -> pd.DataFrame:
+    """The top of the sheet as the spreadsheet shows it: the row read as the header,
+    then the rows below, numbered as the file numbers them, columns by letter."""
+    top = int(sheet.index[0]) - 1 if len(sheet) else 1
+    letters = [column_letter(i) for i in range(len(sheet.columns))]
+    # A blank header cell was named after its letter: show it blank, as the file has it.
+    header = ["" if str(h) == f"Column {letter}" else str(h)
+              for h, letter in zip(sheet.columns, letters, strict=True)]
+    body = [header,
+            *([str(v) for v in r] for r in sheet.head(rows - 1).itertuples(index=False))]
+    index = pd.Index([top, *(int(r) for r in sheet.index[: rows - 1])], name="row")
+    return pd.DataFrame(body, columns=letters, index=index, dtype="str")
+
+
+def column_letter(index: int) -> str:
+    letters, index = "", index + 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
 
 
 def mapping_from_editor(frame: pd.DataFrame, default_type: str = "") -> ColumnMapping:
@@ -400,8 +446,11 @@ def mapping_from_editor(frame: pd.DataFrame, default_type: str = "") -> ColumnMa
     """
     columns: dict[str, str] = {}
     for header, kind, name in zip(frame["column"], frame["goes to"], frame["name"], strict=True):
-        columns[_text(header)] = join_target(_text(header), _text(kind), _text(name))
-    return ColumnMapping(columns=columns, default_type=default_type.strip())
+        columns[_text(header)] = join_target(_text(header), goes_to_kind(_text(kind)),
+                                             _text(name))
+    unplaced = ([_text(h) for h, note in zip(frame["column"], frame["note"], strict=True)
+                 if _text(note)] if "note" in frame else [])  # fmt: skip
+    return ColumnMapping(columns=columns, default_type=default_type.strip(), unplaced=unplaced)
 
 
 # ---------------------------------------------------------------- money in the app
@@ -874,6 +923,7 @@ def upload_options(
     date_order: str | None,
     edits: Mapping[int, Mapping[str, str]] | None = None,
     amounts: Unit = MINOR,
+    header_row: int | None = None,
 ) -> dict[str, Any]:
     """What the Upload page stores with a run, so the file can be read again the same way
     (the send panel adds the batch size and the duplicate-guard choices).
@@ -883,6 +933,8 @@ def upload_options(
     """
     options = source_options(mapping, sheet=sheet, timezone=timezone, date_order=date_order,
                              skip_invalid=True, origin="app upload", amounts=amounts)
+    if header_row is not None:  # the row the person picked as the column names
+        options["header_row"] = header_row
     if edits:
         options["edits"] = {str(row): dict(cells) for row, cells in sorted(edits.items())}
     return options

@@ -1,0 +1,153 @@
+"""The suggested mapping of each real export in tests/data/exports, checked whole:
+what goes where, what is ignored as bookkeeping, and what the tool cannot place."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bento_ui import read_table, suggest_mapping
+from bento_ui.mapping import ColumnMapping, rest_of, with_rest
+from ui.logic import suggest_amounts
+
+EXPORTS = Path(__file__).parent / "data" / "exports"
+
+
+def suggested(name: str) -> ColumnMapping:
+    return suggest_mapping(read_table(EXPORTS / name).columns)
+
+
+def whole(placed: dict[str, str], headers: list[str]) -> dict[str, str]:
+    """`placed`, with every other header of the file ignored."""
+    return {h: placed.get(h, "ignore") for h in headers}
+
+
+def headers_of(name: str) -> list[str]:
+    return list(read_table(EXPORTS / name).columns)
+
+
+def test_mailchimp_members() -> None:
+    mapping = suggested("mailchimp_members.csv")
+    assert mapping.columns == whole({
+        "Email Address": "email", "First Name": "fields.first_name",
+        "Last Name": "fields.last_name", "Address": "fields.address",
+        "Phone Number": "fields.phone_number", "Birthday": "fields.birthday",
+        "MEMBER_RATING": "fields.member_rating", "OPTIN_TIME": "date", "TAGS": "tags",
+    }, headers_of("mailchimp_members.csv"))  # fmt: skip
+    # LEID, EUID, OPTIN_IP, GMTOFF, ... are ignored: the whole dict above says so.
+    assert mapping.unplaced == ["Address", "Phone Number", "Birthday"]
+    assert mapping.default_type == ""  # the TAGS column alone makes each row its tags
+
+
+def test_shopify_orders_are_purchases_dated_when_placed() -> None:
+    headers = headers_of("shopify_orders.csv")
+    assert len(headers) == 79
+    mapping = suggested("shopify_orders.csv")
+    assert mapping.columns == whole({
+        "Name": "details.unique.key", "Email": "email", "Currency": "details.value.currency",
+        "Total": "details.value.amount", "Created at": "date",
+        "Accepts Marketing": "fields.accepts_marketing", "Discount Code": "fields.discount_code",
+        "Phone": "fields.phone",
+    }, headers)  # fmt: skip
+    assert mapping.columns["Paid at"] == "ignore"  # empty for unpaid orders
+    assert mapping.unplaced == ["Accepts Marketing", "Discount Code", "Phone"]
+    assert mapping.default_type == "$purchase"
+    assert suggest_amounts(read_table(EXPORTS / "shopify_orders.csv")["Total"]) == "major"
+
+
+def test_stripe_payments() -> None:
+    headers = headers_of("stripe_payments.csv")
+    mapping = suggested("stripe_payments.csv")
+    assert mapping.columns == whole({
+        "id": "details.unique.key", "Created (UTC)": "date", "Amount": "details.value.amount",
+        "Currency": "details.value.currency", "Customer Email": "email",
+        "Status": "fields.status",
+    }, headers)  # fmt: skip
+    assert mapping.unplaced == ["Status"]
+    assert mapping.default_type == "$purchase"
+    assert suggest_amounts(read_table(EXPORTS / "stripe_payments.csv")["Amount"]) == "major"
+
+
+def test_hubspot_contacts() -> None:
+    mapping = suggested("hubspot_contacts.csv")
+    unplaced = ["Phone Number", "Contact owner", "Lead Status", "Marketing contact status",
+                "Lifecycle Stage", "Company Name"]  # fmt: skip
+    assert mapping.columns == whole({
+        "First Name": "fields.first_name", "Last Name": "fields.last_name", "Email": "email",
+        "Create Date": "date",
+        **{h: "fields." + h.lower().replace(" ", "_") for h in unplaced},
+    }, headers_of("hubspot_contacts.csv"))  # fmt: skip
+    assert mapping.columns["Record ID"] == "ignore"
+    assert mapping.unplaced == unplaced
+
+
+def test_salesforce_contacts() -> None:
+    mapping = suggested("salesforce_contacts.csv")
+    assert mapping.columns == whole({
+        "FirstName": "fields.first_name", "LastName": "fields.last_name", "Email": "email",
+        "CreatedDate": "date", "Phone": "fields.phone", "Title": "fields.title",
+        "LeadSource": "fields.lead_source", "MailingCity": "fields.mailing_city",
+        "MailingCountry": "fields.mailing_country",
+    }, headers_of("salesforce_contacts.csv"))  # fmt: skip
+    assert [h for h, t in mapping.columns.items() if t == "ignore"] == [
+        "Id", "AccountId", "OwnerId", "LastModifiedDate"]  # fmt: skip
+
+
+def test_eventbrite_attendees_keep_the_event_title_as_a_detail() -> None:
+    mapping = suggested("eventbrite_attendees.csv")
+    unplaced = {"Order #": "fields.order", "Quantity": "fields.quantity",
+                "Date Attending": "fields.date_attending", "Check-In Date": "fields.check_in_date",
+                "Discount": "fields.discount", "Total Paid": "fields.total_paid",
+                "Attendee Status": "fields.attendee_status"}  # fmt: skip
+    assert mapping.columns == whole({
+        "Order Date": "date", "First Name": "fields.first_name", "Last Name": "fields.last_name",
+        "Email": "email", "Ticket Type": "details.ticket_type",
+        "Event Name": "details.event_name", **unplaced,
+    }, headers_of("eventbrite_attendees.csv"))  # fmt: skip
+    assert mapping.unplaced == list(unplaced)
+
+
+def test_zoom_participants() -> None:
+    mapping = suggested("zoom_participants.csv")
+    assert mapping.columns == whole({
+        "Topic": "details.topic", "Name (Original Name)": "fields.name_original_name",
+        "User Email": "email", "Join Time": "date",
+        "Duration (Minutes)": "details.duration_minutes",
+    }, headers_of("zoom_participants.csv"))  # fmt: skip
+    assert mapping.unplaced == ["Name (Original Name)"]
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("signups_de.csv", {"E-Mail-Adresse": "email", "Vorname": "fields.first_name",
+                            "Nachname": "fields.last_name", "Anmeldedatum": "date",
+                            "Tarif": "fields.tarif"}),
+        ("signups_fr.csv", {"Adresse e-mail": "email", "Prénom": "fields.first_name",
+                            "Nom": "fields.last_name", "Date d'inscription": "date",
+                            "Ville": "fields.ville"}),
+        # Two dates: the first that names a signup wins; the other is left to the person.
+        ("signups_en.csv", {"Email": "email", "Full Name": "fields.full_name",
+                            "Signup Date": "date", "Registered At": "fields.registered_at",
+                            "Plan": "fields.plan"}),
+    ],
+)  # fmt: skip
+def test_signup_lists_in_english_german_and_french(name: str, expected: dict[str, str]) -> None:
+    assert suggested(name).columns == expected
+
+
+def test_registered_at_alone_is_the_date() -> None:
+    assert suggest_mapping(["Email", "Registered At"]).columns["Registered At"] == "date"
+
+
+def test_the_rest_can_be_ignored_in_one_switch_and_kept_again() -> None:
+    mapping = suggested("hubspot_contacts.csv")
+    assert rest_of(mapping) == "fields"
+    ignored = with_rest(mapping, "ignore")
+    assert rest_of(ignored) == "ignore"
+    assert {h: t for h, t in ignored.columns.items() if t != "ignore"} == {
+        "First Name": "fields.first_name", "Last Name": "fields.last_name", "Email": "email",
+        "Create Date": "date"}  # fmt: skip
+    assert with_rest(ignored, "fields").columns == mapping.columns
+    assert ColumnMapping.from_json(ignored.to_json()) == ignored

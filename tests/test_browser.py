@@ -191,6 +191,9 @@ def test_compose_adds_what_was_typed_just_before_the_click(
     assert outbox_json(page) == [{"type": "webinar_attended", "email": "ada.click@example.com"}]
 
     choose(page, "Event type", "$tag")
+    # The form is drawn again for the new kind (a loaded machine may show the old one
+    # greyed beside it for a moment): wait for that, as a person does, then type and click.
+    expect(page.get_by_role("button", name="Add to outbox")).to_have_count(1)
     page.get_by_role("textbox", name="Email", exact=True).press_sequentially(
         "grace.click@example.com")
     page.get_by_role("textbox", name="Tag", exact=True).press_sequentially("vip")
@@ -200,9 +203,11 @@ def test_compose_adds_what_was_typed_just_before_the_click(
                                     "details": {"tag": "vip"}}
 
     choose(page, "Entry", "#2")
+    expect(page.get_by_role("button", name="Edit", exact=True)).to_have_count(1)
     page.get_by_role("button", name="Edit", exact=True).click()
     tag = page.get_by_role("textbox", name="Tag", exact=True)
     expect(tag).to_have_value("vip")
+    expect(page.get_by_role("button", name="Save changes to #2")).to_have_count(1)
     tag.fill("")
     tag.press_sequentially("newsletter")
     page.get_by_role("button", name="Save changes to #2").click()

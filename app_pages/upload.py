@@ -460,7 +460,8 @@ def problems_section(validation: Any, mapping: ColumnMapping, file_name: str) ->
     if problems.empty:
         st.success("No problems: every row can be sent.")
         return problems
-    toggle_col, column_col, kind_col = st.columns([1, 2, 2], vertical_alignment="bottom")
+    # Wide enough at 1024 px for each label to show whole.
+    toggle_col, column_col, kind_col = st.columns([2, 3, 3], vertical_alignment="bottom")
     with toggle_col:
         errors_only = st.toggle("Errors only", key="upload_errors_only",
                                 help="Rows with errors are not sent; warnings do not block a "
@@ -566,7 +567,7 @@ def bulk_section(sheet: pd.DataFrame, mapping: ColumnMapping, problems: pd.DataF
     amount = mapping.target_of(ev.PURCHASE_AMOUNT)
     with st.container(border=True):
         st.markdown("**Fix a whole column at once**")
-        col, act, find, value, go = st.columns([2, 3, 2, 2, 1], vertical_alignment="bottom")
+        col, act, find, value, go = st.columns([3, 4, 3, 3, 3], vertical_alignment="bottom")
         column = col.selectbox("Column to fix", columns, key="upload_bulk_column")
         actions = {**BULK_ACTIONS, **(UNIT_ACTIONS if column == amount else {})}
         action = act.selectbox("What to do", list(actions), format_func=actions.get,
@@ -580,7 +581,7 @@ def bulk_section(sheet: pd.DataFrame, mapping: ColumnMapping, problems: pd.DataF
                   args=(sheet, source, sha), type="primary")
         row_col, drop_col, undo_col = st.columns([2, 2, 3], vertical_alignment="bottom")
         row_col.number_input("Row to drop", min_value=1, step=1, value=None, key="upload_drop_row",
-                             placeholder="a row number")
+                             placeholder="e.g. 5")
         drop_col.button("Drop this row", key="upload_drop", on_click=drop_row,
                         args=(sheet, source, sha),
                         help="The row is not sent. Your file is not changed.")
@@ -667,7 +668,7 @@ def cell_fixes(shown: pd.DataFrame, edited_rows: dict[Any, dict[str, Any]],
 def downloads(validation: Any, fixed: pd.DataFrame, *, problems: pd.DataFrame,
               file_name: str) -> None:
     """Files in the person's own layout: the rows to fix, the rows ready to send."""
-    left, right, _ = st.columns([1, 1, 1])
+    left, right = st.columns(2)
     if validation.error_rows:
         left.download_button(
             "Download the rows to fix (CSV)", lambda: csv_bytes(rows_to_fix_file(fixed, problems)),

@@ -379,8 +379,9 @@ def _check_mapping(sheet: pd.DataFrame, mapping: ColumnMapping) -> None:
         said.append(problem)
     row = header_row_hint(sheet)
     if row is not None and ev.EMAIL not in mapping.columns.values():
-        said.append(f"Row {row} looks like the column names: run again with --header-row "
-                    f"{row}, or delete the rows above it.")
+        names = ", ".join(str(v).strip() for v in sheet.loc[row] if str(v).strip())
+        said.append(f"Row {row} looks like the column names ({names}): run again with "
+                    f"--header-row {row}, or delete the rows above it.")
     raise MappingError(" ".join(said))
 
 

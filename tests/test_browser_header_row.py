@@ -54,7 +54,7 @@ def test_the_header_row_is_picked_from_the_first_rows(page: Page, tmp_path: Path
 
     problems = table_with_column(page, "severity")
     expect(grid_cells(problems, "bo@")).to_have_count(1)
-    assert cells(problems)[:4] == ["5", "email", "bo@", "error"]  # the file's row 5
+    assert cells(problems)[:4] == ["5", "Email", "bo@", "error"]  # the file's row 5
     mapping = table_with_column(page, "goes to")
     expect(grid_cells(mapping, "First Name")).to_have_count(1)
     expect(page.get_by_test_id("stException")).to_have_count(0)

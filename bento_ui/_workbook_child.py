@@ -24,6 +24,7 @@ import io
 import json
 import sys
 import zipfile
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -109,8 +110,9 @@ def read_grid(
     return sheet_name, [[cell_text(value) for value in row] for row in grid]
 
 
-def _has_error_cells(data: bytes) -> bool:
-    """Whether any worksheet of an XLSX holds an error value (`t="e"` in its XML)."""
+def worksheet_blocks(data: bytes, overlap: int) -> Iterator[bytes]:
+    """The XML of an XLSX's worksheets, 1 MB at a time, each block led by the last
+    `overlap` bytes of the one before (so a pattern cut between two is still whole)."""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             for name in archive.namelist():
@@ -119,12 +121,15 @@ def _has_error_cells(data: bytes) -> bool:
                 with archive.open(name) as sheet_xml:
                     tail = b""
                     for block in iter(lambda: sheet_xml.read(1 << 20), b""):
-                        if b't="e"' in tail + block:
-                            return True
-                        tail = block[-8:]
+                        yield tail + block
+                        tail = block[-overlap:]
     except (zipfile.BadZipFile, OSError, EOFError):
-        return False
-    return False
+        return
+
+
+def _has_error_cells(data: bytes) -> bool:
+    """Whether any worksheet of an XLSX holds an error value (`t="e"` in its XML)."""
+    return any(b't="e"' in block for block in worksheet_blocks(data, 8))
 
 
 def _has_rounded_integers(grid: list[list[Any]]) -> bool:

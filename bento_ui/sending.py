@@ -36,7 +36,7 @@ from typing import Any
 
 import pandas as pd
 
-from bento_ui.batching import MAX_BATCH_SIZE, Batch, plan_batches
+from bento_ui.batching import MAX_BATCH_SIZE, Batch, describe_rows, plan_batches
 from bento_ui.client import BentoClient
 from bento_ui.config import Credentials
 from bento_ui.errors import LedgerError
@@ -567,8 +567,6 @@ def _write_again(
             missed.append(batch.number)
     report.unwritten = missed
     if missed:
-        from bento_ui.batching import describe_rows
-
         report.stopped += (
             f" The ledger does not know the outcome of batch(es) {describe_rows(missed)}: "
             "it shows them as sent with no answer (unknown). The report above is what Bento "

@@ -742,22 +742,12 @@ def _farthest_cell(data: bytes) -> str | None:
     """The cell reference with the most rows times columns in an XLSX's sheets, if that
     spans more than the claims allow (the sheets were checked for zip bombs already)."""
     best, best_cells = None, workbook_claims.MAX_CELLS
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            for name in archive.namelist():
-                if not name.startswith("xl/worksheets/") or not name.endswith(".xml"):
-                    continue
-                with archive.open(name) as sheet_xml:
-                    tail = b""
-                    for block in iter(lambda: sheet_xml.read(1 << 20), b""):
-                        for found in _CELL_REF.finditer(tail + block):
-                            letters, row = found.group(1).decode(), int(found.group(2))
-                            cells = workbook_claims.column_number(letters) * row
-                            if cells > best_cells:
-                                best, best_cells = f"{letters}{row}", cells
-                        tail = block[-64:]
-    except (zipfile.BadZipFile, OSError, EOFError):
-        return best
+    for block in _workbook_child.worksheet_blocks(data, 64):
+        for found in _CELL_REF.finditer(block):
+            letters, row = found.group(1).decode(), int(found.group(2))
+            cells = workbook_claims.column_number(letters) * row
+            if cells > best_cells:
+                best, best_cells = f"{letters}{row}", cells
     return best
 
 

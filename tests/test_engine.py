@@ -41,6 +41,19 @@ def ledger(bento_ui_home: Path) -> Any:
         yield book
 
 
+def keys_of(bento: Emulator) -> dict[str, str]:
+    """The environment that sends the CLI to `bento`, as Bento's own keys would."""
+    c = bento.credentials
+    return {"BENTO_SITE_UUID": c.site_uuid, "BENTO_PUBLISHABLE_KEY": c.publishable_key,
+            "BENTO_SECRET_KEY": c.secret_key, "BENTO_API_URL": c.base_url}  # fmt: skip
+
+
+def use_keys_of(bento: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI, run in-process, sends to `bento`."""
+    for name, value in keys_of(bento).items():
+        monkeypatch.setenv(name, value)
+
+
 def recorded(bento: Emulator) -> list[str]:
     return [e["email"] for e in bento.events()]
 
@@ -154,11 +167,7 @@ def test_send_again_and_resend_unknown_mean_the_same_in_the_cli_and_the_library(
     assert plan_send(table(4), emulator.credentials, ledger=ledger, resend=resend).events == sent
     csv = tmp_path / "four.csv"
     table(4).to_csv(csv, index=False)
-    c = emulator.credentials
-    for name, value in (("BENTO_SITE_UUID", c.site_uuid), ("BENTO_PUBLISHABLE_KEY",
-                        c.publishable_key), ("BENTO_SECRET_KEY", c.secret_key),
-                        ("BENTO_API_URL", c.base_url)):  # fmt: skip
-        monkeypatch.setenv(name, value)
+    use_keys_of(emulator, monkeypatch)
     before = len(emulator.events())
     main(["send", str(csv), *flags])
     assert len(emulator.events()) - before == sent
@@ -218,10 +227,7 @@ def test_two_processes_sending_the_same_file_at_once_send_each_event_once(
 ) -> None:
     csv = tmp_path / "sixty.csv"
     table(60).to_csv(csv, index=False)
-    c = emulator.credentials
-    env = {**os.environ, "BENTO_SITE_UUID": c.site_uuid, "BENTO_PUBLISHABLE_KEY":
-           c.publishable_key, "BENTO_SECRET_KEY": c.secret_key, "BENTO_API_URL": c.base_url,
-           "BENTO_UI_HOME": str(bento_ui_home)}  # fmt: skip
+    env = {**os.environ, **keys_of(emulator), "BENTO_UI_HOME": str(bento_ui_home)}
     emulator.add_faults([{"delay": 0.05}] * 20)
     command = [sys.executable, "-m", "bento_ui.cli", "send", str(csv), "--batch-size", "5"]
     for _ in range(2):
@@ -330,11 +336,7 @@ def test_a_batch_size_given_to_a_resume_is_said_to_be_unused(
     emulator: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
-    c = emulator.credentials
-    for name, value in (("BENTO_SITE_UUID", c.site_uuid), ("BENTO_PUBLISHABLE_KEY",
-                        c.publishable_key), ("BENTO_SECRET_KEY", c.secret_key),
-                        ("BENTO_API_URL", c.base_url)):  # fmt: skip
-        monkeypatch.setenv(name, value)
+    use_keys_of(emulator, monkeypatch)
     csv = tmp_path / "four.csv"
     table(4).to_csv(csv, index=False)
     emulator.add_faults([{}, {"status": 400}])  # batch 2 refused whole: nothing recorded
@@ -354,11 +356,7 @@ def test_a_file_sent_again_with_another_time_zone_is_held_back_by_row(
     emulator: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
-    c = emulator.credentials
-    for name, value in (("BENTO_SITE_UUID", c.site_uuid), ("BENTO_PUBLISHABLE_KEY",
-                        c.publishable_key), ("BENTO_SECRET_KEY", c.secret_key),
-                        ("BENTO_API_URL", c.base_url)):  # fmt: skip
-        monkeypatch.setenv(name, value)
+    use_keys_of(emulator, monkeypatch)
     dated = table(3)
     dated["date"] = "2024-11-20 14:00"
     csv = tmp_path / "dated.csv"
@@ -382,10 +380,8 @@ def test_a_streamed_send_killed_with_sigkill_is_resumed_each_event_once(
 
     csv = tmp_path / "sixty.csv"
     table(60).to_csv(csv, index=False)
-    c = emulator.credentials
-    env = {**os.environ, "BENTO_SITE_UUID": c.site_uuid, "BENTO_PUBLISHABLE_KEY":
-           c.publishable_key, "BENTO_SECRET_KEY": c.secret_key, "BENTO_API_URL": c.base_url,
-           "BENTO_UI_HOME": str(bento_ui_home), "BENTO_UI_STREAM_BYTES": "1"}  # fmt: skip
+    env = {**os.environ, **keys_of(emulator), "BENTO_UI_HOME": str(bento_ui_home),
+           "BENTO_UI_STREAM_BYTES": "1"}
     emulator.add_faults([{"delay": 0.2}] * 40)
     command = [sys.executable, "-m", "bento_ui.cli", "send", str(csv), "--batch-size", "5"]
     sender = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
@@ -402,7 +398,7 @@ def test_a_streamed_send_killed_with_sigkill_is_resumed_each_event_once(
         killed = ledger.run(run_id)
         assert killed.state == RunState.INTERRUPTED and not killed.planning_done
         assert len(killed.batches) < 12  # the rest of the file was never planned
-        report = plan_resume(run_id, c, ledger=ledger).send()
+        report = plan_resume(run_id, emulator.credentials, ledger=ledger).send()
         final = ledger.run(run_id)
     emails = recorded(emulator)
     assert len(emails) == len(set(emails))  # nothing twice

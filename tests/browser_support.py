@@ -273,6 +273,9 @@ def running_jupyter_lab(
 
 LAB_TIMEOUT_MS = 60_000  # the Lab's first load and the kernel's start
 SEND_TIMEOUT_MS = 30_000
+# Every other wait for something on screen. Generous: on a busy 2-core machine a rerun of
+# the app can take several seconds, and waiting longer costs nothing when it is quick.
+STEP_TIMEOUT_MS = 20_000
 
 
 def run_all_cells(page: Page) -> Locator:

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 from browser_support import (
+    SEND_TIMEOUT_MS,
+    STEP_TIMEOUT_MS,
     VIEWPORT,
     cells,
     edit_cell,
@@ -30,8 +32,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 pytestmark = pytest.mark.browser
 
-SEND_TIMEOUT_MS = 20_000
-expect.set_options(timeout=10_000)
+expect.set_options(timeout=STEP_TIMEOUT_MS)
 
 # Rows 2-9 as a spreadsheet numbers them (the header is row 1).
 EVENTS_CSV = """\
@@ -73,7 +74,7 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
     context = browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(STEP_TIMEOUT_MS)
     yield context.new_page()
     context.close()
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from browser_support import (
     START_TIMEOUT_MS,
+    STEP_TIMEOUT_MS,
     VIEWPORT,
     cells,
     grid_cells,
@@ -31,7 +32,7 @@ def page(tmp_path: Path) -> Iterator[Page]:
             sync_playwright() as playwright:  # fmt: skip
         browser = launch(playwright)
         context = browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
-        context.set_default_timeout(10_000)
+        context.set_default_timeout(STEP_TIMEOUT_MS)
         page = context.new_page()
         page.app_url = url  # type: ignore[attr-defined]
         yield page

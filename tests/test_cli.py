@@ -5,21 +5,16 @@ installed script calls; the script itself and `emulator` (it serves until stoppe
 real processes.
 """
 
-import contextlib
 import csv
-import io
 import json
-import os
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-from unittest import mock
 
 import pytest
+from cli_support import bento_env, run
 
 from bento_ui import Emulator, __version__
-from bento_ui.cli import main
 from bento_ui.emulator import sandbox
 
 HEADER = ["Email Address", "Event", "First Name"]
@@ -29,55 +24,6 @@ def write_csv(path: Path, rows: list[list[str]], header: list[str] = HEADER) -> 
     with path.open("w", newline="", encoding="utf-8") as f:
         csv.writer(f).writerows([header, *rows])
     return path
-
-
-@dataclass(frozen=True)
-class Done:
-    """What a finished command left: as `subprocess.CompletedProcess` has it."""
-
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-def _bento_env(emulator: Emulator | None) -> dict[str, str]:
-    """os.environ for a command: keys only from `emulator`, the tool's own settings
-    (BENTO_UI_*, such as the autouse fixture's BENTO_UI_HOME) kept."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("BENTO_") or k.startswith("BENTO_UI_")
-    }
-    if emulator is not None:
-        c = emulator.credentials
-        env |= {
-            "BENTO_API_URL": c.base_url,
-            "BENTO_SITE_UUID": c.site_uuid,
-            "BENTO_PUBLISHABLE_KEY": c.publishable_key,
-            "BENTO_SECRET_KEY": c.secret_key,
-        }
-    return env
-
-
-def run(*args: str, emulator: Emulator | None = None) -> Done:
-    """`bento-ui ARGS` in this process, with its output and exit code.
-
-    Sends with no `emulator` go to the process-wide sandbox, shared by every test here.
-    """
-    out, err = io.StringIO(), io.StringIO()
-    # main() wraps sys.stdout/sys.stderr (here the StringIOs) and puts them back.
-    with (
-        mock.patch.dict(os.environ, _bento_env(emulator), clear=True),
-        contextlib.redirect_stdout(out),
-        contextlib.redirect_stderr(err),
-    ):
-        try:
-            code = main(list(args))
-        except SystemExit as exc:  # argparse: bad options (2), --version (0)
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-            if isinstance(exc.code, str):
-                print(exc.code, file=sys.stderr)
-    return Done(code, out.getvalue(), err.getvalue())
 
 
 @pytest.fixture
@@ -201,7 +147,7 @@ def test_the_installed_script_runs_the_cli(bad_csv: Path) -> None:
         [str(script), "validate", str(bad_csv)],
         capture_output=True,
         text=True,
-        env=_bento_env(None),
+        env=bento_env(None),
         timeout=120,
     )
     assert done.returncode == 1, done.stderr

@@ -18,9 +18,6 @@ the client's clock on by as much.
 from __future__ import annotations
 
 import csv
-import os
-import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -29,6 +26,8 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from cli_support import Done
+from cli_support import run as run_cli
 
 from bento_ui import BentoClient, Credentials, Emulator, SendReport, build_events, send, validate
 from bento_ui.batching import Batch
@@ -481,23 +480,8 @@ def export(tmp_path: Path) -> Path:
     return path
 
 
-def bento_ui_send(path: Path, emulator: Emulator, *args: str) -> subprocess.CompletedProcess[str]:
-    c = emulator.credentials
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BENTO_")}
-    env |= {
-        "BENTO_UI_HOME": os.environ["BENTO_UI_HOME"],  # this test's own send ledger
-        "BENTO_API_URL": c.base_url,
-        "BENTO_SITE_UUID": c.site_uuid,
-        "BENTO_PUBLISHABLE_KEY": c.publishable_key,
-        "BENTO_SECRET_KEY": c.secret_key,
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "bento_ui", "send", str(path), "--batch-size", "10", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+def bento_ui_send(path: Path, emulator: Emulator, *args: str) -> Done:
+    return run_cli("send", str(path), "--batch-size", "10", *args, emulator=emulator)
 
 
 def test_cli_server_errors_fail_one_batch_and_a_second_send_fills_the_gap(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import subprocess
 import sys
 import time
@@ -20,6 +19,8 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from cli_support import bento_env
+from cli_support import run as run_cli
 
 from bento_ui import Emulator, send
 from bento_ui.client import BentoClient
@@ -44,22 +45,19 @@ def write_csv(path: Path, n: int, start: int = 0) -> Path:
 
 
 def cli(*args: str, emulator: Emulator | None = None, wait: bool = True) -> Any:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BENTO_")}
-    env["BENTO_UI_HOME"] = os.environ["BENTO_UI_HOME"]
-    if emulator is not None:
-        c = emulator.credentials
-        env |= {
-            "BENTO_API_URL": c.base_url,
-            "BENTO_SITE_UUID": c.site_uuid,
-            "BENTO_PUBLISHABLE_KEY": c.publishable_key,
-            "BENTO_SECRET_KEY": c.secret_key,
-        }
-    command = [sys.executable, "-m", "bento_ui", *args]
-    if not wait:
-        return subprocess.Popen(
-            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
-    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+    """`bento-ui ARGS` in this process; with `wait=False` a real process to kill."""
+    if wait:
+        return run_cli(*args, emulator=emulator)
+    return subprocess.Popen(
+        [sys.executable, "-m", "bento_ui", *args], env=bento_env(emulator),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
+def cli_process(*args: str) -> subprocess.CompletedProcess[str]:
+    """`bento-ui ARGS` as a process of its own: its sandbox ends with it."""
+    return subprocess.run([sys.executable, "-m", "bento_ui", *args], env=bento_env(None),
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
 
 
 def emails(emulator: Emulator) -> Counter[str]:
@@ -262,7 +260,7 @@ def test_resume_refuses_other_keys_and_the_sandbox(killed: Killed) -> None:
 
 def test_a_sandbox_run_cannot_be_resumed_and_says_why(tmp_path: Path) -> None:
     file = write_csv(tmp_path / "a.csv", 3)
-    sent = cli("send", str(file))
+    sent = cli_process("send", str(file))
     assert sent.returncode == 0
     (run,) = history()
     assert run["target"] == "sandbox"

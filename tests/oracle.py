@@ -274,15 +274,21 @@ def _check_row(
     if "details" in raw and clean["details"]:
         for column in dotted:
             path = column.split(".")[1:]
-            if out[column] and any(_dig(obj, path[:i]) is not None for i in range(1, len(path) + 1)):
-                add(column, ERROR, f"{column} is set both here and in the details JSON: keep one of them")
+            if out[column] and any(
+                _dig(obj, path[:i]) is not None for i in range(1, len(path) + 1)
+            ):
+                add(
+                    column,
+                    ERROR,
+                    f"{column} is set both here and in the details JSON: keep one of them",
+                )
     for column in dotted:
         if not out[column]:
             continue
         parts = column.split(".")
         for i in range(2, len(parts)):
             shorter = ".".join(parts[:i])
-            if shorter in out and out[shorter]:
+            if out.get(shorter):
                 add(
                     column,
                     ERROR,
@@ -477,7 +483,9 @@ def _depth(value: Any) -> int:
         item, level = stack.pop()
         if isinstance(item, dict | list):
             deepest = max(deepest, level + 1)
-            stack.extend((v, level + 1) for v in (item.values() if isinstance(item, dict) else item))
+            stack.extend(
+                (v, level + 1) for v in (item.values() if isinstance(item, dict) else item)
+            )
     return deepest
 
 
@@ -620,9 +628,7 @@ _ISO_NAIVE = re.compile(
 _ISO_ZONED = re.compile(_ISO_NAIVE.pattern + r"\s*(Z|z|UTC|[+-][0-9]{2}(?::?[0-9]{2})?)")
 
 
-def _date_column(
-    values: list[str], timezone: str, order: str | None
-) -> list[tuple[str, str]]:
+def _date_column(values: list[str], timezone: str, order: str | None) -> list[tuple[str, str]]:
     """(UTC ISO text, "") or ("", why not) for each (trimmed) value of a date column."""
     numeric = [m for v in values if (m := _NUMERIC.fullmatch(v)) and not _ISO_NAIVE.match(v)]
     ambiguous = mixed = False
@@ -754,14 +760,9 @@ def _events_of(out: dict[str, str]) -> list[dict[str, str]]:
     tags = split_tags(out["tags"])
     if row["type"] in (TAG, REMOVE_TAG) and tags:
         return [{**row, TAG_NAME: tag} for tag in tags]
-    return [
-        row,
-        *(
-            {c: (tag if c == TAG_NAME else v if c in ("email", "date") else TAG if c == "type"
-                 else "") for c, v in row.items()}  # fmt: skip
-            for tag in tags
-        ),
-    ]
+    # Beside the row's own event, one $tag event per tag with its email and date only.
+    blank = {c: "" for c in row} | {"type": TAG, "email": row["email"], "date": row["date"]}
+    return [row, *({**blank, TAG_NAME: tag} for tag in tags)]
 
 
 def _event(out: dict[str, str], *, raw_numbers: bool) -> dict[str, Any]:

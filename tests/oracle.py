@@ -64,6 +64,7 @@ class Expected:
     rows: list[int] = field(default_factory=list)  # each event's source row
     events: list[dict[str, Any]] = field(default_factory=list)
     texts: list[str] = field(default_factory=list)  # numbers as written
+    empty: list[int] = field(default_factory=list)  # the blank rows, skipped and counted
 
 
 class Number(str):
@@ -99,9 +100,11 @@ def check(
 
     valid: list[tuple[int, dict[str, str]]] = []
     first_seen: dict[tuple[str, ...], int] = {}
+    empty: list[int] = []
     for (number, raw), (iso, date_error) in zip(rows, dates, strict=True):
         if all(not v.strip() for v in raw.values()):
-            continue  # empty rows are skipped and counted, without problems
+            empty.append(number)  # skipped and counted, without problems
+            continue
         problems: list[tuple[str, str, str]] = []
         out = _check_row(raw, iso, date_error, now_text, mark, amounts, problems)
         found.extend((number, c, s, m) for c, s, m in problems)
@@ -122,7 +125,7 @@ def check(
             first_seen[key] = number
         valid.append((number, out))
 
-    expected = Expected(problems=sorted(found))
+    expected = Expected(problems=sorted(found), empty=empty)
     for number, out in valid:
         for event in _events_of(out):
             expected.rows.append(number)

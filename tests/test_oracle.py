@@ -178,14 +178,14 @@ def test_the_generated_file_matches_the_reference(generated: Generated) -> None:
 
 
 def test_the_generated_file_in_chunks_matches_the_reference(generated: Generated) -> None:
-    """Chunks of 700 rows: duplicates copy rows up to 2,000 rows back, across chunks."""
+    """Chunks of 1,000 rows: duplicates copy rows up to 2,000 rows back, across chunks."""
     path, _, expected = generated
     crossing = [
         m for r, c, _, m in expected.problems
-        if c == "(row)" and (r - 2) // 700 != (int(m.split()[5].rstrip(":")) - 2) // 700
+        if c == "(row)" and (r - 2) // 1000 != (int(m.split()[5].rstrip(":")) - 2) // 1000
     ]  # fmt: skip
     assert crossing, "no duplicate crosses a chunk boundary"
-    assert_same(expected, _chunked(path, _bench_mapping(pipeline.read_header(path)), 700))
+    assert_same(expected, _chunked(path, _bench_mapping(pipeline.read_header(path)), 1000))
 
 
 def _edge_table() -> pd.DataFrame:

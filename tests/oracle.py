@@ -60,6 +60,8 @@ Problem = tuple[int, str, str, str]  # row, column, severity, message
 
 @dataclass
 class Expected:
+    """What a table should give: its problems, and its events in order with their rows."""
+
     problems: list[Problem] = field(default_factory=list)  # sorted
     rows: list[int] = field(default_factory=list)  # each event's source row
     events: list[dict[str, Any]] = field(default_factory=list)
@@ -79,6 +81,8 @@ def check(
     date_order: str | None = None,
     amounts: str = "minor",
 ) -> Expected:
+    """What `validate(table, ...)` and the payloads of its valid rows should be; the
+    options mean what they mean to `validate`."""
     columns = [str(c) for c in table.columns]
     rows = [
         (int(n), dict(zip(columns, (str(v) for v in values), strict=True)))

@@ -76,7 +76,12 @@ _EVENTBRITE = {"tickettype", "attendee", "barcode", "attendeestatus"}
 _ZOOM = {"jointime", "leavetime", "durationminutes", "meetingid"}
 
 _CONTEXT_PLACES: list[tuple[set[str], dict[str, str]]] = [
-    (_SHOPIFY, {"name": ev.PURCHASE_KEY}),
+    # A line item goes to the order's cart (Bento's details.cart.items); the rows that
+    # continue an order are folded into it (see `line_items`). The price is left out: it
+    # is in currency units, and Bento's cart prices are in cents like the amount.
+    (_SHOPIFY, {"name": ev.PURCHASE_KEY, "lineitemname": "details.cart.items.product_name",
+                "lineitemquantity": "details.cart.items.quantity",
+                "lineitemsku": "details.cart.items.product_sku"}),
     (_STRIPE, {"id": ev.PURCHASE_KEY}),
     (_EVENTBRITE, {"eventname": "details.event_name", "tickettype": "details.ticket_type"}),
     (_ZOOM, {"topic": "details.topic", "durationminutes": "details.duration_minutes"}),

@@ -39,8 +39,9 @@ _EMAIL = (
 _TYPE = ("type", "event", "eventname", "eventtype", "eventkind", "action")
 _DATE = (
     "date", "timestamp", "eventdate", "eventtime", "occurredat", "happenedat", "datetime",
-    "createdat", "createdutc", "created", "createdate", "createddate", "orderdate",
-    "purchasedat", "paidat", "signupdate", "signedupat", "registeredat", "registrationdate",
+    "createdat", "createdutc", "createddateutc", "created", "createdate", "createddate",
+    "orderdate", "purchasedat", "paidat", "signupdate", "signedupat", "registeredat",
+    "registrationdate",
     "subscribedat", "optintime", "jointime", "anmeldedatum", "registrierungsdatum",
     "datum", "datedinscription", "dateinscription", "time", "registrationtime",
 )  # fmt: skip
@@ -64,6 +65,9 @@ _PLACES: dict[str, tuple[str, ...]] = {
 _IGNORED = {
     "leid", "euid", "optinip", "gmtoff", "dstoff", "timezone", "cc", "region",
     "confirmtime", "confirmip", "latitude", "longitude", "lastchanged", "notes",
+    # Mailchimp's unsubscribed and cleaned exports: when and why they left.
+    "unsubtime", "unsubcampaigntitle", "unsubcampaignid", "unsubreason", "unsubreasonother",
+    "cleantime", "cleancampaigntitle", "cleancampaignid",
     "recordid", "id", "accountid", "ownerid", "lastmodifieddate", "systemmodstamp",
     "lastactivitydate", "createdbyid", "lastmodifiedbyid",
 }  # fmt: skip
@@ -102,12 +106,14 @@ _CONTEXT_IGNORED: list[tuple[set[str], set[str]]] = [
         "customerid", "customerdescription", "captured", "disputedamount", "disputestatus",
         "disputereason", "disputedateutc", "disputeevidencedueutc", "invoiceid",
         "invoicenumber", "paymentsourcetype", "destination", "transfer", "transfergroup",
-        "paymentintentid",
+        "paymentintentid", "interchangecosts", "merchantservicecharge",
     }),
     (_EVENTBRITE, {
         "attendee", "barcode", "buyerlastname", "buyerfirstname", "buyeremail", "devicename",
         "hold", "ordertype", "feespaid", "eventbritefees", "eventbritepaymentprocessing",
-        "eventid",
+        "eventid", "pricetier", "group",
+        # The ticket's currency: these rows are attendances, not purchases.
+        "currency",
     }),
     (_ZOOM, {"leavetime", "guest", "recordingconsent", "meetingid", "starttime", "endtime"}),
 ]

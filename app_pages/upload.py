@@ -366,13 +366,16 @@ def mapping_section(sheet: pd.DataFrame, source: str) -> ColumnMapping:
         width="stretch", disabled=["column", "example", "note"], height=editor_height(len(base)),
         column_order=["column", "example", "note", "goes to", "name"],  # name last, as before
         column_config={
-            "column": st.column_config.TextColumn("column in your file"),
-            "example": st.column_config.TextColumn("example value"),
+            # Widths that fit 1024 px with the sidebar open, the name (a detail path such
+            # as cart.items.product_name) getting what is left.
+            "column": st.column_config.TextColumn("column in your file", width=170),
+            "example": st.column_config.TextColumn("example value", width=115),
             "note": st.column_config.TextColumn(
-                "note", help="'not recognised': the tool could not tell where this column "
-                "goes, so it went with the rest (below). Choose its place yourself."),
+                "note", width=100, help="'not recognised': the tool could not tell where this "
+                "column goes, so it went with the rest (below). Choose its place yourself."),
             "goes to": st.column_config.SelectboxColumn("goes to", options=list(GOES_TO_SHOWN),
-                                                        required=True, help=GOES_TO_HELP),
+                                                        required=True, help=GOES_TO_HELP,
+                                                        width=85),
             "name": st.column_config.TextColumn(
                 "name", help="For a field: its name (first_name). For a detail: its path; "
                 "dots nest (value.amount becomes {\"value\": {\"amount\": ...}})."),
@@ -482,7 +485,8 @@ def problems_section(validation: Any, mapping: ColumnMapping, file_name: str) ->
             "row": st.column_config.NumberColumn("row", help="Row number in your spreadsheet",
                                                  format="%d"),
             "column": st.column_config.TextColumn("column", help="The column in your file"),
-            "message": st.column_config.TextColumn("message", width="large"),
+            # Wide, but not wider than what is left at 1024 px: no sideways scroll.
+            "message": st.column_config.TextColumn("message", width=360),
         },
     )
     st.download_button("Download the problems (CSV)",

@@ -17,6 +17,8 @@ then handled in the same chunks, so everything downstream is the same.
 What is decided for the whole file, as `validate` decides it for a whole table:
 
 - Duplicates: a row that repeats any earlier row of the file is flagged, across chunks.
+- Orders written one line item a row (Shopify): a chunk ends on a whole order, so the
+  rows that continue it are folded into it however the file is cut (`line_items`).
 - Date order: the first chunk whose numeric dates decide it (a day over 12 first or
   second) decides it for the file; if an earlier chunk had only ambiguous dates, the
   file is checked again from the start in that order. A column that stays ambiguous to

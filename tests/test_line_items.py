@@ -93,3 +93,12 @@ def test_the_downloads_keep_an_orders_line_item_rows_with_it() -> None:
     to_fix = rows_to_fix_file(sheet, problems, folded)
     assert list(to_fix.index) == [5, 6, 7]
     assert to_fix["problems"].tolist()[1:] == ["", ""]
+
+
+def test_the_notebook_says_which_rows_it_folded() -> None:
+    from bento_ui.notebook.state import ComposerState
+
+    state = ComposerState()
+    state.load(SHOPIFY)
+    assert state.validation is not None and state.validation.problems.empty
+    assert state.folded_note.startswith("3 rows continue the order above them")

@@ -296,6 +296,7 @@ def _prepare(args: argparse.Namespace, data: bytes | None = None) -> Validation:
         print(repeats)
     mapping = _suggest([str(h) for h in sheet.columns], args)
     _print_columns(mapping)
+    _print_lower_header(sheet, args)
     args.mapping = mapping  # stored with the run, so that a resume maps it the same way
     _check_mapping(sheet, mapping)
     table = apply_mapping(sheet, mapping)
@@ -305,6 +306,17 @@ def _prepare(args: argparse.Namespace, data: bytes | None = None) -> Validation:
     )
     _print_summary(args, result.summary, result.events, len(folded_rows(table)))
     return result
+
+
+def _print_lower_header(sheet: pd.DataFrame, args: argparse.Namespace) -> None:
+    """A header that maps but sits above the real one (Zoom's meeting block): said once."""
+    if getattr(args, "header_row", None) is not None:
+        return
+    row = header_row_hint(sheet)
+    if row is not None:
+        names = ", ".join(str(v).strip() for v in sheet.loc[row] if str(v).strip())
+        print(f"Row {row} looks like the column names ({names}): if it is, run again with "
+              f"--header-row {row}.")
 
 
 def _print_summary(

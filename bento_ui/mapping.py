@@ -343,8 +343,19 @@ def _header_hint(sheet: pd.DataFrame, mapping: ColumnMapping) -> list[str]:
 
 def header_row_hint(sheet: pd.DataFrame) -> int | None:
     """The spreadsheet row, among the first 20, that looks like the column names (it
-    names an email column), when the header read is not it; None otherwise."""
+    names an email column), when the header read is not it; None otherwise.
+
+    A header that names an email column may still be the wrong one: Zoom's participants
+    export "with meeting data" starts with a block about the meeting (the host's `User
+    Email`), then a blank row, then the participants' own header. A row below that names
+    an email column and at least two more known columns is taken for the real header."""
     if any(p == ev.EMAIL for p in known_headers.place([str(h) for h in sheet.columns])):
+        for row, values in zip(sheet.index[:20], sheet.head(20).itertuples(index=False),
+                               strict=False):  # fmt: skip
+            places = known_headers.place([str(v) for v in values])
+            known = [p for p in places if p is not None and p != IGNORE]
+            if ev.EMAIL in known and len(known) >= 3:
+                return int(row)
         return None
     for row, values in zip(sheet.index[:20], sheet.head(20).itertuples(index=False), strict=False):
         if any(known_headers.place([str(v)]) == [ev.EMAIL] for v in values):

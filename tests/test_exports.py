@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bento_ui import read_table, suggest_mapping
-from bento_ui.mapping import ColumnMapping, rest_of, with_rest
+from bento_ui.mapping import ColumnMapping, header_row_hint, rest_of, with_rest
 from ui.logic import suggest_amounts
 
 EXPORTS = Path(__file__).parent / "data" / "exports"
@@ -171,3 +171,19 @@ def test_the_rest_can_be_ignored_in_one_switch_and_kept_again() -> None:
         "Create Date": "date"}  # fmt: skip
     assert with_rest(ignored, "fields").columns == mapping.columns
     assert ColumnMapping.from_json(ignored.to_json()) == ignored
+
+
+def test_zoom_with_meeting_data_points_at_the_participants_header() -> None:
+    # Zoom's "export with meeting data": the meeting (and its host's email) on top.
+    path = EXPORTS / "zoom_participants_meeting_data.csv"
+    assert header_row_hint(read_table(path)) == 4
+    participants = read_table(path, header_row=4)
+    assert list(participants.index) == [5, 6]
+    assert suggest_mapping(participants.columns).columns == suggested(
+        "zoom_participants.csv").columns
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in EXPORTS.glob("*.csv")
+                                        if "meeting_data" not in p.name))
+def test_an_export_whose_header_is_first_gets_no_header_row_hint(name: str) -> None:
+    assert header_row_hint(read_table(EXPORTS / name)) is None

@@ -78,6 +78,7 @@ _SHOPIFY = {"financialstatus", "lineitemname", "fulfillmentstatus"}
 _STRIPE = {"sellermessage", "cardlast4", "paymentintentid"}
 _EVENTBRITE = {"tickettype", "attendee", "barcode", "attendeestatus"}
 _ZOOM = {"jointime", "leavetime", "durationminutes", "meetingid"}
+_SALESFORCE = {"systemmodstamp", "masterrecordid", "isdeleted", "createdbyid"}
 
 _CONTEXT_PLACES: list[tuple[set[str], dict[str, str]]] = [
     # A line item goes to the order's cart (Bento's details.cart.items); the rows that
@@ -116,6 +117,17 @@ _CONTEXT_IGNORED: list[tuple[set[str], set[str]]] = [
         "currency",
     }),
     (_ZOOM, {"leavetime", "guest", "recordingconsent", "meetingid", "starttime", "endtime"}),
+    # Salesforce's data export (Contact.csv): record bookkeeping, the second address and
+    # the map position; "Name" is First and Last Name again.
+    (_SALESFORCE, {
+        "isdeleted", "masterrecordid", "recordtypeid", "name", "otherstreet", "othercity",
+        "otherstate", "otherpostalcode", "othercountry", "otherlatitude", "otherlongitude",
+        "othergeocodeaccuracy", "mailinglatitude", "mailinglongitude",
+        "mailinggeocodeaccuracy", "fax", "otherphone", "assistantphone", "assistantname",
+        "reportstoid", "description", "hasoptedoutoffax", "lastcurequestdate",
+        "lastcuupdatedate", "emailbouncedreason", "emailbounceddate", "jigsaw",
+        "jigsawcontactid",
+    }),
 ]
 _CARD = re.compile(r"^card")  # Stripe's card columns (brand, last4, address, ...)
 

@@ -88,15 +88,27 @@ def test_hubspot_contacts() -> None:
 
 
 def test_salesforce_contacts() -> None:
+    # Salesforce's data export (Contact.csv): API names, every standard field.
     mapping = suggested("salesforce_contacts.csv")
+    unplaced = ["Salutation", "MailingStreet", "MailingCity", "MailingState",
+                "MailingPostalCode", "MailingCountry", "Phone", "MobilePhone", "HomePhone",
+                "Title", "Department", "LeadSource", "Birthdate", "HasOptedOutOfEmail",
+                "DoNotCall"]  # fmt: skip
     assert mapping.columns == whole({
         "FirstName": "fields.first_name", "LastName": "fields.last_name", "Email": "email",
-        "CreatedDate": "date", "Phone": "fields.phone", "Title": "fields.title",
-        "LeadSource": "fields.lead_source", "MailingCity": "fields.mailing_city",
-        "MailingCountry": "fields.mailing_country",
+        "CreatedDate": "date", "Salutation": "fields.salutation",
+        "MailingStreet": "fields.mailing_street", "MailingCity": "fields.mailing_city",
+        "MailingState": "fields.mailing_state",
+        "MailingPostalCode": "fields.mailing_postal_code",
+        "MailingCountry": "fields.mailing_country", "Phone": "fields.phone",
+        "MobilePhone": "fields.mobile_phone", "HomePhone": "fields.home_phone",
+        "Title": "fields.title", "Department": "fields.department",
+        "LeadSource": "fields.lead_source", "Birthdate": "fields.birthdate",
+        "HasOptedOutOfEmail": "fields.has_opted_out_of_email", "DoNotCall": "fields.do_not_call",
     }, headers_of("salesforce_contacts.csv"))  # fmt: skip
-    assert [h for h, t in mapping.columns.items() if t == "ignore"] == [
-        "Id", "AccountId", "OwnerId", "LastModifiedDate"]  # fmt: skip
+    # Ids, the second address, the map position and "Name" (first and last again): ignored.
+    assert mapping.unplaced == unplaced
+    assert mapping.columns["Name"] == mapping.columns["OtherCity"] == "ignore"
 
 
 def test_eventbrite_attendees_keep_the_ticket_type_as_a_detail() -> None:

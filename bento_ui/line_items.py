@@ -82,15 +82,18 @@ def fold(table: pd.DataFrame, continued: Mapping[int, int]) -> pd.DataFrame:
     if not item_columns:
         return table.drop(index=list(continued)) if continued else table
     names = [c[len(ITEMS_PREFIX) :] for c in item_columns]
-    cells = table[item_columns].astype("str")
-    filled = (cells.apply(lambda c: c.str.strip()) != "").to_numpy()
+    # Column by column into lists, then row by row in plain Python: a row of a frame
+    # (.iloc) costs a thousand times more than a list item.
+    values = [table[c].astype("str").str.strip().tolist() for c in item_columns]
+    filled = np.zeros(len(table), dtype=bool)
+    for column in values:
+        filled |= np.array(column, dtype=object) != ""
+    rows = table.index.tolist()
     carts: dict[int, list[dict[str, Any]]] = {}
-    for position in np.flatnonzero(filled.any(axis=1)).tolist():
-        row = int(table.index[position])
-        values = cells.iloc[position].tolist()
-        item = {name: _item_value(name, value.strip())
-                for name, value, there in zip(names, values, filled[position], strict=True)
-                if there}  # fmt: skip
+    for position in np.flatnonzero(filled).tolist():
+        row = int(rows[position])
+        item = {name: _item_value(name, column[position])
+                for name, column in zip(names, values, strict=True) if column[position]}
         carts.setdefault(continued.get(row, row), []).append(item)
     out = table.drop(columns=item_columns)
     if continued:

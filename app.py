@@ -15,6 +15,7 @@ import streamlit as st
 from ui.access import gate
 from ui.connection import sidebar
 from ui.keep import remember_choices, restore_choices
+from ui.widgets import fit_small_screens
 
 st.set_page_config(
     page_title="Bento Event Composer",
@@ -25,6 +26,7 @@ st.set_page_config(
 
 if not gate():  # before anything else: no page, no sidebar, no site UUID
     st.stop()
+fit_small_screens()
 
 compose = st.Page("app_pages/compose.py", title="Compose", icon=":material/edit_note:",
                   default=True)

@@ -56,6 +56,8 @@ from bento_ui.fixes import (
     unit_of,
 )
 from bento_ui.ledger import file_hash
+from bento_ui.line_items import continuations
+from bento_ui.line_items import describe as describe_folded
 from bento_ui.mapping import (
     DEFAULT_REST,
     IGNORE,
@@ -364,13 +366,16 @@ def mapping_section(sheet: pd.DataFrame, source: str) -> ColumnMapping:
         width="stretch", disabled=["column", "example", "note"], height=editor_height(len(base)),
         column_order=["column", "example", "note", "goes to", "name"],  # name last, as before
         column_config={
-            "column": st.column_config.TextColumn("column in your file"),
-            "example": st.column_config.TextColumn("example value"),
+            # Widths that fit 1024 px with the sidebar open, the name (a detail path such
+            # as cart.items.product_name) getting what is left.
+            "column": st.column_config.TextColumn("column in your file", width=170),
+            "example": st.column_config.TextColumn("example value", width=115),
             "note": st.column_config.TextColumn(
-                "note", help="'not recognised': the tool could not tell where this column "
-                "goes, so it went with the rest (below). Choose its place yourself."),
+                "note", width=100, help="'not recognised': the tool could not tell where this "
+                "column goes, so it went with the rest (below). Choose its place yourself."),
             "goes to": st.column_config.SelectboxColumn("goes to", options=list(GOES_TO_SHOWN),
-                                                        required=True, help=GOES_TO_HELP),
+                                                        required=True, help=GOES_TO_HELP,
+                                                        width=85),
             "name": st.column_config.TextColumn(
                 "name", help="For a field: its name (first_name). For a detail: its path; "
                 "dots nest (value.amount becomes {\"value\": {\"amount\": ...}})."),
@@ -480,7 +485,8 @@ def problems_section(validation: Any, mapping: ColumnMapping, file_name: str) ->
             "row": st.column_config.NumberColumn("row", help="Row number in your spreadsheet",
                                                  format="%d"),
             "column": st.column_config.TextColumn("column", help="The column in your file"),
-            "message": st.column_config.TextColumn("message", width="large"),
+            # Wide, but not wider than what is left at 1024 px: no sideways scroll.
+            "message": st.column_config.TextColumn("message", width=360),
         },
     )
     st.download_button("Download the problems (CSV)",
@@ -640,7 +646,7 @@ def fix_section(validation: Any, sheet: pd.DataFrame, fixed: pd.DataFrame,
                 st.session_state["upload_fix_changed"] = sorted({int(f.row or 0) for f in new})
                 st.rerun()
     downloads(validation, fixed, problems=person_problems(validation.problems, mapping),
-              file_name=file_name)
+              file_name=file_name, folded=continuations(fixed, mapping.columns))
     if fixes:
         left, right = st.columns([3, 1], vertical_alignment="center")
         with left.expander(f"Your fixes ({len(fixes):,}), applied in this order"):
@@ -666,19 +672,22 @@ def cell_fixes(shown: pd.DataFrame, edited_rows: dict[Any, dict[str, Any]],
 
 
 def downloads(validation: Any, fixed: pd.DataFrame, *, problems: pd.DataFrame,
-              file_name: str) -> None:
-    """Files in the person's own layout: the rows to fix, the rows ready to send."""
+              file_name: str, folded: dict[int, int]) -> None:
+    """Files in the person's own layout: the rows to fix, the rows ready to send (an
+    order with the rows of its line items, `folded`)."""
     left, right = st.columns(2)
     if validation.error_rows:
         left.download_button(
-            "Download the rows to fix (CSV)", lambda: csv_bytes(rows_to_fix_file(fixed, problems)),
+            "Download the rows to fix (CSV)", lambda: csv_bytes(
+                rows_to_fix_file(fixed, problems, folded)),
             file_name=download_name(file_name, "rows-to-fix"), mime="text/csv",
             key="upload_rows_to_fix_csv", on_click="ignore",
             help="Your columns, your fixes so far, and a problems column. Fix them in your "
             "spreadsheet and upload the file again.")
     if validation.valid_rows:
         right.download_button(
-            "Download the ready rows (CSV)", lambda: csv_bytes(ready_rows_file(fixed, validation)),
+            "Download the ready rows (CSV)", lambda: csv_bytes(
+                ready_rows_file(fixed, validation, folded)),
             file_name=download_name(file_name, "ready"), mime="text/csv",
             key="upload_ready_csv", on_click="ignore",
             help="The rows that would be sent, in your columns, with your fixes.")
@@ -795,6 +804,10 @@ if has_date and (validation.dates_ambiguous or order):
         )
 
 summary(validation)
+# Shopify writes an order of several products on several rows: folded into one event.
+if folded_note := describe_folded(continuations(fixed, mapping.columns),
+                                      mapping.columns):
+    st.info(escape_markdown(folded_note), icon=":material/shopping_cart:")
 if validation.events != validation.valid_rows:
     st.caption(f"The {validation.valid_rows:,} rows ready to send make {validation.events:,} "
                "events: each tag in the tags column is a $tag event of its own.")
@@ -838,7 +851,8 @@ sent = job_for("upload", source)
 if sent is not None and sent.done and not (refused := sent.report().failures_table).empty:
     st.download_button(
         "Download the refused rows in your layout (CSV)",
-        lambda: csv_bytes(failed_rows_file(fixed, refused)),
+        lambda: csv_bytes(failed_rows_file(
+            fixed, refused, continuations(fixed, mapping.columns))),
         file_name=download_name(chosen.name, "refused"), mime="text/csv",
         key="upload_refused_rows_csv", on_click="ignore",
         help="Your columns, with Bento's reasons in a problems column: fix them and upload "

@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from bento_ui import __version__
+from bento_ui import __version__, line_items
 from bento_ui import events as ev
 from bento_ui.batching import MAX_BATCH_SIZE
 from bento_ui.config import Credentials
@@ -35,6 +35,7 @@ from bento_ui.mapping import (
     ColumnMapping,
     apply_mapping,
     check_mapping,
+    folded_rows,
     header_row_hint,
     suggest_mapping,
     with_rest,
@@ -295,19 +296,37 @@ def _prepare(args: argparse.Namespace, data: bytes | None = None) -> Validation:
         print(repeats)
     mapping = _suggest([str(h) for h in sheet.columns], args)
     _print_columns(mapping)
+    _print_lower_header(sheet, args)
     args.mapping = mapping  # stored with the run, so that a resume maps it the same way
     _check_mapping(sheet, mapping)
     table = apply_mapping(sheet, mapping)
+    _print_folded(folded_rows(table), mapping)
     result = validate(
         table, timezone=args.timezone, date_order=args.date_order, amounts=args.amounts
     )
-    _print_summary(args, result.summary, result.events)
+    _print_summary(args, result.summary, result.events, len(folded_rows(table)))
     return result
 
 
-def _print_summary(args: argparse.Namespace, s: dict[str, int], events: int) -> None:
+def _print_lower_header(sheet: pd.DataFrame, args: argparse.Namespace) -> None:
+    """A header that maps but sits above the real one (Zoom's meeting block): said once."""
+    if getattr(args, "header_row", None) is not None:
+        return
+    row = header_row_hint(sheet)
+    if row is not None:
+        names = ", ".join(str(v).strip() for v in sheet.loc[row] if str(v).strip())
+        print(f"Row {row} looks like the column names ({names}): if it is, run again with "
+              f"--header-row {row}.")
+
+
+def _print_summary(
+    args: argparse.Namespace, s: dict[str, int], events: int, folded: int = 0
+) -> None:
+    # Rows folded into their orders (line items) are counted with the rows they were in.
+    rows = f"{s['rows']:,} orders in {s['rows'] + folded:,} rows" if folded else (
+        f"{s['rows']:,} rows")
     print(
-        f"{Path(args.file).name}: {s['rows']:,} rows: {s['valid']:,} valid, "
+        f"{Path(args.file).name}: {rows}: {s['valid']:,} valid, "
         f"{s['with errors']:,} with errors, {s['with warnings']:,} with warnings, "
         f"{s['empty skipped']:,} empty skipped"
     )
@@ -346,8 +365,16 @@ def _prepare_in_chunks(args: argparse.Namespace) -> PreparedFile:
         args.file, mapping, timezone=args.timezone, date_order=args.date_order,
         amounts=args.amounts,
     )  # fmt: skip
-    _print_summary(args, prepared.summary, prepared.valid_rows)
+    _print_folded(prepared.folded, mapping)
+    _print_summary(args, prepared.summary, prepared.valid_rows, len(prepared.folded))
     return prepared
+
+
+def _print_folded(folded: dict[int, int], mapping: ColumnMapping) -> None:
+    """The rows that continue an order (Shopify's line items), said once."""
+    message = line_items.describe(folded, mapping.columns)
+    if message:
+        print(message)
 
 
 def _suggest(headers: Sequence[str], args: argparse.Namespace) -> ColumnMapping:

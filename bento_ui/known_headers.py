@@ -39,8 +39,9 @@ _EMAIL = (
 _TYPE = ("type", "event", "eventname", "eventtype", "eventkind", "action")
 _DATE = (
     "date", "timestamp", "eventdate", "eventtime", "occurredat", "happenedat", "datetime",
-    "createdat", "createdutc", "created", "createdate", "createddate", "orderdate",
-    "purchasedat", "paidat", "signupdate", "signedupat", "registeredat", "registrationdate",
+    "createdat", "createdutc", "createddateutc", "created", "createdate", "createddate",
+    "orderdate", "purchasedat", "paidat", "signupdate", "signedupat", "registeredat",
+    "registrationdate",
     "subscribedat", "optintime", "jointime", "anmeldedatum", "registrierungsdatum",
     "datum", "datedinscription", "dateinscription", "time", "registrationtime",
 )  # fmt: skip
@@ -64,6 +65,9 @@ _PLACES: dict[str, tuple[str, ...]] = {
 _IGNORED = {
     "leid", "euid", "optinip", "gmtoff", "dstoff", "timezone", "cc", "region",
     "confirmtime", "confirmip", "latitude", "longitude", "lastchanged", "notes",
+    # Mailchimp's unsubscribed and cleaned exports: when and why they left.
+    "unsubtime", "unsubcampaigntitle", "unsubcampaignid", "unsubreason", "unsubreasonother",
+    "cleantime", "cleancampaigntitle", "cleancampaignid",
     "recordid", "id", "accountid", "ownerid", "lastmodifieddate", "systemmodstamp",
     "lastactivitydate", "createdbyid", "lastmodifiedbyid",
 }  # fmt: skip
@@ -74,9 +78,15 @@ _SHOPIFY = {"financialstatus", "lineitemname", "fulfillmentstatus"}
 _STRIPE = {"sellermessage", "cardlast4", "paymentintentid"}
 _EVENTBRITE = {"tickettype", "attendee", "barcode", "attendeestatus"}
 _ZOOM = {"jointime", "leavetime", "durationminutes", "meetingid"}
+_SALESFORCE = {"systemmodstamp", "masterrecordid", "isdeleted", "createdbyid"}
 
 _CONTEXT_PLACES: list[tuple[set[str], dict[str, str]]] = [
-    (_SHOPIFY, {"name": ev.PURCHASE_KEY}),
+    # A line item goes to the order's cart (Bento's details.cart.items); the rows that
+    # continue an order are folded into it (see `line_items`). The price is left out: it
+    # is in currency units, and Bento's cart prices are in cents like the amount.
+    (_SHOPIFY, {"name": ev.PURCHASE_KEY, "lineitemname": "details.cart.items.product_name",
+                "lineitemquantity": "details.cart.items.quantity",
+                "lineitemsku": "details.cart.items.product_sku"}),
     (_STRIPE, {"id": ev.PURCHASE_KEY}),
     (_EVENTBRITE, {"eventname": "details.event_name", "tickettype": "details.ticket_type"}),
     (_ZOOM, {"topic": "details.topic", "durationminutes": "details.duration_minutes"}),
@@ -97,14 +107,27 @@ _CONTEXT_IGNORED: list[tuple[set[str], set[str]]] = [
         "customerid", "customerdescription", "captured", "disputedamount", "disputestatus",
         "disputereason", "disputedateutc", "disputeevidencedueutc", "invoiceid",
         "invoicenumber", "paymentsourcetype", "destination", "transfer", "transfergroup",
-        "paymentintentid",
+        "paymentintentid", "interchangecosts", "merchantservicecharge",
     }),
     (_EVENTBRITE, {
         "attendee", "barcode", "buyerlastname", "buyerfirstname", "buyeremail", "devicename",
         "hold", "ordertype", "feespaid", "eventbritefees", "eventbritepaymentprocessing",
-        "eventid",
+        "eventid", "pricetier", "group",
+        # The ticket's currency: these rows are attendances, not purchases.
+        "currency",
     }),
     (_ZOOM, {"leavetime", "guest", "recordingconsent", "meetingid", "starttime", "endtime"}),
+    # Salesforce's data export (Contact.csv): record bookkeeping, the second address and
+    # the map position; "Name" is First and Last Name again.
+    (_SALESFORCE, {
+        "isdeleted", "masterrecordid", "recordtypeid", "name", "otherstreet", "othercity",
+        "otherstate", "otherpostalcode", "othercountry", "otherlatitude", "otherlongitude",
+        "othergeocodeaccuracy", "mailinglatitude", "mailinglongitude",
+        "mailinggeocodeaccuracy", "fax", "otherphone", "assistantphone", "assistantname",
+        "reportstoid", "description", "hasoptedoutoffax", "lastcurequestdate",
+        "lastcuupdatedate", "emailbouncedreason", "emailbounceddate", "jigsaw",
+        "jigsawcontactid",
+    }),
 ]
 _CARD = re.compile(r"^card")  # Stripe's card columns (brand, last4, address, ...)
 

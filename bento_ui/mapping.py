@@ -21,7 +21,7 @@ import pandas as pd
 
 from bento_ui import _arrow_text as arrow_text
 from bento_ui import events as ev
-from bento_ui import known_headers
+from bento_ui import known_headers, line_items
 from bento_ui.errors import MappingError
 
 IGNORE = "ignore"
@@ -272,7 +272,9 @@ def apply_mapping(
     """The event table for `sheet`: one row per sheet row, same index (row numbers).
 
     Rows with no type get `default_type` (a type in the sheet wins); rows whose mapped
-    cells are all blank stay blank, so validation can count and skip them.
+    cells are all blank stay blank, so validation can count and skip them. The rows that
+    continue an order (the same order key, no amount: a Shopify line item) are folded
+    into its first row (`line_items`); `folded_rows(table)` lists them.
     Raises MappingError when the mapping cannot be applied.
     """
     if not isinstance(mapping, ColumnMapping):
@@ -305,7 +307,19 @@ def apply_mapping(
             fill = no_type.copy()
             fill[no_type] = ~arrow_text.blank_rows(table if no_type.all() else table[no_type])
             table.loc[fill, ev.TYPE] = default
+    # An order written one line item a row (Shopify): one event per order, its items in
+    # the cart (see `line_items`); what was folded is kept for the caller to tell.
+    continued = line_items.continuations(sheet, used)
+    if continued or any(line_items.is_item_column(t) for t in used.values()):
+        table = line_items.fold(table, continued)
+    table.attrs[line_items.CONTINUED] = continued
     return table
+
+
+def folded_rows(table: pd.DataFrame) -> dict[int, int]:
+    """{row folded into an order: the order's first row} of an `apply_mapping` table."""
+    folded: dict[int, int] = table.attrs.get(line_items.CONTINUED, {})
+    return folded
 
 
 def _text(column: pd.Series) -> pd.Series:
@@ -329,8 +343,19 @@ def _header_hint(sheet: pd.DataFrame, mapping: ColumnMapping) -> list[str]:
 
 def header_row_hint(sheet: pd.DataFrame) -> int | None:
     """The spreadsheet row, among the first 20, that looks like the column names (it
-    names an email column), when the header read is not it; None otherwise."""
+    names an email column), when the header read is not it; None otherwise.
+
+    A header that names an email column may still be the wrong one: Zoom's participants
+    export "with meeting data" starts with a block about the meeting (the host's `User
+    Email`), then a blank row, then the participants' own header. A row below that names
+    an email column and at least two more known columns is taken for the real header."""
     if any(p == ev.EMAIL for p in known_headers.place([str(h) for h in sheet.columns])):
+        for row, values in zip(sheet.index[:20], sheet.head(20).itertuples(index=False),
+                               strict=False):  # fmt: skip
+            places = known_headers.place([str(v) for v in values])
+            known = [p for p in places if p is not None and p != IGNORE]
+            if ev.EMAIL in known and len(known) >= 3:
+                return int(row)
         return None
     for row, values in zip(sheet.index[:20], sheet.head(20).itertuples(index=False), strict=False):
         if any(known_headers.place([str(v)]) == [ev.EMAIL] for v in values):

@@ -17,6 +17,8 @@ then handled in the same chunks, so everything downstream is the same.
 What is decided for the whole file, as `validate` decides it for a whole table:
 
 - Duplicates: a row that repeats any earlier row of the file is flagged, across chunks.
+- Orders written one line item a row (Shopify): a chunk ends on a whole order, so the
+  rows that continue it are folded into it however the file is cut (`line_items`).
 - Date order: the first chunk whose numeric dates decide it (a day over 12 first or
   second) decides it for the file; if an earlier chunk had only ambiguous dates, the
   file is checked again from the start in that order. A column that stays ambiguous to
@@ -46,12 +48,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
+from bento_ui import line_items, workbook_claims
 from bento_ui import spreadsheet as sheet_io
-from bento_ui import workbook_claims
 from bento_ui.batching import Batch
 from bento_ui.dates import DateOrder, check_timezone
 from bento_ui.errors import ReadError
-from bento_ui.mapping import ColumnMapping, apply_mapping
+from bento_ui.mapping import ColumnMapping, apply_mapping, folded_rows
 from bento_ui.money import MINOR, Unit
 from bento_ui.payloads import build_events, encode_events
 from bento_ui.validation import ERROR, PROBLEM_COLUMNS, WARNING, SeenRows, Validation, validate
@@ -311,6 +313,7 @@ class Chunk:
 
     valid: pd.DataFrame  # as `validate(...).valid`
     validation: Validation
+    folded: dict[int, int] = field(default_factory=dict)  # as `mapping.folded_rows`
 
     @property
     def texts(self) -> pa.Array:
@@ -339,6 +342,8 @@ class PreparedFile:
     valid_rows: int = 0  # events to send (a row with tags can make several)
     valid_source_rows: int = 0  # the source rows they come from
     empty_rows: list[int] = field(default_factory=list)
+    # The rows that continue an order (a line item each), folded into its first row.
+    folded: dict[int, int] = field(default_factory=dict)
     dates_ambiguous: bool = False
     problem_parts: list[pd.DataFrame] = field(default_factory=list)
 
@@ -413,6 +418,7 @@ def _first_pass(
         prepared.valid_rows += len(result.valid)
         prepared.valid_source_rows += result.valid_rows
         prepared.empty_rows.extend(result.empty_rows)
+        prepared.folded.update(chunk.folded)
         prepared.problem_parts.append(result.problems)
         if on_chunk is not None:
             on_chunk(chunk)
@@ -423,7 +429,9 @@ def _first_pass(
 def _check_chunks(
     prepared: PreparedFile, seen: SeenRows, now: pd.Timestamp | None
 ) -> Iterator[Chunk]:
-    for part in iter_table(prepared.source, chunk_rows=prepared.chunk_rows, sheet=prepared.sheet):
+    parts = iter_table(prepared.source, chunk_rows=prepared.chunk_rows, sheet=prepared.sheet)
+    # An order's line items may run past the end of a chunk: each chunk ends on an order.
+    for part in line_items.whole_orders(parts, prepared.mapping.columns):
         table = apply_mapping(part, prepared.mapping)
         result = validate(
             table,
@@ -433,7 +441,7 @@ def _check_chunks(
             seen=seen,
             amounts=prepared.amounts,
         )
-        yield Chunk(result.valid, result)
+        yield Chunk(result.valid, result, folded_rows(table))
 
 
 # --- sending --------------------------------------------------------------------------

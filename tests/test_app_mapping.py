@@ -105,3 +105,12 @@ def test_a_mapping_is_remembered_in_the_next_session_and_can_be_forgotten() -> N
     again = export(open_app("upload"), "signups_de.csv")
     assert not any("Applied the mapping you saved" in i for i in texts(again.info))
     assert mapping_frame(again).set_index("column").loc["Tarif", "goes to"] == "field ▼"
+
+
+def test_a_shopify_orders_line_item_rows_join_their_orders_not_the_errors() -> None:
+    at = export(open_app("upload"), "shopify_orders.csv")
+    at.radio(key="upload_amounts").set_value("major").run()
+    assert not at.exception and not texts(at.error)
+    assert metrics(at)["With errors"] == "0" and metrics(at)["Ready to send"] == "3"
+    assert any("3 rows continue the order above them (same 'Name', no 'Total')" in i
+               and "Rows 4, 6, 7." in i for i in texts(at.info))

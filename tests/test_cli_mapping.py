@@ -54,3 +54,13 @@ def test_the_rest_is_kept_as_fields_or_ignored() -> None:
     assert "Company Name -> fields.company" in out and "Lead Status -> ignore" in out
     assert "Not recognised: Phone Number, Contact owner, Lead Status" in out
     assert "Company Name," not in out.split("Not recognised:")[1]
+
+
+def test_a_shopify_orders_line_item_rows_are_folded_into_their_orders() -> None:
+    code, out, _ = run("validate", str(DATA / "exports" / "shopify_orders.csv"),
+                       "--amounts", "major")
+    assert code == 0
+    assert ("3 rows continue the order above them (same 'Name', no 'Total'): their line "
+            "items are in that order's cart") in out
+    assert "Rows 4, 6, 7." in out
+    assert "3 orders in 6 rows: 3 valid, 0 with errors" in out

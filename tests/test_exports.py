@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bento_ui import read_table, suggest_mapping
-from bento_ui.mapping import ColumnMapping, rest_of, with_rest
+from bento_ui.mapping import ColumnMapping, header_row_hint, rest_of, with_rest
 from ui.logic import suggest_amounts
 
 EXPORTS = Path(__file__).parent / "data" / "exports"
@@ -49,6 +49,11 @@ def test_shopify_orders_are_purchases_dated_when_placed() -> None:
         "Total": "details.value.amount", "Created at": "date",
         "Accepts Marketing": "fields.accepts_marketing", "Discount Code": "fields.discount_code",
         "Phone": "fields.phone",
+        # One line item a row: into the order's cart (the rows that continue an order are
+        # folded into it, see test_line_items.py); the price is in currency units, left out.
+        "Lineitem name": "details.cart.items.product_name",
+        "Lineitem quantity": "details.cart.items.quantity",
+        "Lineitem sku": "details.cart.items.product_sku",
     }, headers)  # fmt: skip
     assert mapping.columns["Paid at"] == "ignore"  # empty for unpaid orders
     assert mapping.unplaced == ["Accepts Marketing", "Discount Code", "Phone"]
@@ -83,39 +88,66 @@ def test_hubspot_contacts() -> None:
 
 
 def test_salesforce_contacts() -> None:
+    # Salesforce's data export (Contact.csv): API names, every standard field.
     mapping = suggested("salesforce_contacts.csv")
+    unplaced = ["Salutation", "MailingStreet", "MailingCity", "MailingState",
+                "MailingPostalCode", "MailingCountry", "Phone", "MobilePhone", "HomePhone",
+                "Title", "Department", "LeadSource", "Birthdate", "HasOptedOutOfEmail",
+                "DoNotCall"]  # fmt: skip
     assert mapping.columns == whole({
         "FirstName": "fields.first_name", "LastName": "fields.last_name", "Email": "email",
-        "CreatedDate": "date", "Phone": "fields.phone", "Title": "fields.title",
-        "LeadSource": "fields.lead_source", "MailingCity": "fields.mailing_city",
-        "MailingCountry": "fields.mailing_country",
+        "CreatedDate": "date", "Salutation": "fields.salutation",
+        "MailingStreet": "fields.mailing_street", "MailingCity": "fields.mailing_city",
+        "MailingState": "fields.mailing_state",
+        "MailingPostalCode": "fields.mailing_postal_code",
+        "MailingCountry": "fields.mailing_country", "Phone": "fields.phone",
+        "MobilePhone": "fields.mobile_phone", "HomePhone": "fields.home_phone",
+        "Title": "fields.title", "Department": "fields.department",
+        "LeadSource": "fields.lead_source", "Birthdate": "fields.birthdate",
+        "HasOptedOutOfEmail": "fields.has_opted_out_of_email", "DoNotCall": "fields.do_not_call",
     }, headers_of("salesforce_contacts.csv"))  # fmt: skip
-    assert [h for h, t in mapping.columns.items() if t == "ignore"] == [
-        "Id", "AccountId", "OwnerId", "LastModifiedDate"]  # fmt: skip
+    # Ids, the second address, the map position and "Name" (first and last again): ignored.
+    assert mapping.unplaced == unplaced
+    assert mapping.columns["Name"] == mapping.columns["OtherCity"] == "ignore"
 
 
-def test_eventbrite_attendees_keep_the_event_title_as_a_detail() -> None:
+def test_eventbrite_attendees_keep_the_ticket_type_as_a_detail() -> None:
     mapping = suggested("eventbrite_attendees.csv")
     unplaced = {"Order #": "fields.order", "Quantity": "fields.quantity",
-                "Date Attending": "fields.date_attending", "Check-In Date": "fields.check_in_date",
-                "Discount": "fields.discount", "Total Paid": "fields.total_paid",
-                "Attendee Status": "fields.attendee_status"}  # fmt: skip
+                "Total Paid": "fields.total_paid", "Attendee Status": "fields.attendee_status",
+                "Home City": "fields.home_city",
+                "How did you hear about this event?": "fields.how_did_you_hear_about_this_event",
+                "Job Title": "fields.job_title", "Company": "fields.company"}  # fmt: skip
     assert mapping.columns == whole({
         "Order Date": "date", "First Name": "fields.first_name", "Last Name": "fields.last_name",
-        "Email": "email", "Ticket Type": "details.ticket_type",
-        "Event Name": "details.event_name", **unplaced,
+        "Email": "email", "Ticket Type": "details.ticket_type", **unplaced,
     }, headers_of("eventbrite_attendees.csv"))  # fmt: skip
+    # The ticket's Currency is ignored: an attendance is not a purchase.
     assert mapping.unplaced == list(unplaced)
+
+
+def test_eventbrite_event_name_is_the_events_title_not_a_type() -> None:
+    mapping = suggest_mapping(["Order #", "Email", "Ticket Type", "Attendee #", "Event Name"])
+    assert mapping.columns["Event Name"] == "details.event_name"
 
 
 def test_zoom_participants() -> None:
     mapping = suggested("zoom_participants.csv")
     assert mapping.columns == whole({
-        "Topic": "details.topic", "Name (Original Name)": "fields.name_original_name",
-        "User Email": "email", "Join Time": "date",
-        "Duration (Minutes)": "details.duration_minutes",
+        "Name (Original Name)": "fields.name_original_name", "User Email": "email",
+        "Join Time": "date", "Duration (Minutes)": "details.duration_minutes",
     }, headers_of("zoom_participants.csv"))  # fmt: skip
     assert mapping.unplaced == ["Name (Original Name)"]
+    # With the meeting's data exported too, the topic goes with each attendance.
+    assert suggest_mapping(["Topic", "Meeting ID", "User Email", "Join Time"]).columns[
+        "Topic"] == "details.topic"
+
+
+def test_mailchimp_unsubscribed_and_cleaned_exports_ignore_why_they_left() -> None:
+    headers = ["Email Address", "MEMBER_RATING", "OPTIN_TIME", "UNSUB_TIME",
+               "UNSUB_CAMPAIGN_TITLE", "UNSUB_REASON", "CLEAN_TIME", "LEID"]  # fmt: skip
+    columns = suggest_mapping(headers).columns
+    assert [h for h, t in columns.items() if t == "ignore"] == headers[3:]
 
 
 @pytest.mark.parametrize(
@@ -151,3 +183,19 @@ def test_the_rest_can_be_ignored_in_one_switch_and_kept_again() -> None:
         "Create Date": "date"}  # fmt: skip
     assert with_rest(ignored, "fields").columns == mapping.columns
     assert ColumnMapping.from_json(ignored.to_json()) == ignored
+
+
+def test_zoom_with_meeting_data_points_at_the_participants_header() -> None:
+    # Zoom's "export with meeting data": the meeting (and its host's email) on top.
+    path = EXPORTS / "zoom_participants_meeting_data.csv"
+    assert header_row_hint(read_table(path)) == 4
+    participants = read_table(path, header_row=4)
+    assert list(participants.index) == [5, 6]
+    assert suggest_mapping(participants.columns).columns == suggested(
+        "zoom_participants.csv").columns
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in EXPORTS.glob("*.csv")
+                                        if "meeting_data" not in p.name))
+def test_an_export_whose_header_is_first_gets_no_header_row_hint(name: str) -> None:
+    assert header_row_hint(read_table(EXPORTS / name)) is None

@@ -609,34 +609,45 @@ def _notes(problems: pd.DataFrame) -> pd.Series:
             ).groupby(errors["row"]).agg(" | ".join)
 
 
-def rows_to_fix_file(fixed: pd.DataFrame, problems: pd.DataFrame) -> pd.DataFrame:
+def rows_to_fix_file(fixed: pd.DataFrame, problems: pd.DataFrame,
+                     folded: Mapping[int, int] | None = None) -> pd.DataFrame:
     """The rows with errors in the person's layout (their headers, in their order, their
     fixes applied) plus a `problems` column; upload it again once fixed (the app and
-    the CLI ignore that column). `problems`: the person's (see `person_problems`)."""
+    the CLI ignore that column). `problems`: the person's (see `person_problems`).
+    `folded` (`line_items.continuations`): an order's line-item rows go with it."""
     notes = _notes(problems)
-    rows = [r for r in fixed.index if r in notes.index]
-    out = fixed.loc[rows].copy()
-    out[PROBLEMS_COLUMN] = notes.reindex(out.index).to_numpy()
+    out = fixed.loc[_with_line_items(fixed, set(notes.index), folded)].copy()
+    out[PROBLEMS_COLUMN] = notes.reindex(out.index).fillna("").to_numpy()
     return out
 
 
-def ready_rows_file(fixed: pd.DataFrame, validation: Validation) -> pd.DataFrame:
-    """The rows that would be sent, in the person's layout, their fixes applied."""
-    rows = list(dict.fromkeys(int(r) for r in validation.valid.index))
-    return fixed.loc[rows]
+def ready_rows_file(fixed: pd.DataFrame, validation: Validation,
+                    folded: Mapping[int, int] | None = None) -> pd.DataFrame:
+    """The rows that would be sent, in the person's layout, their fixes applied (an
+    order with the rows of its line items, `folded`)."""
+    return fixed.loc[_with_line_items(fixed, {int(r) for r in validation.valid.index}, folded)]
 
 
-def failed_rows_file(fixed: pd.DataFrame, failures: pd.DataFrame) -> pd.DataFrame:
+def failed_rows_file(fixed: pd.DataFrame, failures: pd.DataFrame,
+                     folded: Mapping[int, int] | None = None) -> pd.DataFrame:
     """After a send, the rows Bento refused, in the person's layout, with Bento's reasons
     in a `problems` column (`failures`: a report's `failures_table`)."""
     if failures.empty:
         return fixed.iloc[0:0].assign(**{PROBLEMS_COLUMN: ""})
     reasons = failures.assign(note="Bento: " + failures["error"].astype("str")).groupby(
         "row")["note"].agg(" | ".join)
-    rows = [r for r in fixed.index if r in reasons.index]
-    out = fixed.loc[rows].copy()
-    out[PROBLEMS_COLUMN] = reasons.reindex(out.index).to_numpy()
+    out = fixed.loc[_with_line_items(fixed, set(reasons.index), folded)].copy()
+    out[PROBLEMS_COLUMN] = reasons.reindex(out.index).fillna("").to_numpy()
     return out
+
+
+def _with_line_items(fixed: pd.DataFrame, rows: set[int],
+                     folded: Mapping[int, int] | None) -> list[int]:
+    """`rows` in the sheet's order, each order with the rows that continue it (its line
+    items: without them, the file uploaded again would lose them)."""
+    if folded:
+        rows = rows | {row for row, first in folded.items() if first in rows}
+    return [r for r in fixed.index if r in rows]
 
 
 # ---------------------------------------------------------------- sending

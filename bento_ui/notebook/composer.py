@@ -350,6 +350,8 @@ class Composer(widgets.VBox):  # type: ignore[misc]
             "with errors": summary["with errors"], "with warnings": summary["with warnings"],
             "empty, skipped": summary["empty skipped"], "events": validation.events,
         }]))  # fmt: skip
+        if state.folded_note:
+            self.counts.value += _p(state.folded_note)
         if validation.problems.empty:
             self.problems_table.value = _p("No problems: every row can be sent.")
         else:

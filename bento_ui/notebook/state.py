@@ -26,6 +26,7 @@ from pathlib import Path
 import pandas as pd
 
 from bento_ui import events as ev
+from bento_ui import line_items
 from bento_ui.batching import MAX_BATCH_SIZE
 from bento_ui.config import Credentials
 from bento_ui.emulator import Emulator, sandbox
@@ -38,6 +39,7 @@ from bento_ui.mapping import (
     ColumnMapping,
     apply_mapping,
     check_mapping,
+    folded_rows,
     join_target,
     split_target,
     suggest_mapping,
@@ -192,6 +194,7 @@ class ComposerState:
         self.composed: pd.DataFrame | None = None  # the form's one event, when in use
         self.error = ""  # why there is nothing to check (a file that cannot be read)
         self.mapping_problems: list[str] = []
+        self.folded_note = ""  # the rows that continue an order (see bento_ui.line_items)
         self.validation: Validation | None = None
         self.jobs: list[SendJob] = []
 
@@ -349,6 +352,7 @@ class ComposerState:
         """Validate the current source with the current choices."""
         self.validation = None
         self.mapping_problems = []
+        self.folded_note = ""
         try:
             if self.composed is not None:
                 table = self.composed
@@ -359,6 +363,7 @@ class ComposerState:
                 if self.mapping_problems:
                     return
                 table = apply_mapping(self.sheet, self.mapping)
+                self.folded_note = line_items.describe(folded_rows(table), self.mapping.columns)
             if self.composed is not None:  # the form: amounts in cents, dates in UTC
                 self.validation = validate(table)
             else:

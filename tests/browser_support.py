@@ -59,6 +59,8 @@ def running_app(
     port = free_port()
     clean = {k: v for k, v in os.environ.items() if not k.startswith("BENTO_")}
     with tempfile.TemporaryDirectory(prefix="bento-app-") as tmp:
+        # Its own user data folder (ledger, remembered mappings): never the person's.
+        clean["BENTO_UI_HOME"] = str(Path(tmp) / "home")
         log_path = log or Path(tmp) / "streamlit.log"
         with open(log_path, "w", encoding="utf-8") as out:
             proc = subprocess.Popen(
@@ -231,6 +233,7 @@ def running_jupyter_lab(
             folder.mkdir()
         path = os.pathsep.join(p for p in (str(ROOT), clean.get("PYTHONPATH", "")) if p)
         lab_env = clean | {k: str(v) for k, v in folders.items()} | {"PYTHONPATH": path}
+        lab_env["BENTO_UI_HOME"] = str(home / "bento-ui")  # never the person's ledger
         with open(log_path, "w", encoding="utf-8") as out:
             proc = subprocess.Popen(
                 [

@@ -471,9 +471,14 @@ AMOUNT_UNITS = {
 }
 
 
-def suggest_amounts(amounts: pd.Series) -> Unit:
-    """Currency units when the amount column holds decimals (32.00), else minor units."""
-    return MAJOR if has_decimals(amounts) else MINOR
+def suggest_amounts(amounts: pd.Series, head: int = 1000) -> Unit:
+    """Currency units when the amount column holds decimals (32.00), else minor units.
+    The first `head` amounts usually settle it: the rest are looked at only when none
+    of those has decimals."""
+    for part in (amounts.iloc[:head], amounts.iloc[head:]):
+        if len(part) and has_decimals(part):
+            return MAJOR
+    return MINOR
 
 
 def amount_both_ways(amount: str | None, currency: str, unit: Unit) -> str | None:

@@ -28,7 +28,7 @@ import os
 import re
 import threading
 import zoneinfo
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -406,14 +406,24 @@ def mapping_editor_frame(mapping: ColumnMapping, sheet: pd.DataFrame) -> pd.Data
 
 def first_filled(column: pd.Series, head: int = 100) -> str:
     """The first cell of `column` that is not blank, as text ("" if every one is): looked
-    for in the first `head` rows, and only when all of those are blank in the rest (the
-    mapping editor shows one per column: no pass over a 100k-row column for it)."""
-    for part in (column.iloc[:head], column.iloc[head:]):
+    for in the first `head` rows, then in ten times as many, and so on (the mapping
+    editor shows one per column: no pass over a 100k-row column for it)."""
+    for part in growing_parts(column, head):
         text = part.astype("str")
         filled = text[text.str.strip() != ""]
         if len(filled):
             return str(filled.iloc[0])
     return ""
+
+
+def growing_parts(column: pd.Series, head: int) -> Iterator[pd.Series]:
+    """`column` in consecutive parts of `head` rows, then ten times as many, and so on:
+    a search that usually ends in the first part never reads the whole column, and one
+    that does not costs about one pass more than reading it at once."""
+    start, size = 0, head
+    while start < len(column):
+        yield column.iloc[start : start + size]
+        start, size = start + size, size * 10
 
 
 NOT_RECOGNISED = "not recognised"  # the note on a column the tool could not place
@@ -471,14 +481,10 @@ AMOUNT_UNITS = {
 }
 
 
-def suggest_amounts(amounts: pd.Series, head: int = 1000) -> Unit:
+def suggest_amounts(amounts: pd.Series, head: int = 100) -> Unit:
     """Currency units when the amount column holds decimals (32.00), else minor units.
-    The first `head` amounts usually settle it: the rest are looked at only when none
-    of those has decimals."""
-    for part in (amounts.iloc[:head], amounts.iloc[head:]):
-        if len(part) and has_decimals(part):
-            return MAJOR
-    return MINOR
+    Looked for in growing parts (see `growing_parts`): the first amounts usually say."""
+    return MAJOR if any(has_decimals(part) for part in growing_parts(amounts, head)) else MINOR
 
 
 def amount_both_ways(amount: str | None, currency: str, unit: Unit) -> str | None:

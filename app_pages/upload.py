@@ -32,7 +32,6 @@ import streamlit as st
 from bento_ui import (
     BentoUIError,
     apply_mapping,
-    build_events,
     list_sheets,
     read_table,
     remembered,
@@ -72,6 +71,7 @@ from bento_ui.resume import apply_edits
 from bento_ui.sending import Origin
 from bento_ui.spreadsheet import REPEATED_HEADERS, describe_repeated_headers, rehead
 from bento_ui.templates import template_csv, template_xlsx
+from ui.checked import Checked
 from ui.logic import (
     AMOUNT_UNITS,
     GOES_TO_HELP,
@@ -92,7 +92,6 @@ from ui.logic import (
     mapping_from_editor,
     mark_bad_cells,
     marked,
-    person_problems,
     ready_rows_file,
     row_preview,
     rows_to_fix,
@@ -101,6 +100,7 @@ from ui.logic import (
     time_zones,
     upload_options,
 )
+from ui.memo import once
 from ui.send import job_for, send_panel
 from ui.widgets import paged
 
@@ -116,10 +116,10 @@ def templates() -> None:
         "keep the headers, and upload it here."
     )
     left, right, _ = st.columns([1, 1, 3])
-    left.download_button("Template (CSV)", template_csv(), file_name="bento-events-template.csv",
+    left.download_button("Template (CSV)", template_csv, file_name="bento-events-template.csv",
                          mime="text/csv", key="upload_template_csv", on_click="ignore")
     right.download_button(
-        "Template (Excel)", template_xlsx(), file_name="bento-events-template.xlsx",
+        "Template (Excel)", template_xlsx, file_name="bento-events-template.xlsx",
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         key="upload_template_xlsx", on_click="ignore",
     )
@@ -414,7 +414,8 @@ def amounts_section(sheet: pd.DataFrame, mapping: ColumnMapping, source: str) ->
     header = mapping.target_of(ev.PURCHASE_AMOUNT)
     if header is None:
         return "minor"
-    suggestion = suggest_amounts(sheet[header])
+    suggestion = once("upload_amounts_suggested", (source, header),
+                      lambda: suggest_amounts(sheet[header]))  # a pass over the column
     if st.session_state.get("upload_amounts_for") != (source, header):
         st.session_state["upload_amounts_for"] = (source, header)
         st.session_state["upload_amounts"] = (st.session_state.get("upload_saved_amounts")
@@ -444,8 +445,9 @@ def check_and_validate(
         return memo[1], memo[2]
     fixed = apply_edits(sheet, edits)
     table = apply_mapping(fixed, mapping)
-    validation = validate(table, timezone=tz, date_order=order,  # type: ignore[arg-type]
-                          amounts=amounts)  # type: ignore[arg-type]
+    found = validate(table, timezone=tz, date_order=order,  # type: ignore[arg-type]
+                     amounts=amounts)  # type: ignore[arg-type]
+    validation = Checked.of(found, mapping)  # its counts computed once, not on each rerun
     st.session_state["upload_memo"] = (memo_key, validation, fixed)
     return validation, fixed
 
@@ -461,7 +463,7 @@ def summary(validation: Any) -> None:
 def problems_section(validation: Any, mapping: ColumnMapping, file_name: str) -> pd.DataFrame:
     """The problems in the person's terms (their headers), filtered by column and kind;
     returns the filtered problems, which the fix grid follows too."""
-    problems = person_problems(validation.problems, mapping)
+    problems = validation.person_problems
     if problems.empty:
         st.success("No problems: every row can be sent.")
         return problems
@@ -625,7 +627,7 @@ def fix_section(validation: Any, sheet: pd.DataFrame, fixed: pd.DataFrame,
         columns = columns_with_problems_first(
             [h for h, t in mapping.columns.items() if t != IGNORE], problems)
         shown = fix_frame(fixed, page_rows, validation.problems, columns)
-        shown, severities = mark_bad_cells(shown, person_problems(validation.problems, mapping))
+        shown, severities = mark_bad_cells(shown, validation.person_problems)
         config: dict[str, Any] = {
             "_index": st.column_config.NumberColumn("row", disabled=True),
             "problems": st.column_config.TextColumn("problems", width="medium"),
@@ -645,7 +647,7 @@ def fix_section(validation: Any, sheet: pd.DataFrame, fixed: pd.DataFrame,
                 commit_fixes(sheet, source, sha, [*fixes, *new])
                 st.session_state["upload_fix_changed"] = sorted({int(f.row or 0) for f in new})
                 st.rerun()
-    downloads(validation, fixed, problems=person_problems(validation.problems, mapping),
+    downloads(validation, fixed, problems=validation.person_problems,
               file_name=file_name, folded=continuations(fixed, mapping.columns))
     if fixes:
         left, right = st.columns([3, 1], vertical_alignment="center")
@@ -717,7 +719,8 @@ def preview_section(validation: Any, sheet: pd.DataFrame) -> None:
             where = f"row{'s' if len(rows) > 1 else ''} {', '.join(f'{r:,}' for r in rows)}"
             st.caption(f"{what} to be sent ({where}), exactly as Bento receives "
                        f"{'it' if len(first) == 1 else 'them'}:")
-            st.code(to_json(build_events(first)), language="json", wrap_lines=True)
+            st.code(to_json(validation.first_events(PREVIEW_EVENTS)), language="json",
+                    wrap_lines=True)
 
 
 st.title("Upload a spreadsheet")

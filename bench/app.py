@@ -13,9 +13,9 @@ What it does, in this order:
    - `python -m bench.variants ours FILE`, as `bench.prepare` runs it (the CLI's
      mapping, then every payload); its read + map + validate is the yardstick asked for;
    - "the library as the app": read_table, the mapping the app suggests (what the
-     page validates with until the person changes it: for this file it maps Order ID,
-     Amount, Tag and Details to fields, so about half the rows have errors), and
-     validate, no payloads: exactly the library's share of the app's first run.
+     page validates with until the person changes it), the amount unit the page
+     suggests (currency units when some amount has decimals: this file's bad rows do),
+     and validate, no payloads: exactly the library's share of the app's first run.
 3. Starts the real app (`tests/browser_support.running_app`: `streamlit run app.py` on a
    free port) and, `--repeat` times, a fresh browser context (a new session) in
    Debian's Chromium opens the Upload page.
@@ -364,7 +364,8 @@ def library_as_the_app(path: Path) -> dict[str, Any]:
     import resource
 
     from bento_ui import apply_mapping, read_table, suggest_mapping, validate
-    from ui.logic import headers_key, mapping_editor_frame, mapping_from_editor
+    from bento_ui import events as ev
+    from ui.logic import headers_key, mapping_editor_frame, mapping_from_editor, suggest_amounts
 
     stages: dict[str, float] = {}
     started = last = time.perf_counter()
@@ -380,8 +381,10 @@ def library_as_the_app(path: Path) -> dict[str, Any]:
     suggested = suggest_mapping(headers_key(sheet.columns))
     mapping = mapping_from_editor(mapping_editor_frame(suggested, sheet), suggested.default_type)
     table_ = apply_mapping(sheet, mapping)
+    amount = mapping.target_of(ev.PURCHASE_AMOUNT)  # the unit the page suggests for it
+    amounts = suggest_amounts(sheet[amount]) if amount else "minor"
     lap("map")
-    result = validate(table_, timezone="UTC", date_order=None)
+    result = validate(table_, timezone="UTC", date_order=None, amounts=amounts)
     lap("validate")
     return {
         "seconds": time.perf_counter() - started,

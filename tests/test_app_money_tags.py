@@ -72,6 +72,20 @@ def test_choosing_cents_for_decimals_is_an_error_not_a_truncation() -> None:
     assert metrics(at)["With errors"] == "2"
 
 
+def test_each_file_gets_its_own_amount_unit_suggestion_at_once() -> None:
+    # The suggestion is remembered per file and column (not worked out on every click):
+    # a file with the same columns but whole amounts is suggested cents, and back.
+    at = shop()
+    assert at.radio(key="upload_amounts").value == "major"
+    whole = SHOP.replace(b"32.00", b"3200").replace(b"0.99", b"99")
+    upload(at, "orders-cents.csv", whole)
+    assert at.radio(key="upload_amounts").value == "minor"
+    assert not any("holds amounts with decimals" in c for c in texts(at.caption))
+    assert metrics(at)["Ready to send"] == "3"
+    upload(at, "orders.csv", SHOP)
+    assert at.radio(key="upload_amounts").value == "major"
+
+
 def test_a_tags_column_becomes_tag_events_or_stays_a_field() -> None:
     at = upload(open_app("upload"), "members.csv", MEMBERS)
     mapping = next(d.value for d in at.data_editor if "goes to" in d.value.columns)

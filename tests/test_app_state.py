@@ -37,6 +37,7 @@ from ui.logic import (
     pairs_from_frame,
     problems_by_place,
     rows_to_fix,
+    suggest_amounts,
 )
 
 
@@ -119,6 +120,18 @@ def test_mapping_editor_round_trip() -> None:
     assert changed.columns["Notes"] == "details.notes"
     assert changed.columns["First Name"] == "fields.given_name"
     assert changed.default_type == "t"
+
+
+def test_examples_and_the_amount_unit_look_past_the_first_rows() -> None:
+    # Both look at the first rows first (a 100k-row upload is not read whole for them),
+    # and at the rest when those say nothing.
+    n = 1500
+    sheet = pd.DataFrame({"Email": ["a@example.com"] * n, "Company": [" "] * (n - 1) + ["Acme"],
+                          "Amount": ["5"] * (n - 1) + ["32.50"], "Notes": [""] * n})
+    frame = mapping_editor_frame(suggest_mapping(sheet.columns), sheet)
+    assert frame["example"].tolist() == ["a@example.com", "Acme", "5", ""]
+    assert suggest_amounts(sheet["Amount"]) == "major"
+    assert suggest_amounts(sheet["Amount"].iloc[:-1]) == "minor"
 
 
 def test_edits_overlay_the_sheet_and_forget_values_set_back() -> None:

@@ -28,7 +28,7 @@ import os
 import re
 import threading
 import zoneinfo
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -388,10 +388,8 @@ def mapping_editor_frame(mapping: ColumnMapping, sheet: pd.DataFrame) -> pd.Data
     """One row per sheet column: the header, an example value, where it goes, a name."""
     headers = [str(h) for h in sheet.columns]
     examples = []
-    for header in headers:
-        column = sheet[header].astype("str")
-        filled = column[column.str.strip() != ""]
-        example = filled.iloc[0] if len(filled) else ""
+    for position in range(len(headers)):
+        example = first_filled(sheet.iloc[:, position])
         examples.append(example if len(example) <= 40 else example[:40] + "...")
     goes, names = [], []
     for header in headers:
@@ -404,6 +402,28 @@ def mapping_editor_frame(mapping: ColumnMapping, sheet: pd.DataFrame) -> pd.Data
         {"column": headers, "example": examples, "goes to": goes, "name": names,
          "note": notes}, dtype="str",
     )
+
+
+def first_filled(column: pd.Series, head: int = 100) -> str:
+    """The first cell of `column` that is not blank, as text ("" if every one is): looked
+    for in the first `head` rows, then in ten times as many, and so on (the mapping
+    editor shows one per column: no pass over a 100k-row column for it)."""
+    for part in growing_parts(column, head):
+        text = part.astype("str")
+        filled = text[text.str.strip() != ""]
+        if len(filled):
+            return str(filled.iloc[0])
+    return ""
+
+
+def growing_parts(column: pd.Series, head: int) -> Iterator[pd.Series]:
+    """`column` in consecutive parts of `head` rows, then ten times as many, and so on:
+    a search that usually ends in the first part never reads the whole column, and one
+    that does not costs about one pass more than reading it at once."""
+    start, size = 0, head
+    while start < len(column):
+        yield column.iloc[start : start + size]
+        start, size = start + size, size * 10
 
 
 NOT_RECOGNISED = "not recognised"  # the note on a column the tool could not place
@@ -461,9 +481,10 @@ AMOUNT_UNITS = {
 }
 
 
-def suggest_amounts(amounts: pd.Series) -> Unit:
-    """Currency units when the amount column holds decimals (32.00), else minor units."""
-    return MAJOR if has_decimals(amounts) else MINOR
+def suggest_amounts(amounts: pd.Series, head: int = 100) -> Unit:
+    """Currency units when the amount column holds decimals (32.00), else minor units.
+    Looked for in growing parts (see `growing_parts`): the first amounts usually say."""
+    return MAJOR if any(has_decimals(part) for part in growing_parts(amounts, head)) else MINOR
 
 
 def amount_both_ways(amount: str | None, currency: str, unit: Unit) -> str | None:
@@ -577,17 +598,25 @@ def mark_bad_cells(frame: pd.DataFrame, problems: pd.DataFrame) -> tuple[pd.Data
     (for `marked`); the full notes in `problems` move to the end. `problems`: the
     person's (see `person_problems`)."""
     page = problems[problems["row"].isin(frame.index)]
+    # A page has a few dozen problems: plain Python, not a groupby per column (which
+    # costs a tenth of a second on every rerun).
+    kinds: dict[Any, dict[int, list[str]]] = {}
+    worst: dict[Any, dict[int, str]] = {}
+    for row, column, kind, severity in zip(page["row"].tolist(), page["column"].tolist(),
+                                           page["kind"].tolist(), page["severity"].tolist(),
+                                           strict=True):
+        kinds.setdefault(column, {}).setdefault(row, []).append(str(kind))
+        cell = worst.setdefault(column, {})
+        cell[row] = ERROR if severity == ERROR or cell.get(row) == ERROR else WARNING
     out = frame.copy()
     severities: dict[str, pd.Series] = {}
-    for header in [c for c in frame.columns if c in set(page["column"])]:
-        mine = page[page["column"] == header]
-        kinds = mine.groupby("row")["kind"].agg("; ".join)
-        worst = mine.groupby("row")["severity"].agg(lambda s: ERROR if (s == ERROR).any()
-                                                    else WARNING)
+    rows = [int(r) for r in out.index]
+    for header in [c for c in frame.columns if c in kinds]:
         name = MARK + str(header)
         out.insert(list(out.columns).index(header), name,
-                   kinds.reindex(out.index).fillna("").to_numpy())
-        severities[name] = worst.reindex(out.index)
+                   ["; ".join(kinds[header].get(r, ())) for r in rows])
+        severities[name] = pd.Series([worst[header].get(r) for r in rows], index=out.index,
+                                     dtype="object")
     if PROBLEMS_COLUMN in out.columns and severities:  # the marks say where: notes go last
         out = out[[c for c in out.columns if c != PROBLEMS_COLUMN] + [PROBLEMS_COLUMN]]
     return out, severities

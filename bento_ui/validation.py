@@ -182,6 +182,7 @@ def validate(
     # Whole-table steps go column by column in pyarrow (see `_arrow_text`): a sheet of
     # thousands of columns is checked as quickly as one of a dozen.
     text = table if (table.dtypes == "str").all() else table.astype("str")
+    text = arrow_text.one_chunk(text)
     stripped = arrow_text.strip(text)
     empty = pd.Series(arrow_text.blank_rows(stripped), index=text.index)
     # The checks run over every row; the empty rows get no problems and are left out of
@@ -298,6 +299,8 @@ def _remove_controls(
         if column == ev.EMAIL:
             continue
         if column == ev.TYPE:
+            if not _may_hold_controls(stripped[column], breaks=True):
+                continue
             held = stripped[column].str.contains(_CONTROL_OR_BREAK, regex=True)
             if held.any():
                 problems.add(
@@ -305,6 +308,8 @@ def _remove_controls(
                     f"{column} holds a control character (such as NUL, ESC or a line break), "
                     f"which cannot be sent: write the {column} as plain text",
                 )  # fmt: skip
+            continue
+        if not _may_hold_controls(text[column], breaks=False):
             continue
         held = text[column].str.contains(_CONTROL, regex=True)
         if held.any():
@@ -317,6 +322,14 @@ def _remove_controls(
     if not cleaned:
         return text
     return text.assign(**cleaned)
+
+
+def _may_hold_controls(column: pd.Series, *, breaks: bool) -> bool:
+    """A look at the column's bytes first: the pattern runs only where it may find one."""
+    data = arrow_text.arrow(column)
+    if data is None:
+        return True
+    return arrow_text.may_hold_controls(arrow_text.flat(data), breaks=breaks)
 
 
 def _quoted(values: pd.Series) -> pd.Series:

@@ -46,6 +46,46 @@ def one_chunk(frame: pd.DataFrame) -> pd.DataFrame:
     return joined
 
 
+def same_texts(a: pd.Series, b: pd.Series) -> bool:
+    """Whether two columns hold the very same pyarrow data (as `strip` leaves a column
+    with nothing to trim): then they are equal without comparing them."""
+    data_a, data_b = arrow(a), arrow(b)
+    if data_a is None or data_b is None or data_a.num_chunks != 1 or data_b.num_chunks != 1:
+        return False
+    chunk_a, chunk_b = data_a.chunk(0), data_b.chunk(0)
+    return (
+        len(chunk_a) == len(chunk_b)
+        and chunk_a.offset == chunk_b.offset
+        and chunk_a.type == chunk_b.type
+        and all(
+            x is y or (x is not None and y is not None and x.address == y.address)
+            for x, y in zip(chunk_a.buffers(), chunk_b.buffers(), strict=True)
+        )
+    )
+
+
+def rows(frame: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:
+    """`frame[keep]` (a boolean mask), filtered in pyarrow when every column is text
+    held there: pandas takes each column through a NumPy index array of its own."""
+    arrays = [arrow(column) for _, column in frame.items()]
+    if keep.all() or any(data is None for data in arrays) or (frame.dtypes != _STR).any():
+        return frame[keep]
+    mask = pa.array(keep)
+    kept = {
+        str(i): pc.filter(data, mask) for i, data in enumerate(arrays) if data is not None
+    }
+    table = pa.table(kept) if kept else None
+    result: pd.DataFrame = (
+        table.to_pandas(types_mapper={pa.string(): _STR, pa.large_string(): _STR}.get)
+        if table is not None
+        else pd.DataFrame(index=range(int(keep.sum())))
+    )
+    result.index = frame.index[keep]
+    result.columns = frame.columns
+    result.attrs = dict(frame.attrs)
+    return result
+
+
 def strip(frame: pd.DataFrame) -> pd.DataFrame:
     """Every cell with the white space around it removed, as `Series.str.strip()`
     (which is pyarrow's `utf8_trim_whitespace` for these columns). Only the columns where

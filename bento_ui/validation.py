@@ -263,7 +263,7 @@ def validate(
 
     found = problems.table()
     bad_rows = found.loc[found["severity"] == ERROR, "row"].unique()
-    valid = out[(~empty & ~out.index.isin(bad_rows)).to_numpy()]
+    valid = arrow_text.rows(out, (~empty & ~out.index.isin(bad_rows)).to_numpy())
     # Only rows that can be sent can be sent twice. Rows with errors are left out: an
     # unreadable date is blank in `out`, which would make different rows look the same.
     checked = len(problems.parts)
@@ -360,6 +360,13 @@ def _check_type(raw: pd.Series, clean: pd.Series, problems: _Problems) -> pd.Ser
     return clean
 
 
+def _trimmed(raw: pd.Series, clean: pd.Series) -> pd.Series:
+    """`clean != raw`, without comparing when the trim changed nothing in the column."""
+    if arrow_text.same_texts(raw, clean):
+        return pd.Series(False, index=raw.index)
+    return clean != raw
+
+
 def _kind_hint(event_type: str) -> str | None:
     """A hint when a type looks like one of Bento's own kinds, mistyped."""
     if event_type in ev.BENTO_KINDS:
@@ -381,15 +388,16 @@ def _kind_hint(event_type: str) -> str | None:
 
 
 def _check_email(raw: pd.Series, clean: pd.Series, problems: _Problems) -> pd.Series:
-    ok = emails.valid_emails(clean)
+    ok, beyond_ascii = emails.check_emails(clean)
     bad = ~ok
     if bad.any():
         reasons = {v: emails.explain(v) for v in clean[bad].unique()}
         problems.add(bad, ev.EMAIL, raw, ERROR, clean[bad].map(reasons))
     problems.add(
-        ok & (clean != raw), ev.EMAIL, raw, WARNING, "email had spaces around it: they were trimmed"
-    )
-    unusual = ok & emails.non_ascii(clean)
+        ok & _trimmed(raw, clean), ev.EMAIL, raw, WARNING,
+        "email had spaces around it: they were trimmed",
+    )  # fmt: skip
+    unusual = ok & beyond_ascii
     if unusual.any():  # look-alike letters: only addresses beyond ASCII can have them
         message = emails.lookalikes(clean[unusual])
         flagged = unusual.copy()

@@ -247,3 +247,47 @@ def empty_texts(count: int) -> pa.LargeStringArray:
         pa.large_string(), count, [None, offsets, pa.py_buffer(b"")]
     )
     return array
+
+
+_MIX = np.uint64(0x9E3779B97F4A7C15)  # an odd constant: multiplying by it spreads bits
+
+
+def row_keys(frame: pd.DataFrame) -> np.ndarray | None:
+    """A 64-bit number per row, equal for rows whose cells are equal (rows that differ
+    mostly get different ones): each cell's length in bytes, and the bytes themselves
+    in a column whose filled cells are all as long (a date, an order id, a currency
+    code). None when a column is not held in pyarrow. It finds the few rows that may
+    repeat another without hashing every cell of every row."""
+    keys = np.zeros(len(frame), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for _, column in frame.items():
+            data = arrow(column)
+            if data is None:
+                return None
+            array = flat(data)
+            starts, values = offsets_and_bytes(array)
+            lengths = np.diff(starts)
+            part = lengths.astype(np.uint64)
+            if array.null_count:
+                part |= array.is_null().to_numpy(zero_copy_only=False).astype(np.uint64) << 40
+            width = int(lengths.max()) if len(lengths) else 0
+            filled = np.count_nonzero(lengths)
+            if 0 < width <= 64 and width * filled == starts[-1] - starts[0]:
+                # Every filled cell is `width` bytes long: they lie one after the other.
+                used = values[starts[0] : starts[-1]]
+                content = np.zeros(filled, dtype=np.uint64)
+                if width < 8:
+                    grid = used.reshape(-1, width)
+                    for at in range(width):
+                        content |= grid[:, at].astype(np.uint64) << np.uint64(8 * at)
+                else:  # 8 bytes at a time, the last 8 overlapping the ones before
+                    for at in sorted({*range(0, width - 7, 8), width - 8}):
+                        word = np.ndarray((filled,), "<u8", used, offset=at, strides=(width,))
+                        content = (content ^ word) * _MIX
+                if filled == len(part):
+                    part += content
+                else:
+                    part[lengths > 0] += content
+            keys = keys * _MIX + part
+        keys ^= keys >> np.uint64(29)
+    return keys

@@ -919,6 +919,13 @@ class SeenRows:
 def _flag_duplicates(out: pd.DataFrame, problems: _Problems, seen: SeenRows | None = None) -> None:
     if out.empty:
         return
+    if seen is None:
+        # Rows that repeat one another have the same key: only they are looked at.
+        keys = arrow_text.row_keys(out)
+        if keys is not None:
+            out = arrow_text.rows(out, pd.Series(keys).duplicated(keep=False).to_numpy())
+            if out.empty:
+                return
     if seen is None and ev.EMAIL in out:
         # The same event has the same email: hash whole rows only where emails repeat,
         # which is a few rows of most exports (hashing every row costs five times more).

@@ -233,7 +233,7 @@ def validate(
                 "date " + _quoted(text.loc[unread, ev.DATE]) + " " + parsed.error[unread],
             )
         now_text = (now or utc_now()).tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%S")
-        future = (parsed.iso.str.slice(0, 19) > now_text) & (parsed.iso != "")
+        future = _after(parsed.iso, now_text)
         if future.any():
             problems.add(
                 future,
@@ -338,6 +338,19 @@ def _quoted(values: pd.Series) -> pd.Series:
 
 
 def _check_type(raw: pd.Series, clean: pd.Series, problems: _Problems) -> pd.Series:
+    checks = _type_checks(raw)
+    if checks is not None:
+        missing, trimmed, hinted_messages = checks
+        problems.add(
+            missing, ev.TYPE, raw, ERROR,
+            "type is missing: add an event name such as webinar_attended or $purchase, "
+            "or choose one type for all rows",
+        )  # fmt: skip
+        problems.add(trimmed, ev.TYPE, raw, WARNING, "type had spaces around it: they were trimmed")
+        if len(hinted_messages):
+            hinted = pd.Series(raw.index.isin(hinted_messages.index), index=raw.index)
+            problems.add(hinted, ev.TYPE, raw, WARNING, hinted_messages)
+        return clean
     problems.add(
         clean == "",
         ev.TYPE,
@@ -358,6 +371,41 @@ def _check_type(raw: pd.Series, clean: pd.Series, problems: _Problems) -> pd.Ser
         hinted = clean.isin(list(hints))
         problems.add(hinted, ev.TYPE, raw, WARNING, clean[hinted].map(hints))
     return clean
+
+
+def _after(iso: pd.Series, now_text: str) -> pd.Series:
+    """The filled ISO times whose first 19 characters (to the second) come after
+    `now_text`; in pyarrow, without a new column per step."""
+    data = arrow_text.arrow(iso)
+    if data is None:
+        return (iso.str.slice(0, 19) > now_text) & (iso != "")
+    later = pc.greater(pc.utf8_slice_codeunits(data, 0, 19), now_text)
+    # "" is never after a time; a missing value is not either (as in pandas).
+    found = pc.fill_null(later, False).to_numpy(zero_copy_only=False)
+    return pd.Series(found, index=iso.index)
+
+
+def _type_checks(raw: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series] | None:
+    """(missing, trimmed, hint) of `_check_type`, worked out once per distinct type (an
+    export has a handful); `hint` only for the rows that get one. None when the column is
+    not held in pyarrow or has missing values (the pandas way compares those)."""
+    data = arrow_text.arrow(raw)
+    if data is None or data.null_count:
+        return None
+    encoded = pc.dictionary_encode(arrow_text.flat(data))
+    codes = encoded.indices.to_numpy(zero_copy_only=False)
+    distinct = encoded.dictionary.to_pylist()
+    cleaned = [value.strip() for value in distinct]  # str.strip trims what pyarrow trims
+    missing = np.array([c == "" for c in cleaned], dtype=bool)
+    trimmed = np.array([c != v and c != "" for c, v in zip(cleaned, distinct, strict=True)])
+    hints = [(_kind_hint(c) or "") if c else "" for c in cleaned]
+    hinted = np.array([h != "" for h in hints], dtype=bool)[codes]
+    messages = np.array(hints, dtype=object)[codes[hinted]]
+    return (
+        pd.Series(missing[codes], index=raw.index),
+        pd.Series(trimmed[codes], index=raw.index),
+        pd.Series(messages, index=raw.index[hinted], dtype="str"),
+    )
 
 
 def _trimmed(raw: pd.Series, clean: pd.Series) -> pd.Series:

@@ -340,7 +340,7 @@ def _quoted(values: pd.Series) -> pd.Series:
 def _check_type(raw: pd.Series, clean: pd.Series, problems: _Problems) -> pd.Series:
     checks = _type_checks(raw)
     if checks is not None:
-        missing, trimmed, hinted_messages = checks
+        missing, trimmed, hinted, hinted_messages = checks
         problems.add(
             missing, ev.TYPE, raw, ERROR,
             "type is missing: add an event name such as webinar_attended or $purchase, "
@@ -348,7 +348,6 @@ def _check_type(raw: pd.Series, clean: pd.Series, problems: _Problems) -> pd.Ser
         )  # fmt: skip
         problems.add(trimmed, ev.TYPE, raw, WARNING, "type had spaces around it: they were trimmed")
         if len(hinted_messages):
-            hinted = pd.Series(raw.index.isin(hinted_messages.index), index=raw.index)
             problems.add(hinted, ev.TYPE, raw, WARNING, hinted_messages)
         return clean
     problems.add(
@@ -385,9 +384,9 @@ def _after(iso: pd.Series, now_text: str) -> pd.Series:
     return pd.Series(found, index=iso.index)
 
 
-def _type_checks(raw: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series] | None:
-    """(missing, trimmed, hint) of `_check_type`, worked out once per distinct type (an
-    export has a handful); `hint` only for the rows that get one. None when the column is
+def _type_checks(raw: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series] | None:
+    """(missing, trimmed, hinted, hint) of `_check_type`, worked out once per distinct
+    type (an export has a handful); `hint` only for the rows that get one. None when the column is
     not held in pyarrow or has missing values (the pandas way compares those)."""
     data = arrow_text.arrow(raw)
     if data is None or data.null_count:
@@ -404,6 +403,7 @@ def _type_checks(raw: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series] | Non
     return (
         pd.Series(missing[codes], index=raw.index),
         pd.Series(trimmed[codes], index=raw.index),
+        pd.Series(hinted, index=raw.index),
         pd.Series(messages, index=raw.index[hinted], dtype="str"),
     )
 

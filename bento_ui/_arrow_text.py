@@ -147,6 +147,15 @@ def any_starts_with(column: pd.Series, prefixes: tuple[str, ...]) -> bool:
     data = arrow(column)
     if data is None:
         return bool(column.str.startswith(prefixes).any())
+    if all(len(p) == 1 and p.isascii() for p in prefixes):
+        # One ASCII character: each filled cell's first byte says it.
+        array = flat(data)
+        starts, values = offsets_and_bytes(array)
+        filled = np.flatnonzero(np.diff(starts) > 0)
+        if not len(filled):
+            return False
+        first = values[starts[filled]]
+        return bool(np.isin(first, [ord(p) for p in prefixes]).any())
     return any(pc.any(pc.starts_with(data, pattern=p)).as_py() for p in prefixes)
 
 
@@ -205,10 +214,10 @@ def trim_candidates(array: pa.LargeStringArray) -> np.ndarray:
     # An empty cell's first and last bytes are another cell's (or past the end: clipped);
     # `filled` leaves them out. Most bytes are letters: the table is read only for the
     # few cells whose bytes are low (controls, space) or high (beyond ASCII).
-    last_byte = len(data) - 1
-    first = data[np.minimum(starts[:-1], last_byte)]
-    final = data[np.maximum(starts[1:] - 1, 0)]
-    found: np.ndarray = (first <= 0x20) | (first >= 0x80) | (final <= 0x20) | (final >= 0x80)
+    first = np.take(data, starts[:-1], mode="clip")
+    final = np.take(data, starts[1:] - 1, mode="clip")
+    # Below 0x21 or above 0x7F, both at once: the bytes wrap around below 0x21.
+    found: np.ndarray = ((first - np.uint8(0x21)) >= 0x5F) | ((final - np.uint8(0x21)) >= 0x5F)
     some = np.flatnonzero(found)
     if len(some):
         found[some] = _SPACE_FIRST_BYTE[first[some]] | _SPACE_LAST_BYTE[final[some]]

@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from bento_ui import build_events, dates, emails
@@ -129,3 +130,22 @@ def test_canonical_dates_read_as_the_general_parser_reads_them(timezone: str) ->
     assert list(fast.iso) == list(general.iso)
     assert list(fast.error) == list(general.error)
     assert "2024-02-30 10:00:00" in set(values[fast.error != ""])  # still an error
+
+
+def test_the_byte_level_trim_and_control_looks_miss_nothing() -> None:
+    import re
+
+    from bento_ui import _arrow_text as arrow_text
+    from bento_ui.validation import _CONTROL, _CONTROL_OR_BREAK
+
+    assert not any(c.isspace() for c in map(chr, range(0x3001, sys.maxunicode + 1)))
+    chars = [chr(c) for c in range(0x3001)]
+    cells = [""] + [f"{c}x" for c in chars] + [f"x{c}" for c in chars] + [f"a{c}b" for c in chars]
+    frame = pd.DataFrame({"a": pd.Series(cells, dtype="str")})
+    assert list(arrow_text.strip(frame)["a"]) == [c.strip() for c in cells]
+    for cell in cells:
+        array = arrow_text.flat(pa.array([cell], pa.large_string()))
+        if re.search(_CONTROL, cell):
+            assert arrow_text.may_hold_controls(array, breaks=False), repr(cell)
+        if re.search(_CONTROL_OR_BREAK, cell):
+            assert arrow_text.may_hold_controls(array, breaks=True), repr(cell)

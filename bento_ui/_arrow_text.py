@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 _STR = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas' "str"
 
 
-def _arrow(column: pd.Series) -> pa.ChunkedArray | None:
+def arrow(column: pd.Series) -> pa.ChunkedArray | None:
     """The column's pyarrow data, or None when pandas does not keep it in pyarrow."""
     array = column.array
     if not isinstance(array, pd.arrays.ArrowStringArray):
@@ -27,16 +27,78 @@ def _arrow(column: pd.Series) -> pa.ChunkedArray | None:
     return data if isinstance(data, pa.ChunkedArray) else pa.chunked_array([data])
 
 
+def one_chunk(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with each text column in one piece of memory. A CSV read in parallel comes
+    in a hundred pieces per column, and pyarrow joins them again for every `take`,
+    filter or byte-level look: joining them once costs one copy of the table."""
+    pieces = {
+        name: column
+        for name, column in frame.items()
+        if (data := arrow(column)) is not None and data.num_chunks > 1
+    }
+    if not pieces:
+        return frame
+    joined = frame.copy(deep=False)
+    for name, column in pieces.items():
+        data = arrow(column)
+        assert data is not None
+        joined[name] = pd.Series(flat(data), index=frame.index, dtype=column.dtype)
+    return joined
+
+
+def same_texts(a: pd.Series, b: pd.Series) -> bool:
+    """Whether two columns hold the very same pyarrow data (as `strip` leaves a column
+    with nothing to trim): then they are equal without comparing them."""
+    data_a, data_b = arrow(a), arrow(b)
+    if data_a is None or data_b is None or data_a.num_chunks != 1 or data_b.num_chunks != 1:
+        return False
+    chunk_a, chunk_b = data_a.chunk(0), data_b.chunk(0)
+    return (
+        len(chunk_a) == len(chunk_b)
+        and chunk_a.offset == chunk_b.offset
+        and chunk_a.type == chunk_b.type
+        and all(
+            x is y or (x is not None and y is not None and x.address == y.address)
+            for x, y in zip(chunk_a.buffers(), chunk_b.buffers(), strict=True)
+        )
+    )
+
+
+def rows(frame: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:
+    """`frame[keep]` (a boolean mask), filtered in pyarrow when every column is text
+    held there: pandas takes each column through a NumPy index array of its own."""
+    arrays = [arrow(column) for _, column in frame.items()]
+    if keep.all() or any(data is None for data in arrays) or (frame.dtypes != _STR).any():
+        return frame[keep]
+    mask = pa.array(keep)
+    kept = {
+        str(i): pc.filter(data, mask) for i, data in enumerate(arrays) if data is not None
+    }
+    table = pa.table(kept) if kept else None
+    result: pd.DataFrame = (
+        table.to_pandas(types_mapper={pa.string(): _STR, pa.large_string(): _STR}.get)
+        if table is not None
+        else pd.DataFrame(index=range(int(keep.sum())))
+    )
+    result.index = frame.index[keep]
+    result.columns = frame.columns
+    result.attrs = dict(frame.attrs)
+    return result
+
+
 def strip(frame: pd.DataFrame) -> pd.DataFrame:
     """Every cell with the white space around it removed, as `Series.str.strip()`
-    (which is pyarrow's `utf8_trim_whitespace` for these columns)."""
+    (which is pyarrow's `utf8_trim_whitespace` for these columns). Only the columns where
+    some cell starts or ends with a byte that white space can start or end with are
+    trimmed: the others are kept as they are (most columns of most exports)."""
     arrays = []
     for _, column in frame.items():
-        data = _arrow(column)
+        data = arrow(column)
         if data is None:
             fallback: pd.DataFrame = frame.apply(lambda col: col.str.strip())
             return fallback
-        arrays.append(pc.utf8_trim_whitespace(data))
+        array = flat(data)
+        arrays.append(pc.utf8_trim_whitespace(array) if trim_candidates(array).any() else array)
     names = [str(i) for i in range(len(arrays))]  # the real names need not be text
     table = pa.Table.from_arrays(arrays, names=names)
     stripped: pd.DataFrame = table.to_pandas(
@@ -49,11 +111,13 @@ def strip(frame: pd.DataFrame) -> pd.DataFrame:
 
 def filled(column: pd.Series) -> np.ndarray:
     """`column != ""` as a NumPy array (a missing cell counts as filled, as in pandas)."""
-    data = _arrow(column)
+    data = arrow(column)
     if data is None:
         return (column != "").to_numpy(dtype=bool, na_value=True)
-    mask = pc.fill_null(pc.not_equal(data, ""), True)
-    result: np.ndarray = mask.to_numpy(zero_copy_only=False).astype(bool)
+    array = flat(data)
+    result: np.ndarray = byte_lengths(array) > 0
+    if array.null_count:
+        result |= array.is_null().to_numpy(zero_copy_only=False)
     return result
 
 
@@ -67,16 +131,172 @@ def blank_rows(frame: pd.DataFrame) -> np.ndarray:
 
 def any_longer(column: pd.Series, limit: int) -> bool:
     """Whether some cell holds more than `limit` characters."""
-    data = _arrow(column)
+    data = arrow(column)
     if data is None:
         return bool((column.str.len() > limit).any())
-    longest = pc.max(pc.utf8_length(data)).as_py()
+    array = flat(data)
+    lengths = byte_lengths(array)
+    if not len(lengths) or lengths.max() <= limit:  # a character is one byte or more
+        return False
+    longest = pc.max(pc.utf8_length(array)).as_py()
     return longest is not None and longest > limit
 
 
 def any_starts_with(column: pd.Series, prefixes: tuple[str, ...]) -> bool:
     """Whether some cell starts with one of `prefixes`."""
-    data = _arrow(column)
+    data = arrow(column)
     if data is None:
         return bool(column.str.startswith(prefixes).any())
+    if all(len(p) == 1 and p.isascii() for p in prefixes):
+        # One ASCII character: each filled cell's first byte says it.
+        array = flat(data)
+        starts, values = offsets_and_bytes(array)
+        filled = np.flatnonzero(np.diff(starts) > 0)
+        if not len(filled):
+            return False
+        first = values[starts[filled]]
+        return bool(np.isin(first, [ord(p) for p in prefixes]).any())
     return any(pc.any(pc.starts_with(data, pattern=p)).as_py() for p in prefixes)
+
+
+# --- the bytes of a text column ---------------------------------------------------------
+# A pyarrow text column is one buffer of UTF-8 bytes and the offsets where each cell
+# starts: lengths, first and last bytes come from NumPy arithmetic on those, without
+# making a Python object or a new column per cell.
+
+
+def flat(data: pa.ChunkedArray | pa.Array) -> pa.LargeStringArray:
+    """The column as one contiguous large_string array (no copy when it is one already)."""
+    if isinstance(data, pa.ChunkedArray):
+        data = data.combine_chunks() if data.num_chunks != 1 else data.chunk(0)
+    if data.type != pa.large_string():
+        data = data.cast(pa.large_string())
+    array: pa.LargeStringArray = data
+    return array
+
+
+def offsets_and_bytes(array: pa.LargeStringArray) -> tuple[np.ndarray, np.ndarray]:
+    """(offsets, data): cell i is `data[offsets[i]:offsets[i + 1]]`."""
+    _, offsets, values = array.buffers()
+    starts = np.frombuffer(offsets, dtype=np.int64)[array.offset : array.offset + len(array) + 1]
+    data = np.frombuffer(values, dtype=np.uint8) if values is not None else np.empty(0, np.uint8)
+    return starts, data
+
+
+def byte_lengths(array: pa.LargeStringArray) -> np.ndarray:
+    """Each cell's length in UTF-8 bytes (0 for a missing cell)."""
+    starts, _ = offsets_and_bytes(array)
+    return np.diff(starts)
+
+
+def _byte_table(chars: list[str], last: bool) -> np.ndarray:
+    table = np.zeros(256, dtype=bool)
+    for ch in chars:
+        encoded = ch.encode("utf-8")
+        table[encoded[-1] if last else encoded[0]] = True
+    return table
+
+
+# Every white space character is below U+3001 (tests/test_fast_paths.py checks it).
+_SPACES = [ch for ch in map(chr, range(0x3001)) if ch.isspace()]
+_SPACE_FIRST_BYTE = _byte_table(_SPACES, last=False)
+_SPACE_LAST_BYTE = _byte_table(_SPACES, last=True)
+
+
+def trim_candidates(array: pa.LargeStringArray) -> np.ndarray:
+    """True for the cells that may start or end with white space (their first or last
+    byte is one a white space character starts or ends with): the only cells a trim can
+    change. A few more may be flagged (`é` ends like U+2000), never fewer."""
+    starts, data = offsets_and_bytes(array)
+    filled = np.diff(starts) > 0
+    if not filled.any():
+        return filled
+    # An empty cell's first and last bytes are another cell's (or past the end: clipped);
+    # `filled` leaves them out. Most bytes are letters: the table is read only for the
+    # few cells whose bytes are low (controls, space) or high (beyond ASCII).
+    first = np.take(data, starts[:-1], mode="clip")
+    final = np.take(data, starts[1:] - 1, mode="clip")
+    # Below 0x21 or above 0x7F, both at once: the bytes wrap around below 0x21.
+    found: np.ndarray = ((first - np.uint8(0x21)) >= 0x5F) | ((final - np.uint8(0x21)) >= 0x5F)
+    some = np.flatnonzero(found)
+    if len(some):
+        found[some] = _SPACE_FIRST_BYTE[first[some]] | _SPACE_LAST_BYTE[final[some]]
+    found &= filled
+    return found
+
+
+def may_hold_controls(array: pa.LargeStringArray, *, breaks: bool) -> bool:
+    """Whether some cell may hold a control character: U+0000-U+001F (but tab, line
+    feed and carriage return unless `breaks`), U+007F or U+0080-U+009F (the bytes C2 80
+    to C2 9F). One look at the column's bytes decides whether a pattern needs to run over
+    it at all. It may say yes for bytes outside the cells (a sliced column), never no
+    for a control character in one."""
+    starts, data = offsets_and_bytes(array)
+    if not len(starts) or starts[-1] == starts[0]:
+        return False
+    used = data[starts[0] : starts[-1]]
+    if used.min() < 0x20:
+        low = used[used < 0x20]
+        if breaks or np.isin(low, [0x09, 0x0A, 0x0D], invert=True).any():
+            return True
+    # memchr speed for the bytes that are rare in text.
+    buffer = array.buffers()[2].slice(int(starts[0]), int(starts[-1] - starts[0])).to_pybytes()
+    if b"\x7f" in buffer:
+        return True
+    if b"\xc2" not in buffer:
+        return False
+    lead = np.flatnonzero(used[:-1] == 0xC2)
+    return bool((used[lead + 1] < 0xA0).any())
+
+
+def empty_texts(count: int) -> pa.LargeStringArray:
+    """`count` empty texts, made without a Python object per cell."""
+    offsets = pa.py_buffer(np.zeros(count + 1, dtype=np.int64))
+    array: pa.LargeStringArray = pa.Array.from_buffers(
+        pa.large_string(), count, [None, offsets, pa.py_buffer(b"")]
+    )
+    return array
+
+
+_MIX = np.uint64(0x9E3779B97F4A7C15)  # an odd constant: multiplying by it spreads bits
+
+
+def row_keys(frame: pd.DataFrame) -> np.ndarray | None:
+    """A 64-bit number per row, equal for rows whose cells are equal (rows that differ
+    mostly get different ones): each cell's length in bytes, and the bytes themselves
+    in a column whose filled cells are all as long (a date, an order id, a currency
+    code). None when a column is not held in pyarrow. It finds the few rows that may
+    repeat another without hashing every cell of every row."""
+    keys = np.zeros(len(frame), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for _, column in frame.items():
+            data = arrow(column)
+            if data is None:
+                return None
+            array = flat(data)
+            starts, values = offsets_and_bytes(array)
+            lengths = np.diff(starts)
+            part = lengths.astype(np.uint64)
+            if array.null_count:
+                part |= array.is_null().to_numpy(zero_copy_only=False).astype(np.uint64) << 40
+            width = int(lengths.max()) if len(lengths) else 0
+            filled = np.count_nonzero(lengths)
+            if 0 < width <= 64 and width * filled == starts[-1] - starts[0]:
+                # Every filled cell is `width` bytes long: they lie one after the other.
+                used = values[starts[0] : starts[-1]]
+                content = np.zeros(filled, dtype=np.uint64)
+                if width < 8:
+                    grid = used.reshape(-1, width)
+                    for at in range(width):
+                        content |= grid[:, at].astype(np.uint64) << np.uint64(8 * at)
+                else:  # 8 bytes at a time, the last 8 overlapping the ones before
+                    for at in sorted({*range(0, width - 7, 8), width - 8}):
+                        word = np.ndarray((filled,), "<u8", used, offset=at, strides=(width,))
+                        content = (content ^ word) * _MIX
+                if filled == len(part):
+                    part += content
+                else:
+                    part[lengths > 0] += content
+            keys = keys * _MIX + part
+        keys ^= keys >> np.uint64(29)
+    return keys

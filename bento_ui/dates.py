@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from bento_ui import _arrow_text as arrow_text
 from bento_ui._regex import SPACE
 from bento_ui.errors import TimezoneError
 
@@ -102,7 +103,170 @@ def parse_dates(
     Raises TimezoneError when `timezone` is not a known zone name.
     """
     timezone = check_timezone(timezone)
-    text = values.astype("str").str.strip()
+    text = values.astype("str")
+    canonical = _canonical(text)
+    if canonical is None:
+        return _parse_general(text, timezone, order)
+    # Most exports write every date as `YYYY-MM-DD HH:MM:SS`: those are read by byte
+    # arithmetic, the general parser reads only the other rows. The column-wide choices
+    # (day-first or month-first) are made from the numeric dates, which are never
+    # canonical, so they come out the same.
+    where, iso, error = _canonical_iso(canonical, timezone)
+    rest = np.ones(len(text), dtype=bool)
+    rest[where] = False
+    if not rest.any():
+        return ParsedDates(
+            iso=pd.Series(iso, index=text.index, dtype="str"),
+            error=pd.Series(error, index=text.index, dtype="str"),
+            order=None,  # no numeric dates: no order was needed
+            ambiguous=False,
+        )
+    others = _parse_general(text[rest], timezone, order)
+    # Each row takes its text from the part that read it: the canonical rows first.
+    position = np.empty(len(text), dtype=np.int64)
+    position[where] = np.arange(len(where))
+    position[rest] = len(where) + np.arange(len(text) - len(where))
+    take = pa.array(position)
+
+    def merged(fast: pa.Array, other: pd.Series) -> pd.Series:
+        both = pa.concat_arrays([fast, arrow_text.flat(pa.array(other.array))])
+        return pd.Series(both.take(take), index=text.index, dtype="str")
+
+    return ParsedDates(
+        iso=merged(iso, others.iso),
+        error=merged(error, others.error),
+        order=others.order,
+        ambiguous=others.ambiguous,
+    )
+
+
+@dataclass
+class _Canonical:
+    """The rows written `YYYY-MM-DD HH:MM:SS` (or with `T`) that are real times."""
+
+    where: np.ndarray  # their positions
+    text: np.ndarray  # their 19 bytes each, one row per value
+    seconds: np.ndarray  # seconds since 1970 (as written, in no zone yet)
+
+
+_CANONICAL_LENGTH = 19
+_FIRST_YEAR, _LAST_YEAR = 1678, 2261  # the whole years nanoseconds hold
+
+
+def _pair_table() -> np.ndarray:
+    """Two bytes read as one little-endian number -> the two digits' value, or 128."""
+    table = np.full(1 << 16, 128, dtype=np.uint8)
+    tens, ones = np.divmod(np.arange(100), 10)
+    table[(ones + 48) << 8 | (tens + 48)] = np.arange(100)
+    return table
+
+
+@functools.cache
+def _day_table() -> np.ndarray:
+    """Days since 1970-01-01 at [(year - 1678) * 416 + month * 32 + day], or -2**31 where
+    there is no such day (February 30th, month 13)."""
+    years = np.arange(_FIRST_YEAR, _LAST_YEAR + 1)
+    first_days = (years - 1970).astype("datetime64[Y]").astype("datetime64[D]").astype(np.int64)
+    leap = ((years % 4 == 0) & (years % 100 != 0)) | (years % 400 == 0)
+    month_days = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+    table = np.full((len(years), 13, 32), np.iinfo(np.int32).min, dtype=np.int64)
+    for month in range(1, 13):
+        before = month_days[: month - 1].sum() + (leap & (month > 2))
+        length = month_days[month - 1] + (leap & (month == 2))
+        for day in range(1, 32):
+            fits = day <= length
+            table[fits, month, day] = first_days[fits] + before[fits] + day - 1
+    return table.reshape(-1)
+
+
+_PAIRS = _pair_table()
+_PAIR_AT = (0, 2, 5, 8, 11, 14, 17)  # YY YY-MM-DD HH:MM:SS
+_SEPARATORS = ((4, 45), (7, 45), (13, 58), (16, 58))  # "-" "-" ":" ":"
+
+
+def _canonical(text: pd.Series) -> _Canonical | None:
+    """The canonical rows of `text`, or None when there are none. A value that looks
+    canonical but is no real time (`2024-02-30`, `10:00:60`) or falls outside the years
+    nanoseconds hold (1678-2261) is left to the general parser, which explains it."""
+    data = arrow_text.arrow(text)
+    if data is None or not len(text):
+        return None
+    array = arrow_text.flat(data)
+    fits = arrow_text.byte_lengths(array) == _CANONICAL_LENGTH
+    if array.null_count:
+        fits &= ~array.is_null().to_numpy(zero_copy_only=False)
+    where = np.flatnonzero(fits)
+    if not len(where):
+        return None
+    if len(where) < len(array):
+        array = arrow_text.flat(array.take(pa.array(where)))
+    starts, data_bytes = arrow_text.offsets_and_bytes(array)
+    flat_bytes = data_bytes[starts[0] : starts[-1]]
+    grid = flat_bytes.reshape(-1, _CANONICAL_LENGTH)
+    # Each pair of digits is read as one 16-bit number through a table: one look-up
+    # both checks that they are digits and gives their value (128 where they are not).
+    pairs = [
+        _PAIRS[
+            np.ndarray(
+                (len(grid),), "<u2", flat_bytes, offset=at, strides=(_CANONICAL_LENGTH,)
+            )
+        ]
+        for at in _PAIR_AT
+    ]
+    century, decade, month, day, hour, minute, second = pairs
+    ok = (century | decade | month | day | hour | minute | second) < 128
+    for at, byte in _SEPARATORS:
+        ok &= grid[:, at] == byte
+    ok &= (grid[:, 10] == 32) | (grid[:, 10] == 84)  # " " or "T"
+    ok &= (hour <= 23) & (minute <= 59) & (second <= 59)
+    year = century.astype(np.int32) * 100 + decade - _FIRST_YEAR
+    ok &= (year >= 0) & (year <= _LAST_YEAR - _FIRST_YEAR) & (month <= 12) & (day <= 31)
+    days = _day_table()[np.where(ok, year * 416 + month.astype(np.int32) * 32 + day, 0)]
+    ok &= days >= -(1 << 30)
+    if not ok.all():
+        keep = np.flatnonzero(ok)
+        if not len(keep):
+            return None
+        where, grid, days = where[keep], grid[keep], days[keep]
+        hour, minute, second = hour[keep], minute[keep], second[keep]
+    seconds = days * 86400 + (hour.astype(np.int32) * 3600 + minute.astype(np.int32) * 60 + second)
+    return _Canonical(where=where, text=grid, seconds=seconds)
+
+
+def _canonical_iso(canonical: _Canonical, timezone: str) -> tuple[np.ndarray, pa.Array, pa.Array]:
+    """(positions, UTC text, error) of the canonical rows."""
+    count = len(canonical.where)
+    if timezone == "UTC":
+        # The text is already the answer: `T` between date and time, and `Z` after.
+        out = np.empty((count, _CANONICAL_LENGTH + 1), dtype=np.uint8)
+        out[:, :_CANONICAL_LENGTH] = canonical.text
+        out[:, 10] = ord("T")
+        out[:, _CANONICAL_LENGTH] = ord("Z")
+        fixed = pa.FixedSizeBinaryArray.from_buffers(
+            pa.binary(_CANONICAL_LENGTH + 1), count, [None, pa.py_buffer(out)]
+        )
+        iso = fixed.cast(pa.large_string())
+        return canonical.where, iso, arrow_text.empty_texts(count)
+    naive = pd.Series(canonical.seconds.astype("datetime64[s]").astype("datetime64[ns]"))
+    localized = _localize(naive, timezone)
+    gap = localized.isna().to_numpy()
+    error = arrow_text.empty_texts(count)
+    if gap.any():
+        error = pa.array(np.where(gap, _gap_message(timezone), ""), pa.large_string())
+    iso = arrow_text.flat(pa.array(_format(localized.dt.tz_convert(UTC)).array))
+    return canonical.where, iso, error
+
+
+def _gap_message(timezone: str) -> str:
+    return (
+        f"does not exist or happens twice in {timezone} (the clocks change then): "
+        "add the offset, like 2024-03-31T02:30:00+01:00"
+    )
+
+
+def _parse_general(text: pd.Series, timezone: str, order: DateOrder | None) -> ParsedDates:
+    """Any way of writing a date this tool reads (see the module's docstring)."""
+    text = text.str.strip()
     too_long = text.str.len() > MAX_DATE_LENGTH
     if too_long.any():
         text = text.where(~too_long, "")  # left blank here, reported at the end
@@ -188,15 +352,14 @@ def parse_dates(
             mask = rest & text.isin(list(naive_values))
             naive[mask] = _in_ns(text[mask].map(naive_values))
 
+    if timezone != "UTC":
+        naive = naive.mask(_near_the_ends(naive))
     has_naive = naive.notna()
     if has_naive.any():
-        localized = naive[has_naive].dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
+        localized = _localize(naive[has_naive], timezone)
         gap = localized.isna()
         if gap.any():
-            error[gap[gap].index] = (
-                f"does not exist or happens twice in {timezone} (the clocks change then): "
-                "add the offset, like 2024-03-31T02:30:00+01:00"
-            )
+            error[gap[gap].index] = _gap_message(timezone)
         stamps[has_naive] = localized.dt.tz_convert(UTC).array
 
     unread = ~blank & stamps.isna() & (error == "")
@@ -205,6 +368,19 @@ def parse_dates(
     if too_long.any():
         error[too_long] = f"is too long to be a date: {EXAMPLE}"
     return ParsedDates(iso=_format(stamps), error=error, order=used_order, ambiguous=ambiguous)
+
+
+def _localize(naive: pd.Series, timezone: str) -> pd.Series:
+    """Times without a zone in `timezone`; NaT where it does not exist or happens twice."""
+    localized: pd.Series = naive.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
+    return localized
+
+
+def _near_the_ends(naive: pd.Series) -> pd.Series:
+    """Times so near the ends of what nanoseconds hold (1677-09-21, 2262-04-11) that a
+    zone's offset could carry them past: unreadable in any zone but UTC, not a crash."""
+    margin = pd.Timedelta(days=1)
+    return (naive < pd.Timestamp.min + margin) | (naive > pd.Timestamp.max - margin)
 
 
 def _in_ns(values: Any) -> Any:

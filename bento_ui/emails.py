@@ -11,8 +11,12 @@ from __future__ import annotations
 import re
 import unicodedata
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
+from bento_ui import _arrow_text as arrow_text
 from bento_ui._regex import WHITESPACE
 
 # Any non-ASCII character that is not white space. Spelled without `\s` so that pandas
@@ -32,21 +36,55 @@ EXAMPLE = "use name@example.com"
 
 def valid_emails(emails: pd.Series) -> pd.Series:
     """True where the (already trimmed) text is a well-formed address."""
+    return check_emails(emails)[0]
+
+
+def check_emails(emails: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """(valid, beyond ASCII) for each (already trimmed) text: `valid_emails` and
+    `non_ascii` at once, for a column held in pyarrow one pass of each kind."""
+    data = arrow_text.arrow(emails)
+    if data is None:
+        return _check_emails_in_pandas(emails)
+    array = arrow_text.flat(data)
+    # pandas' `fullmatch` is this call, with a Series made of each answer on the way.
+    ok = _bools(pc.match_substring_regex(array, f"^{EMAIL_PATTERN}$"), False)
+    beyond = ~_bools(pc.string_is_ascii(array), True)
+    unusual = np.flatnonzero(beyond & ok)
+    if len(unusual):
+        # The pattern lets any non-ASCII character through, the invisible ones too.
+        hidden = pc.match_substring_regex(array.take(pa.array(unusual)), HIDDEN)
+        ok[unusual] = ~_bools(hidden, False)
+    # A character is one byte or more: only the cells longer in bytes than a limit can
+    # be longer in characters.
+    long = np.flatnonzero(arrow_text.byte_lengths(array) > MAX_LOCAL_LENGTH)
+    if len(long):
+        some = array.take(pa.array(long))
+        too_long = _bools(pc.greater(pc.utf8_length(some), MAX_LENGTH), False)
+        # `find("@") > MAX_LOCAL_LENGTH` as a pattern (RE2; pandas runs `find` in Python).
+        pattern = f"^[^@]{{{MAX_LOCAL_LENGTH + 1},}}@"
+        too_long |= _bools(pc.match_substring_regex(some, pattern), False)
+        ok[long[too_long]] = False
+    return pd.Series(ok, index=emails.index), pd.Series(beyond, index=emails.index)
+
+
+def _bools(answer: pa.Array, missing: bool) -> np.ndarray:
+    values: np.ndarray = pc.fill_null(answer, missing).to_numpy(zero_copy_only=False)
+    return values.astype(bool)  # a copy that can be written to
+
+
+def _check_emails_in_pandas(emails: pd.Series) -> tuple[pd.Series, pd.Series]:
     ok = emails.str.fullmatch(EMAIL_PATTERN).fillna(False).astype(bool)
     unusual = non_ascii(emails) & ok
     if unusual.any():
-        # The pattern lets any non-ASCII character through, the invisible ones too.
         hidden = emails[unusual].str.contains(HIDDEN).fillna(False)
         ok[unusual] = ~hidden.to_numpy(dtype=bool)
     length = emails.str.len()
     too_long = length > MAX_LENGTH
     long = length > MAX_LOCAL_LENGTH
     if long.any():
-        # `find("@") > MAX_LOCAL_LENGTH` as a pattern, only where it can be true: pandas
-        # runs `find` in Python for a column with any non-ASCII text, the pattern in RE2.
         local = emails[long].str.match(f"[^@]{{{MAX_LOCAL_LENGTH + 1},}}@").fillna(False)
         too_long |= local.astype(bool).reindex(emails.index, fill_value=False)
-    return ok & ~too_long
+    return ok & ~too_long, non_ascii(emails)
 
 
 def non_ascii(emails: pd.Series) -> pd.Series:

@@ -182,6 +182,7 @@ def validate(
     # Whole-table steps go column by column in pyarrow (see `_arrow_text`): a sheet of
     # thousands of columns is checked as quickly as one of a dozen.
     text = table if (table.dtypes == "str").all() else table.astype("str")
+    text = arrow_text.one_chunk(text)
     stripped = arrow_text.strip(text)
     empty = pd.Series(arrow_text.blank_rows(stripped), index=text.index)
     # The checks run over every row; the empty rows get no problems and are left out of
@@ -232,7 +233,7 @@ def validate(
                 "date " + _quoted(text.loc[unread, ev.DATE]) + " " + parsed.error[unread],
             )
         now_text = (now or utc_now()).tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%S")
-        future = (parsed.iso.str.slice(0, 19) > now_text) & (parsed.iso != "")
+        future = _after(parsed.iso, now_text)
         if future.any():
             problems.add(
                 future,
@@ -262,7 +263,7 @@ def validate(
 
     found = problems.table()
     bad_rows = found.loc[found["severity"] == ERROR, "row"].unique()
-    valid = out[(~empty & ~out.index.isin(bad_rows)).to_numpy()]
+    valid = arrow_text.rows(out, (~empty & ~out.index.isin(bad_rows)).to_numpy())
     # Only rows that can be sent can be sent twice. Rows with errors are left out: an
     # unreadable date is blank in `out`, which would make different rows look the same.
     checked = len(problems.parts)
@@ -298,6 +299,8 @@ def _remove_controls(
         if column == ev.EMAIL:
             continue
         if column == ev.TYPE:
+            if not _may_hold_controls(stripped[column], breaks=True):
+                continue
             held = stripped[column].str.contains(_CONTROL_OR_BREAK, regex=True)
             if held.any():
                 problems.add(
@@ -305,6 +308,8 @@ def _remove_controls(
                     f"{column} holds a control character (such as NUL, ESC or a line break), "
                     f"which cannot be sent: write the {column} as plain text",
                 )  # fmt: skip
+            continue
+        if not _may_hold_controls(text[column], breaks=False):
             continue
         held = text[column].str.contains(_CONTROL, regex=True)
         if held.any():
@@ -319,12 +324,32 @@ def _remove_controls(
     return text.assign(**cleaned)
 
 
+def _may_hold_controls(column: pd.Series, *, breaks: bool) -> bool:
+    """A look at the column's bytes first: the pattern runs only where it may find one."""
+    data = arrow_text.arrow(column)
+    if data is None:
+        return True
+    return arrow_text.may_hold_controls(arrow_text.flat(data), breaks=breaks)
+
+
 def _quoted(values: pd.Series) -> pd.Series:
     short = values.str.slice(0, 60)
     return "'" + short.where(values.str.len() <= 60, short + "...") + "'"
 
 
 def _check_type(raw: pd.Series, clean: pd.Series, problems: _Problems) -> pd.Series:
+    checks = _type_checks(raw)
+    if checks is not None:
+        missing, trimmed, hinted, hinted_messages = checks
+        problems.add(
+            missing, ev.TYPE, raw, ERROR,
+            "type is missing: add an event name such as webinar_attended or $purchase, "
+            "or choose one type for all rows",
+        )  # fmt: skip
+        problems.add(trimmed, ev.TYPE, raw, WARNING, "type had spaces around it: they were trimmed")
+        if len(hinted_messages):
+            problems.add(hinted, ev.TYPE, raw, WARNING, hinted_messages)
+        return clean
     problems.add(
         clean == "",
         ev.TYPE,
@@ -345,6 +370,49 @@ def _check_type(raw: pd.Series, clean: pd.Series, problems: _Problems) -> pd.Ser
         hinted = clean.isin(list(hints))
         problems.add(hinted, ev.TYPE, raw, WARNING, clean[hinted].map(hints))
     return clean
+
+
+def _after(iso: pd.Series, now_text: str) -> pd.Series:
+    """The filled ISO times whose first 19 characters (to the second) come after
+    `now_text`; in pyarrow, without a new column per step."""
+    data = arrow_text.arrow(iso)
+    if data is None:
+        return (iso.str.slice(0, 19) > now_text) & (iso != "")
+    later = pc.greater(pc.utf8_slice_codeunits(data, 0, 19), now_text)
+    # "" is never after a time; a missing value is not either (as in pandas).
+    found = pc.fill_null(later, False).to_numpy(zero_copy_only=False)
+    return pd.Series(found, index=iso.index)
+
+
+def _type_checks(raw: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series] | None:
+    """(missing, trimmed, hinted, hint) of `_check_type`, worked out once per distinct
+    type (an export has a handful); `hint` only for the rows that get one. None when the column is
+    not held in pyarrow or has missing values (the pandas way compares those)."""
+    data = arrow_text.arrow(raw)
+    if data is None or data.null_count:
+        return None
+    encoded = pc.dictionary_encode(arrow_text.flat(data))
+    codes = encoded.indices.to_numpy(zero_copy_only=False)
+    distinct = encoded.dictionary.to_pylist()
+    cleaned = [value.strip() for value in distinct]  # str.strip trims what pyarrow trims
+    missing = np.array([c == "" for c in cleaned], dtype=bool)
+    trimmed = np.array([c != v and c != "" for c, v in zip(cleaned, distinct, strict=True)])
+    hints = [(_kind_hint(c) or "") if c else "" for c in cleaned]
+    hinted = np.array([h != "" for h in hints], dtype=bool)[codes]
+    messages = np.array(hints, dtype=object)[codes[hinted]]
+    return (
+        pd.Series(missing[codes], index=raw.index),
+        pd.Series(trimmed[codes], index=raw.index),
+        pd.Series(hinted, index=raw.index),
+        pd.Series(messages, index=raw.index[hinted], dtype="str"),
+    )
+
+
+def _trimmed(raw: pd.Series, clean: pd.Series) -> pd.Series:
+    """`clean != raw`, without comparing when the trim changed nothing in the column."""
+    if arrow_text.same_texts(raw, clean):
+        return pd.Series(False, index=raw.index)
+    return clean != raw
 
 
 def _kind_hint(event_type: str) -> str | None:
@@ -368,15 +436,16 @@ def _kind_hint(event_type: str) -> str | None:
 
 
 def _check_email(raw: pd.Series, clean: pd.Series, problems: _Problems) -> pd.Series:
-    ok = emails.valid_emails(clean)
+    ok, beyond_ascii = emails.check_emails(clean)
     bad = ~ok
     if bad.any():
         reasons = {v: emails.explain(v) for v in clean[bad].unique()}
         problems.add(bad, ev.EMAIL, raw, ERROR, clean[bad].map(reasons))
     problems.add(
-        ok & (clean != raw), ev.EMAIL, raw, WARNING, "email had spaces around it: they were trimmed"
-    )
-    unusual = ok & emails.non_ascii(clean)
+        ok & _trimmed(raw, clean), ev.EMAIL, raw, WARNING,
+        "email had spaces around it: they were trimmed",
+    )  # fmt: skip
+    unusual = ok & beyond_ascii
     if unusual.any():  # look-alike letters: only addresses beyond ASCII can have them
         message = emails.lookalikes(clean[unusual])
         flagged = unusual.copy()
@@ -898,6 +967,13 @@ class SeenRows:
 def _flag_duplicates(out: pd.DataFrame, problems: _Problems, seen: SeenRows | None = None) -> None:
     if out.empty:
         return
+    if seen is None:
+        # Rows that repeat one another have the same key: only they are looked at.
+        keys = arrow_text.row_keys(out)
+        if keys is not None:
+            out = arrow_text.rows(out, pd.Series(keys).duplicated(keep=False).to_numpy())
+            if out.empty:
+                return
     if seen is None and ev.EMAIL in out:
         # The same event has the same email: hash whole rows only where emails repeat,
         # which is a few rows of most exports (hashing every row costs five times more).

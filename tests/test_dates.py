@@ -65,3 +65,12 @@ def test_slashed_iso_dates_with_a_zone_are_read_not_crashed_on() -> None:
         "2024-01-05T13:45:00Z",
         "2024-01-05T00:00:00Z",
     ]
+
+
+def test_a_date_at_the_end_of_the_range_in_a_zone_is_unreadable_not_a_crash() -> None:
+    parsed = parse_dates(
+        pd.Series(["1677-09-21 00:12:44", "2024-07-01 09:00"], dtype="str"),
+        timezone="Europe/Berlin",
+    )
+    assert list(parsed.iso) == ["", "2024-07-01T07:00:00Z"]
+    assert "is not a date this tool can read" in parsed.error[0]

@@ -7,11 +7,12 @@ import sys
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
-from bento_ui import build_events, emails
+from bento_ui import build_events, dates, emails
 from bento_ui._regex import SPACE, WHITESPACE
-from bento_ui.dates import _format, _iso_seconds
+from bento_ui.dates import _format, _iso_seconds, parse_dates
 from bento_ui.payloads import batch_bodies, encode_events
 
 
@@ -97,3 +98,54 @@ def test_batch_bodies_hold_the_events_in_order() -> None:
     bodies = batch_bodies(encode_events(valid), 4).to_pylist()
     assert [len(json.loads(b)["events"]) for b in bodies] == [4, 4, 4, 4, 2]
     assert [e for b in bodies for e in json.loads(b)["events"]] == build_events(valid)
+
+
+def _canonical_dates(count: int) -> list[str]:
+    """`YYYY-MM-DD HH:MM:SS` text over the whole range pandas holds and past it, with
+    days, hours and seconds that do not exist."""
+    rng = np.random.default_rng(11)
+    seconds = rng.integers(-9_300_000_000, 9_300_000_000, count)
+    values = [
+        str(v).replace("T", rng.choice([" ", "T"]))
+        for v in seconds.astype("datetime64[s]").astype("datetime64[ns]").astype("datetime64[s]")
+    ]
+    impossible = [
+        "2024-02-30 10:00:00", "2023-02-29 10:00:00", "2024-02-29 10:00:00", "2100-02-29 00:00:00",
+        "2000-02-29 00:00:00", "2024-04-31 00:00:00", "2024-13-01 00:00:00", "2024-00-10 00:00:00",
+        "2024-01-00 00:00:00", "2024-01-05 24:00:00", "2024-01-05 23:60:00", "2024-01-05 10:00:60",
+        "1677-09-21 00:12:44", "1678-01-01 00:00:00", "2261-12-31 23:59:59", "2262-04-12 00:00:00",
+        "0224-01-05 10:00:00", "2024-01-05t10:00:00", "2024-01-05 10:00:0Z", "2024/01/05 10:00:00",
+        "\uff12\uff1024-01-05 10:00", "2024-01-05 10:00:0\u0663", " 2024-01-05 10:00",
+        "2024-1-5  10:00:00",
+        "2024-01-05_10:00:00", "2024-03-31 02:30:00", "2024-10-27 02:30:00",
+    ]  # fmt: skip
+    return values + impossible
+
+
+@pytest.mark.parametrize("timezone", ["UTC", "Europe/Berlin"])
+def test_canonical_dates_read_as_the_general_parser_reads_them(timezone: str) -> None:
+    values = pd.Series(_canonical_dates(3000), dtype="str")
+    fast = parse_dates(values, timezone=timezone)
+    general = dates._parse_general(values, timezone, None)
+    assert list(fast.iso) == list(general.iso)
+    assert list(fast.error) == list(general.error)
+    assert "2024-02-30 10:00:00" in set(values[fast.error != ""])  # still an error
+
+
+def test_the_byte_level_trim_and_control_looks_miss_nothing() -> None:
+    import re
+
+    from bento_ui import _arrow_text as arrow_text
+    from bento_ui.validation import _CONTROL, _CONTROL_OR_BREAK
+
+    assert not any(c.isspace() for c in map(chr, range(0x3001, sys.maxunicode + 1)))
+    chars = [chr(c) for c in range(0x3001)]
+    cells = [""] + [f"{c}x" for c in chars] + [f"x{c}" for c in chars] + [f"a{c}b" for c in chars]
+    frame = pd.DataFrame({"a": pd.Series(cells, dtype="str")})
+    assert list(arrow_text.strip(frame)["a"]) == [c.strip() for c in cells]
+    for cell in cells:
+        array = arrow_text.flat(pa.array([cell], pa.large_string()))
+        if re.search(_CONTROL, cell):
+            assert arrow_text.may_hold_controls(array, breaks=False), repr(cell)
+        if re.search(_CONTROL_OR_BREAK, cell):
+            assert arrow_text.may_hold_controls(array, breaks=True), repr(cell)

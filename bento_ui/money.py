@@ -110,6 +110,13 @@ def to_minor(amounts: pd.Series, currencies: pd.Series, *, unit: Unit = MINOR) -
         pattern = _COMMA_DECIMAL if mark == "," else _DOT_DECIMAL
         ok = text.str.fullmatch(pattern).fillna(False).astype(bool)
         error[~ok] = _NOT_A_NUMBER if mark == "." else _NOT_A_NUMBER_COMMA
+        # As for cents: 007.50 and -0.00 are not how an amount is written (0.99 is).
+        leading = ok & text.str.match(r"-?0\d").fillna(False).astype(bool)
+        if leading.any():
+            error[leading] = _leading_zeros(text[leading])
+        negative_zero = ok & text.str.fullmatch(r"-[0.,' \u00a0\u202f]+").fillna(False).astype(bool)
+        error[negative_zero] = "is -0: write 0"
+        ok = ok & ~leading & ~negative_zero
         grouping = _GROUPING + ("." if mark == "," else ",")
         plain = text.where(ok, "").str.translate(str.maketrans("", "", grouping))
         whole_part = plain.str.partition(mark)
@@ -133,10 +140,8 @@ def to_minor(amounts: pd.Series, currencies: pd.Series, *, unit: Unit = MINOR) -
     magnitude = digits.str.lstrip("-")
     if unit == MINOR:
         leading = (magnitude.str.len() > 1) & magnitude.str.startswith("0")
-        error[leading] = (
-            "starts with 0: write the amount without leading zeros (7, not 007), or check "
-            "that the column holds amounts"
-        )
+        if leading.any():
+            error[leading] = _leading_zeros(text[leading])
         negative_zero = sign & (magnitude.str.strip("0") == "") & (magnitude != "")
         error[negative_zero] = "is -0: write 0"
         digits = digits.where(~leading & ~negative_zero, "")
@@ -157,6 +162,15 @@ def to_minor(amounts: pd.Series, currencies: pd.Series, *, unit: Unit = MINOR) -
         )
         digits = digits.where(~too_big, "")
     return MoneyColumn(minor=digits, error=error)
+
+
+def _leading_zeros(amounts: pd.Series) -> pd.Series:
+    """The message for amounts written with zeros in front (007 -> write 7)."""
+    plain = amounts.str.replace(r"^(-?)0+(?=\d)", r"\1", regex=True)
+    return (
+        "starts with 0: write " + plain + " without the leading zeros, or check that the "
+        "column holds amounts"
+    )
 
 
 _NOT_A_NUMBER = "is not a number: write digits only, like 4999 or 49.99 (no currency sign)"

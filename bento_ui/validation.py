@@ -254,7 +254,10 @@ def validate(
         # Send the text that was checked: JSON allows no space like U+00A0 around it.
         out[ev.DETAILS] = stripped[ev.DETAILS]
     _check_details_overlap(stripped, details, problems)
-    _check_details_paths(text, details, problems)
+    # Issue 11: what is checked is what is sent. Fields and details go out trimmed, as
+    # they were checked (with a warning), and their paths are checked on that text.
+    _send_trimmed(text, stripped, out, problems)
+    _check_details_paths(stripped, details, problems)
     if amounts not in money.UNITS:
         raise ValueError(f"amounts must be one of {', '.join(money.UNITS)}, not {amounts!r}")
     if ev.TYPE in out:
@@ -488,9 +491,8 @@ def _check_details_json(stripped: pd.DataFrame, problems: _Problems) -> _Details
     message: list[str] = []
     for value in distinct:
         try:
-            obj = json_limits.loads(
-                value, parse_constant=_reject_constant, parse_float=json_limits.finite_float
-            )
+            # Numbers kept as written: they are checked, and sent, as the person wrote them.
+            obj = json_limits.loads_as_written(value, parse_constant=_reject_constant)
         except json_limits.NotFinite as exc:
             parsed.append({})
             message.append(
@@ -561,7 +563,7 @@ def _detail(stripped: pd.DataFrame, details: _Details, column: str) -> pd.Series
     """A detail's text per row, from its dotted column or else from the details JSON."""
     path = column.split(".")[1:]
     found = [
-        "" if (v := _dig(d, path)) is None else v if isinstance(v, str) else json.dumps(v)
+        "" if (v := _dig(d, path)) is None else v if isinstance(v, str) else json_limits.dumps(v)
         for d in details.objects
     ]
     if any(found):
@@ -643,6 +645,42 @@ def _check_details_paths(text: pd.DataFrame, details: _Details, problems: _Probl
                 f"{column} cannot be set: the details JSON holds a value, not an object, "
                 f"at {'.'.join(path[:-1])}. Keep the detail in one place",
             )
+
+
+def _send_trimmed(
+    text: pd.DataFrame, stripped: pd.DataFrame, out: pd.DataFrame, problems: _Problems
+) -> None:
+    """`fields.*` and `details.*` cells into `out` as they were checked, trimmed, with a
+    warning where that changed one (and one where nothing but spaces was left out)."""
+    for name in text.columns:
+        column = str(name)
+        if not (ev.is_fields_column(column) or ev.is_details_column(column)):
+            continue
+        before, after = _byte_lengths(text[column]), _byte_lengths(stripped[column])
+        if before.sum() == after.sum():  # the common case: trimming changed nothing
+            continue
+        out[column] = stripped[column]
+        changed = before != after
+        problems.add(
+            pd.Series(changed & (after > 0), index=text.index), column, text[column], WARNING,
+            f"{column} had spaces around it: they were trimmed",
+        )  # fmt: skip
+        problems.add(
+            pd.Series(changed & (after == 0), index=text.index), column, text[column], WARNING,
+            f"{column} held only spaces: it was left out, like an empty cell",
+        )  # fmt: skip
+
+
+def _byte_lengths(column: pd.Series) -> np.ndarray:
+    """Each cell's length in UTF-8 bytes (trimming only ever shortens a cell)."""
+    array = column.array
+    data = array.__arrow_array__() if hasattr(array, "__arrow_array__") else None
+    if data is None:
+        data = pa.array(column.astype("str").tolist(), pa.large_string())
+    lengths: np.ndarray = (
+        pc.fill_null(pc.binary_length(data), 0).to_numpy(zero_copy_only=False).astype(np.int64)
+    )
+    return lengths
 
 
 def _blocked(obj: Any, path: list[str]) -> bool:

@@ -4,6 +4,7 @@ import pandas as pd
 
 from bento_ui import build_events, plan_batches, validate
 from bento_ui.batching import describe_rows
+from bento_ui.client import batch_body
 from bento_ui.payloads import encode_events, to_json
 
 NOW = pd.Timestamp("2026-11-26T12:00:00Z")
@@ -89,3 +90,12 @@ def test_a_purchase_amount_is_never_truncated_into_cents() -> None:
     ]
     texts = encode_events(valid).to_pylist()
     assert '"amount":"4999.00"' in texts[0] and '"amount":9223372036854775807' in texts[1]
+
+
+def test_the_posted_bytes_carry_details_numbers_as_written() -> None:
+    valid = validate(
+        pd.DataFrame({"type": ["t"], "email": ["a@x.com"], "details": ['{"score": 1.5e3}']}),
+        now=NOW,
+    ).valid
+    body = batch_body(build_events(valid))  # what the send engine posts, and curl shows
+    assert body == b'{"events":[{"type":"t","email":"a@x.com","details":{"score":1.5e3}}]}'

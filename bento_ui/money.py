@@ -18,6 +18,8 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 Unit = Literal["major", "minor"]
 MAJOR: Unit = "major"  # currency units: 32.00 USD
@@ -86,6 +88,10 @@ def decimal_mark(values: pd.Series) -> str:
     return "," if bool(comma_decimal.any()) else "."
 
 
+# Cents as shops export them: no sign, no leading zero, at most 18 digits (so below 2**63).
+_PLAIN_CENTS = r"^(?:0|[1-9][0-9]{0,17})$"
+
+
 def to_minor(amounts: pd.Series, currencies: pd.Series, *, unit: Unit = MINOR) -> MoneyColumn:
     """Each amount in minor units of its row's currency (see the module's docstring).
 
@@ -93,6 +99,24 @@ def to_minor(amounts: pd.Series, currencies: pd.Series, *, unit: Unit = MINOR) -
     known code gets no error here (the currency's own check says why) and no amount.
     """
     text = amounts.astype("str")
+    if unit != MINOR or len(text) == 0:
+        return _to_minor(text, currencies, unit)
+    # Candidates first: plain cents are their own minor units, found in one pyarrow pass;
+    # only the other amounts (a few, or none) take the general rules.
+    plain = pc.fill_null(pc.match_substring_regex(pa.array(text.array), _PLAIN_CENTS), False)
+    rest = ~plain.to_numpy(zero_copy_only=False).astype(bool)
+    error = pd.Series("", index=text.index, dtype="str")
+    if not rest.any():
+        return MoneyColumn(minor=text, error=error)
+    general = _to_minor(text[rest], currencies[rest], unit)
+    minor = text.copy()
+    minor[rest] = general.minor.to_numpy()
+    error[rest] = general.error.to_numpy()
+    return MoneyColumn(minor=minor, error=error)
+
+
+def _to_minor(text: pd.Series, currencies: pd.Series, unit: Unit) -> MoneyColumn:
+    """`to_minor` by the general rules, for any amount."""
     error = pd.Series("", index=text.index, dtype="str")
     if unit == MINOR:
         whole = text.str.fullmatch(r"-?\d+").fillna(False).astype(bool)

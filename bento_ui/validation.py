@@ -666,9 +666,10 @@ def _send_trimmed(
         column = str(name)
         if not (ev.is_fields_column(column) or ev.is_details_column(column)):
             continue
-        before, after = _byte_lengths(text[column]), _byte_lengths(stripped[column])
-        if before.sum() == after.sum():  # the common case: trimming changed nothing
-            continue
+        raw, trimmed = _arrow_of(text[column]), _arrow_of(stripped[column])
+        if pc.sum(pc.binary_length(raw)) == pc.sum(pc.binary_length(trimmed)):
+            continue  # the common case: trimming changed nothing (it only ever shortens)
+        before, after = _byte_lengths(raw), _byte_lengths(trimmed)
         out[column] = stripped[column]
         changed = before != after
         problems.add(
@@ -681,12 +682,16 @@ def _send_trimmed(
         )  # fmt: skip
 
 
-def _byte_lengths(column: pd.Series) -> np.ndarray:
-    """Each cell's length in UTF-8 bytes (trimming only ever shortens a cell)."""
+def _arrow_of(column: pd.Series) -> pa.Array | pa.ChunkedArray:
     array = column.array
-    data = array.__arrow_array__() if hasattr(array, "__arrow_array__") else None
-    if data is None:
-        data = pa.array(column.astype("str").tolist(), pa.large_string())
+    if hasattr(array, "__arrow_array__"):
+        data: pa.Array | pa.ChunkedArray = array.__arrow_array__()
+        return data
+    return pa.array(column.astype("str").tolist(), pa.large_string())
+
+
+def _byte_lengths(data: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Each cell's length in UTF-8 bytes."""
     lengths: np.ndarray = (
         pc.fill_null(pc.binary_length(data), 0).to_numpy(zero_copy_only=False).astype(np.int64)
     )

@@ -18,6 +18,7 @@ text (Python's json would write `1500.0`). Every other number stays a plain int 
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Callable
@@ -95,7 +96,8 @@ def loads_as_written(
         max_depth=max_depth,
         parse_constant=parse_constant,
         parse_float=written_float,
-        parse_int=written_int,
+        # Only "-0" is an integer an int rewrites: the hook (a call per integer) only then.
+        parse_int=written_int if "-0" in text else None,
     )
 
 
@@ -156,6 +158,19 @@ def _write(value: Any, parts: list[str], indent: int | None, level: int) -> None
         raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
+@functools.lru_cache(maxsize=16)
+def _decoder(
+    parse_constant: Callable[[str], Any] | None,
+    parse_float: Callable[[str], Any] | None,
+    parse_int: Callable[[str], Any] | None,
+) -> json.JSONDecoder:
+    """One decoder per set of hooks: json.loads with hooks builds a new one every call,
+    which costs as much as reading a small object."""
+    return json.JSONDecoder(
+        parse_constant=parse_constant, parse_float=parse_float, parse_int=parse_int
+    )
+
+
 def depth(value: Any) -> int:
     """Levels of objects and lists in `value` (0 for a plain value), without recursion."""
     deepest = 0
@@ -190,9 +205,7 @@ def loads(
     """`json.loads(text)`, raising TooDeep or NumberTooLong instead of what json raises
     (or lets through) for a value it cannot handle."""
     try:
-        value = json.loads(
-            text, parse_constant=parse_constant, parse_float=parse_float, parse_int=parse_int
-        )
+        value = _decoder(parse_constant, parse_float, parse_int).decode(text)
     except RecursionError:
         raise TooDeep(f"nested more than {max_depth} levels deep") from None
     except ValueError as error:

@@ -18,6 +18,8 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 Unit = Literal["major", "minor"]
 MAJOR: Unit = "major"  # currency units: 32.00 USD
@@ -86,6 +88,10 @@ def decimal_mark(values: pd.Series) -> str:
     return "," if bool(comma_decimal.any()) else "."
 
 
+# Cents as shops export them: no sign, no leading zero, at most 18 digits (so below 2**63).
+_PLAIN_CENTS = r"^(?:0|[1-9][0-9]{0,17})$"
+
+
 def to_minor(amounts: pd.Series, currencies: pd.Series, *, unit: Unit = MINOR) -> MoneyColumn:
     """Each amount in minor units of its row's currency (see the module's docstring).
 
@@ -93,6 +99,24 @@ def to_minor(amounts: pd.Series, currencies: pd.Series, *, unit: Unit = MINOR) -
     known code gets no error here (the currency's own check says why) and no amount.
     """
     text = amounts.astype("str")
+    if unit != MINOR or len(text) == 0:
+        return _to_minor(text, currencies, unit)
+    # Candidates first: plain cents are their own minor units, found in one pyarrow pass;
+    # only the other amounts (a few, or none) take the general rules.
+    plain = pc.fill_null(pc.match_substring_regex(pa.array(text.array), _PLAIN_CENTS), False)
+    rest = ~plain.to_numpy(zero_copy_only=False).astype(bool)
+    error = pd.Series("", index=text.index, dtype="str")
+    if not rest.any():
+        return MoneyColumn(minor=text, error=error)
+    general = _to_minor(text[rest], currencies[rest], unit)
+    minor = text.copy()
+    minor[rest] = general.minor.to_numpy()
+    error[rest] = general.error.to_numpy()
+    return MoneyColumn(minor=minor, error=error)
+
+
+def _to_minor(text: pd.Series, currencies: pd.Series, unit: Unit) -> MoneyColumn:
+    """`to_minor` by the general rules, for any amount."""
     error = pd.Series("", index=text.index, dtype="str")
     if unit == MINOR:
         whole = text.str.fullmatch(r"-?\d+").fillna(False).astype(bool)
@@ -110,6 +134,13 @@ def to_minor(amounts: pd.Series, currencies: pd.Series, *, unit: Unit = MINOR) -
         pattern = _COMMA_DECIMAL if mark == "," else _DOT_DECIMAL
         ok = text.str.fullmatch(pattern).fillna(False).astype(bool)
         error[~ok] = _NOT_A_NUMBER if mark == "." else _NOT_A_NUMBER_COMMA
+        # As for cents: 007.50 and -0.00 are not how an amount is written (0.99 is).
+        leading = ok & text.str.match(r"-?0\d").fillna(False).astype(bool)
+        if leading.any():
+            error[leading] = _leading_zeros(text[leading])
+        negative_zero = ok & text.str.fullmatch(r"-[0.,' \u00a0\u202f]+").fillna(False).astype(bool)
+        error[negative_zero] = "is -0: write 0"
+        ok = ok & ~leading & ~negative_zero
         grouping = _GROUPING + ("." if mark == "," else ",")
         plain = text.where(ok, "").str.translate(str.maketrans("", "", grouping))
         whole_part = plain.str.partition(mark)
@@ -133,10 +164,8 @@ def to_minor(amounts: pd.Series, currencies: pd.Series, *, unit: Unit = MINOR) -
     magnitude = digits.str.lstrip("-")
     if unit == MINOR:
         leading = (magnitude.str.len() > 1) & magnitude.str.startswith("0")
-        error[leading] = (
-            "starts with 0: write the amount without leading zeros (7, not 007), or check "
-            "that the column holds amounts"
-        )
+        if leading.any():
+            error[leading] = _leading_zeros(text[leading])
         negative_zero = sign & (magnitude.str.strip("0") == "") & (magnitude != "")
         error[negative_zero] = "is -0: write 0"
         digits = digits.where(~leading & ~negative_zero, "")
@@ -157,6 +186,15 @@ def to_minor(amounts: pd.Series, currencies: pd.Series, *, unit: Unit = MINOR) -
         )
         digits = digits.where(~too_big, "")
     return MoneyColumn(minor=digits, error=error)
+
+
+def _leading_zeros(amounts: pd.Series) -> pd.Series:
+    """The message for amounts written with zeros in front (007 -> write 7)."""
+    plain = amounts.str.replace(r"^(-?)0+(?=\d)", r"\1", regex=True)
+    return (
+        "starts with 0: write " + plain + " without the leading zeros, or check that the "
+        "column holds amounts"
+    )
 
 
 _NOT_A_NUMBER = "is not a number: write digits only, like 4999 or 49.99 (no currency sign)"

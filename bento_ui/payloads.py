@@ -9,6 +9,7 @@ person typed: nothing changes type unless Bento needs it to.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -19,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from bento_ui import events as ev
+from bento_ui import json_limits
 
 Event = dict[str, Any]
 
@@ -49,7 +51,7 @@ def build_events(valid: pd.DataFrame) -> list[Event]:
     if ev.DETAILS in valid:
         for i, text in _filled(valid[ev.DETAILS]):
             if text.strip():  # parsed trimmed, as validation parsed it
-                details[i] = json.loads(text.strip())
+                details[i] = _parse_details(text)
     for column in (c for c in valid.columns if ev.is_details_column(c)):
         path = column.split(".")[1:]
         for i, value in _filled(valid[column]):
@@ -105,15 +107,28 @@ def _put(target: dict[str, Any], path: list[str], value: Any) -> None:
     target[path[-1]] = value
 
 
+# An amount as validation lets it through: whole minor units, written plainly.
+_WHOLE = re.compile(r"-?(?:0|[1-9][0-9]*)")
+
+
 def _amount_to_cents(details: dict[str, Any]) -> None:
     value = details.get("value")
     if isinstance(value, dict) and "amount" in value:
-        value["amount"] = int(str(value["amount"]).strip().split(".")[0])
+        value["amount"] = _cents(value["amount"])
+
+
+def _cents(amount: Any) -> Any:
+    """A checked amount as the integer Bento wants, digit for digit. Anything else (which
+    validation keeps out) is left as it is: never truncated or rounded into cents."""
+    if isinstance(amount, str) and amount != "-0" and _WHOLE.fullmatch(amount):
+        return int(amount)
+    return amount
 
 
 def to_json(events: list[Event]) -> str:
-    """The exact request body Bento receives, pretty-printed for people to read."""
-    return json.dumps({"events": events}, indent=2, ensure_ascii=False)
+    """The exact request body Bento receives, pretty-printed for people to read (numbers
+    in details as they were written: see `json_limits.dumps`)."""
+    return json_limits.dumps({"events": events}, indent=2)
 
 
 # --- the same events as JSON text, built column by column -------------------------------
@@ -285,9 +300,12 @@ def _cent_texts(values: pa.Array, prefix: str) -> pa.Array:
     """`prefix` + a $purchase amount as Bento wants it, integer cents (`_amount_to_cents`)."""
     texts = []
     for text in values.to_pylist():
-        try:
-            texts.append(prefix + str(int(text.strip().split(".")[0])) if text else "")
-        except ValueError:  # not a whole number: validation keeps such rows out
+        amount = _cents(text)
+        if not text:
+            texts.append("")
+        elif isinstance(amount, int):  # the digits as they are
+            texts.append(prefix + text)
+        else:  # not a whole number: validation keeps such rows out
             texts.append(prefix + json.dumps(text, ensure_ascii=False))
     return pa.array(texts, _TEXT)
 
@@ -346,8 +364,8 @@ def _json_details(column: pd.Series, purchase: np.ndarray) -> _Member:
             plain.append("")
             cents.append("")
             continue
-        plain.append(_inside(json.loads(text.strip())))
-        priced = json.loads(text.strip())  # parsed trimmed, as validation parsed it
+        plain.append(_inside(_parse_details(text)))
+        priced = _parse_details(text)
         _amount_to_cents(priced)
         cents.append(_inside(priced))
     inner = pa.array(plain + cents, _TEXT).take(
@@ -356,6 +374,14 @@ def _json_details(column: pd.Series, purchase: np.ndarray) -> _Member:
     return inner, pc.not_equal(inner, _lit("")).to_numpy(zero_copy_only=False)
 
 
+def _parse_details(text: str) -> dict[str, Any]:
+    """A `details` JSON cell as validation parsed it: trimmed, numbers kept as written
+    (`1.5e3` stays `1.5e3`, not 1500.0)."""
+    parsed: dict[str, Any] = json_limits.loads_as_written(text.strip())
+    return parsed
+
+
 def _inside(obj: dict[str, Any]) -> str:
-    """A JSON object's members without the braces, "" when it has none."""
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))[1:-1]
+    """A JSON object's members without the braces, "" when it has none (numbers as
+    written)."""
+    return json_limits.dumps(obj)[1:-1]

@@ -584,7 +584,13 @@ def _read_jsonl(data: bytes, label: str) -> pd.DataFrame:
         if not line:
             continue
         try:
-            value = json_limits.loads(line, max_depth=json_limits.MAX_DEPTH + 1)
+            # Numbers kept as written (1.5e3, 4999.00), as validation and the payloads keep them.
+            value = json_limits.loads_as_written(line, max_depth=json_limits.MAX_DEPTH + 1)
+        except json_limits.NotFinite as error:
+            raise ReadError(
+                f"Line {number} of {label} holds the number {error}, too large for a JSON "
+                'number: write it in quotes as a text (like "1e999") and upload again.'
+            ) from None
         except (json_limits.TooDeep, json_limits.NumberTooLong) as error:
             raise ReadError(
                 f"Line {number} of {label} is {error}, more than an event can hold: "
@@ -653,7 +659,7 @@ def _json_text(value: Any) -> str:
         return ""
     if isinstance(value, str):
         return value
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return json_limits.dumps(value)  # numbers as written
 
 
 # --- workbooks --------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -255,7 +256,10 @@ def validate(
         # Send the text that was checked: JSON allows no space like U+00A0 around it.
         out[ev.DETAILS] = stripped[ev.DETAILS]
     _check_details_overlap(stripped, details, problems)
-    _check_details_paths(text, details, problems)
+    # Issue 11: what is checked is what is sent. Fields and details go out trimmed, as
+    # they were checked (with a warning), and their paths are checked on that text.
+    _send_trimmed(text, stripped, out, problems)
+    _check_details_paths(stripped, details, problems)
     if amounts not in money.UNITS:
         raise ValueError(f"amounts must be one of {', '.join(money.UNITS)}, not {amounts!r}")
     if ev.TYPE in out:
@@ -535,6 +539,13 @@ class _Details:
         spread: np.ndarray = values[self.codes]  # -1 takes `blank`, put last
         return spread
 
+    def rows_where(self, per_object: list[bool]) -> np.ndarray:
+        """The rows whose object has `per_object` true (never a blank cell's), as bools."""
+        flags = np.zeros(len(per_object) + 1, dtype=bool)  # the last one is for blank cells
+        flags[: len(per_object)] = per_object
+        rows: np.ndarray = flags[self.codes]
+        return rows
+
 
 def _distinct(column: pd.Series) -> tuple[np.ndarray, list[str]]:
     """(codes, distinct values): `values[codes[i]]` is the i-th cell."""
@@ -551,15 +562,14 @@ def _check_details_json(stripped: pd.DataFrame, problems: _Problems) -> _Details
     if ev.DETAILS not in stripped:
         return _Details(np.full(len(stripped), -1, dtype=np.int64), [])
     column = stripped[ev.DETAILS]
-    filled = (column != "").to_numpy()
+    filled = arrow_text.filled(column)
     codes, distinct = _distinct(column[filled])
     parsed: list[Any] = []
     message: list[str] = []
     for value in distinct:
         try:
-            obj = json_limits.loads(
-                value, parse_constant=_reject_constant, parse_float=json_limits.finite_float
-            )
+            # Numbers kept as written: they are checked, and sent, as the person wrote them.
+            obj = json_limits.loads_as_written(value, parse_constant=_reject_constant)
         except json_limits.NotFinite as exc:
             parsed.append({})
             message.append(
@@ -630,40 +640,38 @@ def _detail(stripped: pd.DataFrame, details: _Details, column: str) -> pd.Series
     """A detail's text per row, from its dotted column or else from the details JSON."""
     path = column.split(".")[1:]
     found = [
-        "" if (v := _dig(d, path)) is None else v if isinstance(v, str) else json.dumps(v)
+        "" if (v := _dig(d, path)) is None else v if isinstance(v, str) else json_limits.dumps(v)
         for d in details.objects
     ]
-    if any(found):
-        # Each distinct object's text, taken for its rows ("" put last for blank rows).
-        where = np.where(details.codes < 0, len(found), details.codes)
-        texts = pa.array([*found, ""], pa.large_string()).take(pa.array(where))
-        from_json = pd.Series(texts, stripped.index, dtype="str")
-    else:
-        from_json = pd.Series("", stripped.index, dtype="str")
+    if not any(found):  # the path is in no object: the column as it is (or blank)
+        if column in stripped:
+            return stripped[column]
+        return pd.Series("", stripped.index, dtype="str")
+    # Each distinct object's text, taken for its rows ("" put last for blank rows).
+    where = np.where(details.codes < 0, len(found), details.codes)
+    texts = pa.array([*found, ""], pa.large_string()).take(pa.array(where))
+    from_json = pd.Series(texts, stripped.index, dtype="str")
     if column in stripped:
-        return stripped[column].where(stripped[column] != "", from_json)
+        return stripped[column].where(arrow_text.filled(stripped[column]), from_json)
     return from_json
 
 
 def _check_details_overlap(stripped: pd.DataFrame, details: _Details, problems: _Problems) -> None:
-    if ev.DETAILS not in stripped:
-        return
-    json_filled = arrow_text.filled(stripped[ev.DETAILS])
-    if not json_filled.any():
+    if ev.DETAILS not in stripped or not details.objects:
         return
     for name, values in stripped.items():
         column = str(name)
         if not ev.is_details_column(column):
             continue
-        both = arrow_text.filled(values) & json_filled
-        if not both.any():
-            continue
+        # Candidates first: the distinct objects that set the path (most set none).
         path = column.split(".")[1:]
         sets_it = [
             any(_dig(d, path[:i]) is not None for i in range(1, len(path) + 1))
             for d in details.objects
         ]
-        clash = both & details.per_row(sets_it, False).astype(bool)
+        if not any(sets_it):
+            continue
+        clash = details.rows_where(sets_it) & arrow_text.filled(values)
         if not clash.any():
             continue
         problems.add(
@@ -689,29 +697,74 @@ def _check_details_paths(text: pd.DataFrame, details: _Details, problems: _Probl
         prefixes = (".".join(parts[:i]) for i in range(2, len(parts)))
         shorter_ones = sorted((p for p in prefixes if p in position), key=position.__getitem__)
         path = parts[1:]
-        in_json = ev.DETAILS in text and len(path) > 1
-        if not shorter_ones and not in_json:
+        # Candidates first: the distinct objects in the way (most tables have none).
+        blocked = (
+            [_blocked(d, path) for d in details.objects]
+            if ev.DETAILS in text and len(path) > 1
+            else []
+        )
+        if not shorter_ones and not any(blocked):
             continue
-        filled = text[column] != ""
+        filled = arrow_text.filled(text[column])
         for shorter in shorter_ones:
             problems.add(
-                filled & (text[shorter] != ""),
+                pd.Series(filled & arrow_text.filled(text[shorter]), index=text.index),
                 column,
                 text[column],
                 ERROR,
                 f"{shorter} and {column} cannot both be filled: {shorter} would have to be "
                 "a value and an object at once. Empty one of them in this row",
             )
-        if in_json and filled.any():
-            blocked = details.per_row([_blocked(d, path) for d in details.objects], False)
+        if any(blocked):
             problems.add(
-                filled & blocked.astype(bool),
+                pd.Series(filled & details.rows_where(blocked), index=text.index),
                 column,
                 text[column],
                 ERROR,
                 f"{column} cannot be set: the details JSON holds a value, not an object, "
                 f"at {'.'.join(path[:-1])}. Keep the detail in one place",
             )
+
+
+def _send_trimmed(
+    text: pd.DataFrame, stripped: pd.DataFrame, out: pd.DataFrame, problems: _Problems
+) -> None:
+    """`fields.*` and `details.*` cells into `out` as they were checked, trimmed, with a
+    warning where that changed one (and one where nothing but spaces was left out)."""
+    for name in text.columns:
+        column = str(name)
+        if not (ev.is_fields_column(column) or ev.is_details_column(column)):
+            continue
+        raw, trimmed = _arrow_of(text[column]), _arrow_of(stripped[column])
+        if pc.sum(pc.binary_length(raw)) == pc.sum(pc.binary_length(trimmed)):
+            continue  # the common case: trimming changed nothing (it only ever shortens)
+        before, after = _byte_lengths(raw), _byte_lengths(trimmed)
+        out[column] = stripped[column]
+        changed = before != after
+        problems.add(
+            pd.Series(changed & (after > 0), index=text.index), column, text[column], WARNING,
+            f"{column} had spaces around it: they were trimmed",
+        )  # fmt: skip
+        problems.add(
+            pd.Series(changed & (after == 0), index=text.index), column, text[column], WARNING,
+            f"{column} held only spaces: it was left out, like an empty cell",
+        )  # fmt: skip
+
+
+def _arrow_of(column: pd.Series) -> pa.Array | pa.ChunkedArray:
+    array = column.array
+    if hasattr(array, "__arrow_array__"):
+        data: pa.Array | pa.ChunkedArray = array.__arrow_array__()
+        return data
+    return pa.array(column.astype("str").tolist(), pa.large_string())
+
+
+def _byte_lengths(data: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Each cell's length in UTF-8 bytes."""
+    lengths: np.ndarray = (
+        pc.fill_null(pc.binary_length(data), 0).to_numpy(zero_copy_only=False).astype(np.int64)
+    )
+    return lengths
 
 
 def _blocked(obj: Any, path: list[str]) -> bool:
@@ -733,13 +786,24 @@ def _check_kinds(
     amounts: money.Unit,
 ) -> None:
     types = out[ev.TYPE]
+    kinds = _Kinds(types)
+    index = types.index
+    found: dict[str, pd.Series] = {}
+    blank: dict[str, np.ndarray] = {}
 
-    def need(kind_rows: pd.Series, column: str, missing: str) -> pd.Series:
-        values = _detail(stripped, details, column)
-        problems.add(kind_rows & (values == ""), column, values, ERROR, missing)
+    def detail(column: str) -> pd.Series:
+        """Each detail read once, however many checks ask for it."""
+        if column not in found:
+            found[column] = _detail(stripped, details, column)
+            blank[column] = _blank(found[column])
+        return found[column]
+
+    def need(kind_rows: np.ndarray, column: str, missing: str) -> pd.Series:
+        values = detail(column)
+        problems.add(pd.Series(kind_rows & blank[column], index), column, values, ERROR, missing)
         return values
 
-    purchase = types == ev.PURCHASE
+    purchase = kinds.rows(ev.PURCHASE)
     if purchase.any():
         need(
             purchase,
@@ -758,39 +822,66 @@ def _check_kinds(
             ev.PURCHASE_CURRENCY,
             "a $purchase needs details.value.currency, a 3-letter code like USD",
         )
-        currency = _check_currency(purchase & (currency != ""), currency, stripped, out, problems)
-        _check_amount(purchase & (amount != ""), amount, currency, stripped, out, problems, amounts)
+        priced = purchase & ~blank[ev.PURCHASE_CURRENCY]
+        currency = _check_currency(pd.Series(priced, index), currency, stripped, out, problems)
+        _check_amount(
+            pd.Series(purchase & ~blank[ev.PURCHASE_AMOUNT], index),
+            amount, currency, stripped, out, problems, amounts,
+        )  # fmt: skip
     others = ~purchase
     if others.any():  # Bento refuses a details.value without both (a 400 for the batch)
-        amount = _detail(stripped, details, ev.PURCHASE_AMOUNT)
-        currency = _detail(stripped, details, ev.PURCHASE_CURRENCY)
-        for missing, present, name in ((currency, amount, "currency, a 3-letter code like USD"),
-                                       (amount, currency, "amount")):  # fmt: skip
-            column = ev.PURCHASE_CURRENCY if missing is currency else ev.PURCHASE_AMOUNT
+        detail(ev.PURCHASE_AMOUNT)
+        detail(ev.PURCHASE_CURRENCY)
+        for column, other, name in (
+            (ev.PURCHASE_CURRENCY, ev.PURCHASE_AMOUNT, "currency, a 3-letter code like USD"),
+            (ev.PURCHASE_AMOUNT, ev.PURCHASE_CURRENCY, "amount"),
+        ):
             problems.add(
-                others & (present != "") & (missing == ""), column, missing, ERROR,
+                pd.Series(others & ~blank[other] & blank[column], index), column, found[column],
+                ERROR,
                 f"details.value needs both amount and currency, or neither: add its {name}, "
                 "or leave details.value out",
             )  # fmt: skip
-    tagging = types.isin([ev.TAG, ev.REMOVE_TAG])
+    tagging = kinds.rows(ev.TAG, ev.REMOVE_TAG)
     if tagging.any():
         if ev.TAGS in stripped:
-            _check_tags(tagging, stripped, details, problems)
+            _check_tags(pd.Series(tagging, index), stripped, details, problems)
         else:
             need(
                 tagging, ev.TAG_NAME, "a $tag or $remove_tag needs details.tag, the name of the tag"
             )
-    update = types == ev.UPDATE_FIELDS
+    update = kinds.rows(ev.UPDATE_FIELDS)
     if update.any():
+        # Only the $update_fields rows are looked at: a few of most tables.
         field_cols = [c for c in stripped.columns if ev.is_fields_column(c)]
-        no_fields = (stripped[field_cols] == "").all(axis=1) if field_cols else update
+        no_fields = update.copy()
+        if field_cols:
+            no_fields[update] = (stripped.loc[update, field_cols] == "").all(axis=1).to_numpy()
         problems.add(
-            update & no_fields,
+            pd.Series(no_fields, index),
             ev.TYPE,
             types,
             WARNING,
             "$update_fields without any fields.* value changes nothing: add the fields",
         )
+
+
+class _Kinds:
+    """The rows of each event type, found once per distinct type (a table has a few)."""
+
+    def __init__(self, types: pd.Series) -> None:
+        self.codes, self.distinct = _distinct(types)
+
+    def rows(self, *kinds: str) -> np.ndarray:
+        picked = [code for code, kind in enumerate(self.distinct) if kind in kinds]
+        found: np.ndarray = np.isin(self.codes, picked)
+        return found
+
+
+def _blank(values: pd.Series) -> np.ndarray:
+    """`values == ""` as a NumPy array, in one pyarrow pass."""
+    blank: np.ndarray = ~arrow_text.filled(values)
+    return blank
 
 
 def _check_tags(
@@ -854,30 +945,46 @@ def _check_currency(
     problems: _Problems,
 ) -> pd.Series:
     """The currencies of `rows`, a lower-case code in the currency column upper-cased
-    (with a warning); errors for the rest that are not an ISO 4217 code."""
-    if not rows.any():
+    (with a warning); errors for the rest that are not an ISO 4217 code. Each distinct
+    currency (a table has a handful) is looked at once; the rows only where one is wrong."""
+    where = rows.to_numpy()
+    if not where.any():
         return currency
-    own = _from_column(stripped, ev.PURCHASE_CURRENCY)
-    upper = currency.str.upper()
-    lower = rows & own & (upper != currency) & upper.str.fullmatch(r"[A-Z]{3}").fillna(False)
+    positions = np.flatnonzero(where)
+    codes, distinct = _distinct(currency[where])
+    upper = [value.upper() for value in distinct]
+    pairs = zip(upper, distinct, strict=True)
+    fixable = np.array([u != v and re.fullmatch("[A-Z]{3}", u) is not None for u, v in pairs], bool)
+    known = np.array([value in money.EXPONENTS for value in distinct], dtype=bool)
+    known_upper = np.array([value in money.EXPONENTS for value in upper], dtype=bool)
+    if known.all():  # the common case: every currency is a code as Bento wants it
+        return currency
+    own = _from_column(stripped, ev.PURCHASE_CURRENCY).to_numpy()[where]
+    lower = fixable[codes] & own
     if lower.any():
+        at = positions[lower]
+        fixed = np.array(upper, dtype=object)[codes[lower]]
         problems.add(
-            lower,
+            _at(at, rows.index),
             ev.PURCHASE_CURRENCY,
             currency,
             WARNING,
-            "currency '" + currency[lower] + "' was upper-cased to " + upper[lower]
-            + ", as Bento wants it",
-        )
-        out.loc[lower.to_numpy(), ev.PURCHASE_CURRENCY] = upper[lower]
-        currency = currency.where(~lower, upper)
-    known = currency.isin(list(money.EXPONENTS))
-    bad = rows & ~known
+            pd.Series(
+                "currency '" + currency.iloc[at].to_numpy(dtype=object) + "' was upper-cased to "
+                + fixed + ", as Bento wants it",
+                index=rows.index[at],
+            ),
+        )  # fmt: skip
+        out.loc[_at(at, out.index).to_numpy(), ev.PURCHASE_CURRENCY] = fixed
+        currency = currency.copy()
+        currency.iloc[at] = fixed
+    bad = ~np.where(lower, known_upper[codes], known[codes])
     if bad.any():
-        shown = currency[bad].str.slice(0, 40)
+        at = positions[bad]
+        shown = currency.iloc[at].str.slice(0, 40)
         capitals = shown.str.fullmatch(r"[A-Z]{3}").fillna(False).astype(bool)
         problems.add(
-            bad,
+            _at(at, rows.index),
             ev.PURCHASE_CURRENCY,
             currency,
             ERROR,
@@ -893,6 +1000,13 @@ def _check_currency(
     return currency
 
 
+def _at(positions: np.ndarray, index: pd.Index) -> pd.Series:
+    """A mask of `index` true at `positions`."""
+    mask = np.zeros(len(index), dtype=bool)
+    mask[positions] = True
+    return pd.Series(mask, index=index)
+
+
 def _check_amount(
     rows: pd.Series,
     amount: pd.Series,
@@ -904,28 +1018,35 @@ def _check_amount(
 ) -> None:
     """Amounts of `rows` in minor units: the column's in the unit the person chose, into
     `out`; those in the details JSON are always minor units (cents), as APIs write them."""
-    if not rows.any():
+    where_rows = rows.to_numpy()
+    if not where_rows.any():
         return
-    own = _from_column(stripped, ev.PURCHASE_AMOUNT)
-    for part, unit, in_column in ((rows & own, amounts, True), (rows & ~own, money.MINOR, False)):
-        if not part.any():
+    own = _from_column(stripped, ev.PURCHASE_AMOUNT).to_numpy()
+    for where, unit, in_column in (
+        (where_rows & own, amounts, True),
+        (where_rows & ~own, money.MINOR, False),
+    ):
+        if not where.any():
             continue
-        where = part.to_numpy()
+        positions = np.flatnonzero(where)
         result = money.to_minor(amount[where], currency[where], unit=unit)
-        wrong = result.error != ""
+        wrong = ~_blank(result.error)
         if wrong.any():
             shown = amount[where][wrong].str.slice(0, 40)
             message = "amount '" + shown + "' " + result.error[wrong]
             if not in_column:
                 message = message + " (amounts in the details JSON are always minor units)"
-            problems.add(part & _on(wrong, part.index), ev.PURCHASE_AMOUNT, amount, ERROR, message)
-        if in_column:  # sent as checked: the digits in minor units
-            out.loc[where, ev.PURCHASE_AMOUNT] = result.minor.to_numpy()
-
-
-def _on(mask: pd.Series, index: pd.Index) -> pd.Series:
-    """A mask of some rows spread over all of `index` (False elsewhere)."""
-    return mask.reindex(index, fill_value=False).astype(bool)
+            problems.add(
+                _at(positions[wrong], rows.index), ev.PURCHASE_AMOUNT, amount, ERROR, message
+            )
+        if in_column:  # sent as checked: the digits in minor units (most are as written)
+            sent = pa.array(out[ev.PURCHASE_AMOUNT].array).take(pa.array(positions))
+            minor = pa.array(result.minor.array)
+            changed = pc.fill_null(pc.not_equal(sent, minor), True)
+            change = changed.to_numpy(zero_copy_only=False).astype(bool)
+            if change.any():
+                rewrite = _at(positions[change], out.index).to_numpy()
+                out.loc[rewrite, ev.PURCHASE_AMOUNT] = result.minor.to_numpy()[change]
 
 
 class SeenRows:

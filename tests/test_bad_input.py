@@ -389,6 +389,7 @@ def test_fields_that_hold_lists_or_objects() -> None:
     result = check(BAD / "fields_nested.csv")
     assert [(row, column) for row, column, _ in problems(result)] == [
         (2, "fields.attributes"), (3, "fields.attributes"), (4, "fields.attributes"),
+        (4, "fields.attributes"),  # " [] " had spaces around it (a warning)
     ]  # fmt: skip
     assert "fields must be flat" in problems(result)[0][2]
     assert [e["fields"] for e in build_events(result.valid)] == [

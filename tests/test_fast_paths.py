@@ -10,7 +10,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from bento_ui import build_events, dates, emails
+from bento_ui import build_events, dates, emails, json_limits
 from bento_ui._regex import SPACE, WHITESPACE
 from bento_ui.dates import _format, _iso_seconds, parse_dates
 from bento_ui.payloads import batch_bodies, encode_events
@@ -88,9 +88,10 @@ def test_encoded_events_are_the_json_of_build_events(copies: int) -> None:
     valid = _table(ROWS * copies)
     events = build_events(valid)
     texts = encode_events(valid).to_pylist()
-    assert texts == [json.dumps(e, ensure_ascii=False, separators=(",", ":")) for e in events]
-    assert events[2]["details"]["value"] == {"amount": 49, "currency": "USD"}
-    assert events[4]["details"]["value"] == {"amount": 15}
+    assert texts == [json_limits.dumps(e) for e in events]  # numbers as written: 1.5e3
+    # Amounts validation would refuse are never truncated into cents: they go as written.
+    assert events[2]["details"]["value"] == {"amount": " 0049.00 ", "currency": "USD"}
+    assert repr(events[4]["details"]["value"]) == "{'amount': 15.0}"
 
 
 def test_batch_bodies_hold_the_events_in_order() -> None:

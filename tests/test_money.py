@@ -105,7 +105,7 @@ def test_a_decimal_amount_in_minor_units_is_refused_never_truncated() -> None:
 @pytest.mark.parametrize(
     ("amount", "says"),
     [
-        ("007", "starts with 0: write the amount without leading zeros"),
+        ("007", "starts with 0: write 7 without the leading zeros"),
         ("-0", "is -0: write 0"),
         ("9223372036854775808", "is too large"),
         ("99999999999999999999999", "is too large"),
@@ -148,6 +148,48 @@ def test_amounts_in_the_details_json_are_minor_units() -> None:
     assert sent_values(result) == [{"amount": 4999, "currency": "USD"}]
 
 
+@pytest.mark.parametrize(
+    ("amount", "says"),
+    [
+        # Before: 007 went out as 700 cents, 00.99 as 99, -0 and -0.00 as 0, silently.
+        ("007", "starts with 0: write 7 without the leading zeros"),
+        ("00.99", "starts with 0: write 0.99 without the leading zeros"),
+        ("-007.50", "starts with 0: write -7.50 without the leading zeros"),
+        ("-0", "is -0: write 0"),
+        ("-0.00", "is -0: write 0"),
+        ("92233720368547758.08", "is too large"),
+    ],
+)
+def test_currency_units_written_oddly_are_refused_not_rewritten(amount: str, says: str) -> None:
+    result = validate(purchases([amount], ["USD"]), now=NOW, amounts="major")
+    assert result.valid.empty
+    assert f"amount '{amount}' {says}" in messages(result, 2)
+
+
+def test_plain_currency_units_with_zeros_in_them_still_go_through() -> None:
+    result = validate(purchases(["0.99", "0", "10.00", "-5.00"], ["USD"] * 4), now=NOW,
+                      amounts="major")  # fmt: skip
+    assert result.errors.empty
+    assert [v["amount"] for v in sent_values(result)] == [99, 0, 1000, -500]
+
+
+@pytest.mark.parametrize(
+    ("written", "says"),
+    [
+        # Before: a JSON 4999.00 was checked as "4999.0" and -0 went out as 0 cents.
+        ("4999.00", "amount '4999.00' has decimals"),
+        ("-0", "amount '-0' is -0: write 0"),
+        ("1e3", "amount '1e3' is not a number"),
+    ],
+)
+def test_an_amount_in_the_details_json_is_checked_as_written(written: str, says: str) -> None:
+    table = purchases([""], [""]).drop(columns=["details.value.amount", "details.value.currency"])
+    table["details"] = [f'{{"value": {{"amount": {written}, "currency": "USD"}}}}']
+    result = validate(table, now=NOW)
+    assert result.valid.empty
+    assert says in messages(result, 2)
+
+
 def test_an_unknown_amounts_choice_is_refused() -> None:
     with pytest.raises(ValueError, match="amounts must be one of major, minor"):
         validate(purchases(["1"], ["USD"]), amounts="cents")  # type: ignore[arg-type]
@@ -180,13 +222,11 @@ def test_major_to_minor_is_exact_for_any_amount_and_currency(
     fraction %= 10**places
     whole = f"{units:,}" if grouped else str(units)
     text = whole + (f".{fraction:0{places}d}" if places else "")
-    if negative:
+    if negative and (units or fraction):  # -0.00 is refused (see above)
         text = "-" + text
     expected = int(Decimal(text.replace(",", "")).scaleb(places))
     assert minor_units(text, currency) == expected
-    assert format_major(expected, currency) == (
-        text.replace(",", "") if expected or not negative else text.lstrip("-")
-    )
+    assert format_major(expected, currency) == text.replace(",", "")
 
 
 # --- the CLI ---------------------------------------------------------------------------

@@ -2,9 +2,12 @@ import json
 
 import pandas as pd
 
-from bento_ui import build_events, plan_batches
+from bento_ui import build_events, plan_batches, validate
 from bento_ui.batching import describe_rows
-from bento_ui.payloads import to_json
+from bento_ui.client import batch_body
+from bento_ui.payloads import encode_events, to_json
+
+NOW = pd.Timestamp("2026-11-26T12:00:00Z")
 
 
 def test_events_omit_empty_keys_and_nest_dotted_details() -> None:
@@ -54,3 +57,45 @@ def test_batches_remember_their_rows() -> None:
 def test_describe_rows() -> None:
     assert describe_rows([2, 3, 4, 6, 8, 9]) == "2-4, 6, 8-9"
     assert describe_rows([]) == ""
+
+
+def test_details_numbers_are_shown_and_sent_as_written() -> None:
+    # Before: 1.5e3 went out as 1500.0, 4.50 as 4.5, -0 as 0 and a long decimal rounded.
+    written = '{"score": 1.5e3, "price": 4.50, "delta": -0, "id": 12345678901234567890.5, "n": 7}'
+    valid = validate(
+        pd.DataFrame({"type": ["t"], "email": ["a@x.com"], "details": [written]}), now=NOW
+    ).valid
+    [event] = build_events(valid)
+    shown = "{'score': 1.5e3, 'price': 4.50, 'delta': -0, 'id': 12345678901234567890.5, 'n': 7}"
+    assert repr(event["details"]) == shown  # what a notebook shows
+    inside = '"score":1.5e3,"price":4.50,"delta":-0,"id":12345678901234567890.5,"n":7'
+    assert inside in to_json([event]).replace(": ", ":").replace("\n", "").replace(" ", "")
+    [text] = encode_events(valid).to_pylist()  # what the send loop posts
+    assert '"details":{' + inside + "}" in text
+    assert json.loads(text) == event
+
+
+def test_a_purchase_amount_is_never_truncated_into_cents() -> None:
+    # Before: a table built by hand with 4999.00 went out as 4999 cents (49.99 dollars
+    # for what may be 4999 dollars); now it goes out as written and Bento refuses it.
+    valid = pd.DataFrame({
+        "type": ["$purchase"] * 2, "email": ["a@x.com", "b@x.com"],
+        "details.unique.key": ["A1", "A2"],
+        "details.value.amount": ["4999.00", "9223372036854775807"],
+        "details.value.currency": ["USD", "USD"],
+    })  # fmt: skip
+    assert [e["details"]["value"]["amount"] for e in build_events(valid)] == [
+        "4999.00",
+        2**63 - 1,
+    ]
+    texts = encode_events(valid).to_pylist()
+    assert '"amount":"4999.00"' in texts[0] and '"amount":9223372036854775807' in texts[1]
+
+
+def test_the_posted_bytes_carry_details_numbers_as_written() -> None:
+    valid = validate(
+        pd.DataFrame({"type": ["t"], "email": ["a@x.com"], "details": ['{"score": 1.5e3}']}),
+        now=NOW,
+    ).valid
+    body = batch_body(build_events(valid))  # what the send engine posts, and curl shows
+    assert body == b'{"events":[{"type":"t","email":"a@x.com","details":{"score":1.5e3}}]}'

@@ -43,8 +43,8 @@ CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 def sent(cell: str) -> str:
-    """A field or detail cell as it is sent."""
-    return CONTROL.sub("", cell)
+    """A field or detail cell as it is sent: what was checked, trimmed (issue 11)."""
+    return CONTROL.sub("", cell).strip()
 
 
 # --- cells ------------------------------------------------------------------------------
@@ -232,7 +232,7 @@ def test_purchase_amounts_are_sent_as_the_cells_integer(
     assert result.errors.empty, result.problems.to_dict("records")
     [event] = build_events(result.valid)
     assert event["details"]["value"] == {"amount": cents, "currency": currency}
-    assert event["details"]["unique"] == {"key": key}
+    assert event["details"]["unique"] == {"key": key.strip()}  # sent as it was checked
 
 
 # --- dates --------------------------------------------------------------------------------

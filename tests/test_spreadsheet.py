@@ -613,6 +613,16 @@ def test_jsonl_bad_line_names_the_line() -> None:
         read_table(b'{"email": "a@example.com"}\n["b@example.com"]\n', name="events.jsonl")
 
 
+def test_jsonl_numbers_are_read_as_written_and_one_too_large_is_refused() -> None:
+    # Before: 1.5e3 was read as "1500.0", 4999.00 as "4999.0" and 1e400 as "Infinity".
+    data = b'{"email": "a@example.com", "amount": 4999.00, "details": {"n": 1.5e3}}\n'
+    frame = read_table(data, name="events.jsonl")
+    assert rows(frame)[1]["amount"] == "4999.00"
+    assert rows(frame)[1]["details"] == '{"n":1.5e3}'
+    with pytest.raises(ReadError, match=r"Line 2 .* holds the number 1e400, too large .* quotes"):
+        read_table(b'{"email": "a@example.com"}\n{"score": 1e400}\n', name="events.jsonl")
+
+
 def test_json_array_gets_a_hint() -> None:
     with pytest.raises(ReadError, match=r"JSON array: write one object per line"):
         read_table(b'[\n{"email": "a@example.com"}\n]\n', name="events.json")

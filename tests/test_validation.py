@@ -285,3 +285,39 @@ def test_a_value_without_amount_or_currency_is_refused_for_every_type() -> None:
     ]))  # fmt: skip
     assert result.error_rows == [2, 3]
     assert "needs both amount and currency" in result.problems["message"].iloc[0]
+
+
+@pytest.mark.parametrize("number", ["1e400", "-1e400", "[1, 2e999]"])
+def test_a_details_number_too_large_for_a_float_is_refused_wherever_it_sits(number: str) -> None:
+    rows = [{"type": "t", "email": "a@x.com", "details": f'{{"score": {number}}}'}]
+    [(column, severity, text)] = problems_of(validate(table(rows), now=NOW), 2)
+    assert (column, severity) == ("details", "error")
+    assert "too large for a JSON number: write it as text in quotes" in text
+
+
+def test_a_dotted_details_cell_is_sent_as_its_text_even_when_it_looks_like_a_number() -> None:
+    rows = [{"type": "t", "email": "a@x.com", "details.score": "1e400", "details.n": "1.5e3"}]
+    result = validate(table(rows), now=NOW)
+    assert result.problems.empty
+    assert build_events(result.valid)[0]["details"] == {"score": "1e400", "n": "1.5e3"}
+
+
+def test_fields_and_details_are_sent_trimmed_as_they_were_checked() -> None:
+    # Before: checked trimmed but sent as " pro " and "  "; now what is checked is sent.
+    rows = [{"type": "t", "email": "a@x.com", "fields.plan": " pro ", "fields.note": "  ",
+             "details.source": "ads\n", "details.page": "/home"}]  # fmt: skip
+    result = validate(table(rows), now=NOW)
+    found = problems_of(result, 2)
+    for column in ("fields.plan", "details.source"):
+        assert (column, "warning", f"{column} had spaces around it: they were trimmed") in found
+    assert any(c == "fields.note" and "only spaces" in m for c, _, m in found)
+    [event] = build_events(result.valid)
+    assert event["fields"] == {"plan": "pro"}
+    assert event["details"] == {"source": "ads", "page": "/home"}
+
+
+def test_a_dotted_detail_of_only_spaces_does_not_clash_with_a_shorter_path() -> None:
+    rows = [{"type": "t", "email": "a@x.com", "details.a": "x", "details.a.b": "   "}]
+    result = validate(table(rows), now=NOW)
+    assert result.errors.empty
+    assert build_events(result.valid)[0]["details"] == {"a": "x"}

@@ -111,6 +111,17 @@ def _amount_to_cents(details: dict[str, Any]) -> None:
         value["amount"] = int(str(value["amount"]).strip().split(".")[0])
 
 
+# The ledger's canonical JSON (`canonical_json`): one encoder for every call, since
+# `json.dumps` with options builds a new one each time.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def canonical_json(value: Any) -> str:
+    """The one JSON text of a value: sorted keys, no spaces, Unicode kept as is. What the
+    send ledger hashes (an event's fingerprint, a batch's payload hash)."""
+    return _CANONICAL.encode(value)
+
+
 def to_json(events: list[Event]) -> str:
     """The exact request body Bento receives, pretty-printed for people to read."""
     return json.dumps({"events": events}, indent=2, ensure_ascii=False)
@@ -359,3 +370,124 @@ def _json_details(column: pd.Series, purchase: np.ndarray) -> _Member:
 def _inside(obj: dict[str, Any]) -> str:
     """A JSON object's members without the braces, "" when it has none."""
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))[1:-1]
+
+
+# --- the same events as canonical JSON, for their fingerprints ---------------------------
+
+
+def encode_canonical(valid: pd.DataFrame) -> pa.Array:
+    """`canonical_json(event)` of every event of `build_events(valid)`, one string per
+    row, built column by column like `encode_events`: keys sorted at every level, so
+    `date, details, email, fields, type`. What the send ledger's fingerprints hash: the
+    same text as from the dicts, so ledgers written from dicts know these events.
+
+    Rows whose details JSON has keys that sort between the dotted `details.` columns'
+    keys (or equal to one) are written from their dicts: rare, and exact either way.
+    """
+    n = len(valid)
+    if n == 0:
+        return pa.array([], _TEXT)
+    purchase = (valid[ev.TYPE].astype("str") == ev.PURCHASE).to_numpy()
+    parts: list[pa.Array | pa.Scalar] = [_lit("{")]
+    if ev.DATE in valid:
+        date = _texts_of(valid[ev.DATE], '"date":')
+        parts.append(_then_comma(date, pc.not_equal(date, _lit("")).to_numpy(zero_copy_only=False)))
+    details, by_dicts = _canonical_details(valid, purchase)
+    if details is not None:
+        parts.append(_then_comma(*details))
+    parts.append(_texts_of(valid[ev.EMAIL], '"email":', always=True))
+    names = sorted(
+        (c[len(ev.FIELDS_PREFIX) :], c) for c in valid.columns if ev.is_fields_column(c)
+    )
+    if names:
+        members = [_member(valid[c], _key(name)) for name, c in names]
+        parts.append(_optional(_object('"fields"', members, n)))
+    parts.append(_texts_of(valid[ev.TYPE], ',"type":', always=True))
+    parts.append(_lit("}"))
+    texts = _join(parts)
+    if by_dicts.any():
+        rows = np.flatnonzero(by_dicts)
+        exact = [canonical_json(e) for e in build_events(valid.iloc[rows])]
+        texts = pc.replace_with_mask(texts, pa.array(by_dicts), pa.array(exact, _TEXT))
+    return _combined(texts)
+
+
+def _then_comma(texts: pa.Array, there: np.ndarray) -> pa.Array:
+    """`text,` where it is there, "" elsewhere."""
+    return pc.if_else(pa.array(there), _join([texts, _lit(",")]), _lit(""))
+
+
+def _canonical_details(
+    valid: pd.DataFrame, purchase: np.ndarray
+) -> tuple[_Member | None, np.ndarray]:
+    """`"details":{...}` with sorted keys, and the rows to write from their dicts."""
+    n = len(valid)
+    tree: dict[str, Any] = {}
+    for column in (c for c in valid.columns if ev.is_details_column(c)):
+        node = tree
+        *parents, leaf = column.split(".")[1:]
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = column
+    members = _sorted_tree_members(valid, tree, purchase)
+    by_dicts = np.zeros(n, dtype=bool)
+    if ev.DETAILS in valid:
+        before, after, mixed = _canonical_json_column(valid[ev.DETAILS], purchase, sorted(tree))
+        if members:
+            dotted = np.logical_or.reduce([there for _, there in members])
+            by_dicts = mixed & dotted
+        members = [before, *members, after]
+    if not members:
+        return None, by_dicts
+    return _object('"details"', members, n), by_dicts
+
+
+def _sorted_tree_members(
+    valid: pd.DataFrame, tree: dict[str, Any], purchase: np.ndarray
+) -> list[_Member]:
+    members = []
+    for key, child in sorted(tree.items()):
+        if isinstance(child, dict):
+            inner = _sorted_tree_members(valid, child, purchase)
+            members.append(_object(_key(key)[:-1], inner, len(valid)))
+        else:
+            priced = child == ev.PURCHASE_AMOUNT and purchase.any()
+            members.append(_member(valid[child], _key(key), purchase=purchase if priced else None))
+    return members
+
+
+def _canonical_json_column(
+    column: pd.Series, purchase: np.ndarray, dotted: list[str]
+) -> tuple[_Member, _Member, np.ndarray]:
+    """The `details` JSON column's members in canonical JSON, parsed as `build_events`
+    parses them, each distinct text once (once more for $purchase rows): those whose keys
+    all sort before the dotted columns' keys, those whose keys all sort after them, and
+    the rows whose keys fall between (or on) them (written from their dicts where a
+    dotted column is filled too; alone, they are in order)."""
+    encoded = pc.dictionary_encode(_arrow(column))
+    distinct = encoded.dictionary.to_pylist()
+    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    texts: list[list[str]] = [[], []]  # plain, then priced: before and after
+    place: list[int] = []  # per distinct object: 0 before, 1 after, 2 between
+    for priced in (False, True):
+        for text in distinct:
+            obj = json.loads(text.strip()) if text.strip() else {}
+            if priced:
+                _amount_to_cents(obj)
+            inside = canonical_json(obj)[1:-1]
+            where = (
+                0 if not dotted or all(k < dotted[0] for k in obj)
+                else 1 if all(k > dotted[-1] for k in obj)
+                else 2
+            )  # fmt: skip
+            texts[0].append(inside if where != 1 else "")  # alone in its row: in order
+            texts[1].append(inside if where == 1 else "")
+            place.append(where)
+    rows = pa.array(np.where(purchase, codes + len(distinct), codes))
+    before, after = (pa.array(t, _TEXT).take(rows) for t in texts)
+    mixed = np.asarray(place, dtype=np.int8)[rows.to_numpy()] == 2
+    return (
+        (before, pc.not_equal(before, _lit("")).to_numpy(zero_copy_only=False)),
+        (after, pc.not_equal(after, _lit("")).to_numpy(zero_copy_only=False)),
+        mixed,
+    )

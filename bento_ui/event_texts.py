@@ -10,15 +10,18 @@ table, in order, that holds the table and the rows instead of a million dicts:
     batch[3]                             # one event as a dict, when a message needs it
 
 Texts are written a window of rows at a time (`WINDOW`) and the latest window is kept,
-so a send that walks its batches in order writes each row once, and memory stays flat.
+so a send that walks its batches in order writes each row once, and memory stays flat;
+the next window is written ahead, while the current one's requests are out.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Sequence
-from typing import Any, overload
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import overload
 
 import numpy as np
 import pandas as pd
@@ -28,26 +31,49 @@ from bento_ui.payloads import Event, encode_canonical, encode_events
 
 # Rows written at a time: large enough that pyarrow's per-call cost vanishes, small
 # enough that a window's texts (tens of MB) do not matter.
-WINDOW = 50_000
+WINDOW = 20_000
+# Writes the next window ahead of a send (one at a time: the send needs one next).
+_AHEAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bento-ui-texts")
 
 
 class _Texts:
-    """One way of writing rows (the payload, or the canonical JSON), and its last window."""
+    """One way of writing rows (the payload, or the canonical JSON), and its last window.
 
-    def __init__(self, rows: _Rows, encode: Any) -> None:
+    A send walks the rows in order: once half a window is taken, the next window is
+    written in a thread (pyarrow works without the GIL) while the requests of this one
+    wait for their answers, so the send loop seldom waits for a window."""
+
+    def __init__(self, rows: _Rows, encode: Callable[[pd.DataFrame], pa.Array]) -> None:
         self._rows = rows
         self._encode = encode
         self._window: tuple[int, int, pa.Array] | None = None
+        self._next: tuple[int, Future[tuple[int, int, pa.Array]]] | None = None
+        self._lock = threading.Lock()
 
     def get(self, start: int, stop: int) -> pa.Array:
         if start >= stop:
             return pa.array([], pa.large_string())
-        window = self._window
-        if window is None or not (window[0] <= start and stop <= window[1]):
-            end = min(len(self._rows.positions), max(stop, start + WINDOW))
-            table = self._rows.table.iloc[self._rows.positions[start:end]]
-            window = self._window = (start, end, self._encode(table))
-        return window[2].slice(start - window[0], stop - start)
+        with self._lock:
+            window = self._window
+            if window is None or not (window[0] <= start and stop <= window[1]):
+                ahead = self._next
+                self._next = None
+                if ahead is not None and ahead[0] == start:
+                    window = ahead[1].result()
+                if window is None or not (window[0] <= start and stop <= window[1]):
+                    window = self._write(start, max(stop, start + WINDOW))
+                self._window = window
+            first, end, texts = window
+            if self._next is None and end < len(self._rows.positions) and (
+                start - first >= (end - first) // 2
+            ):
+                self._next = (end, _AHEAD.submit(self._write, end, end + WINDOW))
+        return texts.slice(start - first, stop - start)
+
+    def _write(self, start: int, stop: int) -> tuple[int, int, pa.Array]:
+        stop = min(len(self._rows.positions), stop)
+        table = self._rows.table.iloc[self._rows.positions[start:stop]]
+        return start, stop, self._encode(table)
 
 
 class _Rows:

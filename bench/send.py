@@ -1,22 +1,33 @@
-"""`send`: events/s to the local emulator, our client against a bare `requests.post`.
+"""`send`: events/s to the local emulator, the send engine against a bare `requests.post`.
 
-    python -m bench.send --events 100000 --rounds 5
+    python -m bench.send --events 1000000 --rounds 3 --methods engine,bare-body \
+        --checkout /work/wt/base --ledger
 
 The emulator runs in its own process (its JSON parsing and recording cost the same for
-every side). The same batches of 1000 events, built from a generated spreadsheet, are
-sent by:
+every side). The same valid events, from a generated spreadsheet read and validated
+once, are sent by:
 
-- `BentoClient.send_batch` (pacing off, as against the sandbox): what the app sends with;
-- `plan_send` of a prepared file (no ledger), the chunked path for big files: reads the
-  file again, validates each chunk, builds the events of each batch and sends them;
-- bare `requests.post(url, json={"events": batch}, auth=..., headers=...)`: the floor;
-- bare `requests.Session().post(json=...)`: the same with a session.
+- `engine`: `plan_send(valid table, credentials, ledger=None).send()`, the real path of
+  the app, the notebook and the CLI for a table (pacing off, as against the sandbox): it
+  writes each batch's request body as it sends it. With `--ledger`, also `engine+ledger`:
+  the same with a new send ledger (the guard's fingerprints, the claim, a write before
+  and after every batch). With `--checkout DIR`, the engine of that checkout too (another
+  version of bento_ui, say the one before a change), in the same run;
+- `bare-body`: bare `requests.post(url, data=body, ...)` of request bodies built before
+  the clock starts: the floor;
+- `client`: `BentoClient.send_batch` of pre-built dicts;
+- `prepared`: `plan_send` of a prepared file (no ledger), the chunked path for big files:
+  reads the file again, validates each chunk, builds the events of each batch and sends;
+- `bare-json` and `session-json`: bare `requests.post(json=...)` of pre-built dicts, without
+  and with a session.
 
-Each round sends every batch with each method in turn, and the emulator forgets the
-events between methods. Per method: the median events/s over the rounds, and the client's
-own CPU time per batch (wall time includes the emulator's work; CPU time is ours alone).
-The emulator closes the connection after each answer (as `Connection: close` servers do),
-so every method opens one connection per batch.
+Each engine runs in a child process (`PYTHONPATH` its checkout; the clock starts at
+`plan_send` and stops at its report, so imports and loading the table do not count).
+Each round runs every method in turn, and the emulator forgets the events between
+methods. Per method: the median events/s over the rounds, and the client's own CPU time
+per batch (wall time includes the emulator's work; CPU time is ours alone). The emulator
+closes the connection after each answer (as `Connection: close` servers do), so every
+method opens one connection per batch.
 """
 
 from __future__ import annotations
@@ -47,12 +58,44 @@ bento.serve_forever()
 
 
 def _start_emulator() -> tuple[subprocess.Popen[str], dict[str, str]]:
-    process = subprocess.Popen(
-        [sys.executable, "-c", _LAUNCH], stdout=subprocess.PIPE, text=True
-    )
+    process = subprocess.Popen([sys.executable, "-c", _LAUNCH], stdout=subprocess.PIPE, text=True)
     assert process.stdout is not None
     info: dict[str, str] = json.loads(process.stdout.readline())
     return process, info
+
+
+# One engine run, in a child process: prints its wall and CPU seconds and what it recorded.
+_ENGINE = """
+import json, sys, tempfile, time
+from pathlib import Path
+import pandas as pd
+from bento_ui.config import Credentials
+from bento_ui.ledger import Ledger
+from bento_ui.sending import plan_send
+table, info, size, with_ledger = sys.argv[1:5]
+valid = pd.read_pickle(table)
+credentials = Credentials(**json.loads(info))
+with tempfile.TemporaryDirectory() as home:
+    ledger = Ledger(Path(home) / "ledger.sqlite3") if with_ledger == "1" else None
+    wall, cpu = time.perf_counter(), time.process_time()
+    report = plan_send(valid, credentials, ledger=ledger, batch_size=int(size)).send()
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    if ledger is not None:
+        ledger.close()
+print(json.dumps({"wall": wall, "cpu": cpu, "recorded": report.totals["recorded"]}))
+"""
+METHODS = ("engine", "bare-body", "client", "prepared", "bare-json", "session-json")
+
+
+def _engine(root: str, table: str, info: dict[str, str], size: int, ledger: bool) -> Any:
+    import os
+
+    env = {**os.environ, "PYTHONPATH": root}
+    done = subprocess.run(
+        [sys.executable, "-c", _ENGINE, table, json.dumps(info), str(size), "1" if ledger else "0"],
+        env=env, cwd=root, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,10 +103,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--methods", default=",".join(METHODS), help=f"comma-separated, of {', '.join(METHODS)}"
+    )
+    parser.add_argument("--ledger", action="store_true", help="also the engine with a ledger")
+    parser.add_argument(
+        "--checkout", action="append", default=[], metavar="DIR",
+        help="also the engine of this checkout (another version of bento_ui), in the same run",
+    )  # fmt: skip
     args = parser.parse_args(argv)
+    chosen = [m.strip() for m in args.methods.split(",") if m.strip()]
+    if unknown := set(chosen) - set(METHODS):
+        parser.error(f"unknown methods: {', '.join(sorted(unknown))}")
+
+    import tempfile
+    from pathlib import Path
 
     from bento_ui.batching import plan_batches
-    from bento_ui.client import USER_AGENT, BentoClient
+    from bento_ui.client import USER_AGENT, BentoClient, batch_body
     from bento_ui.config import Credentials
     from bento_ui.mapping import ColumnMapping, apply_mapping, suggest_mapping
     from bento_ui.payloads import build_events
@@ -78,13 +135,17 @@ def main(argv: list[str] | None = None) -> int:
     mapping = ColumnMapping({**suggested.columns, **data.MAPPING_OVERRIDES})
     valid = validate(apply_mapping(read_table(path), mapping)).valid
     batches = plan_batches(build_events(valid), [int(r) for r in valid.index], args.batch_size)
-    prepared = prepare_in_chunks(path, mapping)
+    bodies = [batch_body(list(b.events)) for b in batches]
+    prepared = prepare_in_chunks(path, mapping) if "prepared" in chosen else None
     total = sum(b.size for b in batches)
-    body_mb = sum(len(json.dumps({"events": list(b.events)})) for b in batches) / 1e6
     print(
         f"{total:,} valid events from {path.name} in {len(batches)} batches of "
-        f"{args.batch_size} ({body_mb:,.0f} MB of JSON), {args.rounds} rounds\n"
+        f"{args.batch_size} ({sum(map(len, bodies)) / 1e6:,.0f} MB of JSON), "
+        f"{args.rounds} rounds\n"
     )
+    scratch = tempfile.TemporaryDirectory()
+    table_file = str(Path(scratch.name) / "valid.pkl")
+    valid.to_pickle(table_file)
 
     process, info = _start_emulator()
     credentials = Credentials(
@@ -93,10 +154,19 @@ def main(argv: list[str] | None = None) -> int:
         secret_key=info["secret_key"],
         base_url=info["base_url"],
     )
+    keys = {k: info[k] for k in ("site_uuid", "publishable_key", "secret_key", "base_url")}
     url = f"{info['base_url']}/batch/events"
     auth = (info["publishable_key"], info["secret_key"])
     params = {"site_uuid": info["site_uuid"]}
     headers = {"User-Agent": USER_AGENT}
+    body_headers = {**headers, "Content-Type": "application/json"}
+
+    def engine(root: str, ledger: bool) -> Callable[[], tuple[int, float, float]]:
+        def run() -> tuple[int, float, float]:
+            done = _engine(root, table_file, keys, args.batch_size, ledger)
+            return int(done["recorded"]), float(done["wall"]), float(done["cpu"])
+
+        return run
 
     def ours() -> int:
         recorded = 0
@@ -110,6 +180,15 @@ def main(argv: list[str] | None = None) -> int:
         plan = plan_send(prepared, credentials, ledger=None, batch_size=args.batch_size)
         report = plan.send()
         return report.totals["recorded"]
+
+    def bare_body() -> int:
+        recorded = 0
+        for body in bodies:
+            answer = requests.post(
+                url, params=params, data=body, auth=auth, headers=body_headers, timeout=30
+            )
+            recorded += answer.json()["results"]
+        return recorded
 
     def bare() -> int:
         recorded = 0
@@ -132,20 +211,35 @@ def main(argv: list[str] | None = None) -> int:
                 recorded += answer.json()["results"]
         return recorded
 
+    here = str(Path(__file__).resolve().parent.parent)
+    engines: dict[str, Callable[[], tuple[int, float, float]]] = {}
+    if "engine" in chosen:
+        for root in [here, *args.checkout]:
+            name = "plan_send(table).send()" + ("" if root == here else f" [{root}]")
+            engines[name] = engine(root, False)
+            if args.ledger:
+                engines[name.replace(".send()", ", ledger).send()")] = engine(root, True)
     methods: dict[str, Callable[[], int]] = {
-        "BentoClient.send_batch": ours,
-        "plan_send(prepared) (re-read + validate + send)": streamed,
-        "requests.post(json=...)": bare,
-        "requests.Session().post(json=...)": bare_session,
-    }
-    timings: dict[str, list[tuple[float, float]]] = {name: [] for name in methods}
+        name: method for key, name, method in (
+            ("bare-body", "requests.post(data=pre-built body)", bare_body),
+            ("client", "BentoClient.send_batch", ours),
+            ("prepared", "plan_send(prepared) (re-read + validate + send)", streamed),
+            ("bare-json", "requests.post(json=...)", bare),
+            ("session-json", "requests.Session().post(json=...)", bare_session),
+        ) if key in chosen
+    }  # fmt: skip
+    names = [*engines, *methods]
+    timings: dict[str, list[tuple[float, float]]] = {name: [] for name in names}
     try:
         for round_number in range(args.rounds):
-            for name, method in methods.items():
+            for name in names:
                 requests.post(f"{info['url']}/_emulator/reset", timeout=30)
-                wall, cpu = time.perf_counter(), time.process_time()
-                recorded = method()
-                wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+                if name in engines:
+                    recorded, wall, cpu = engines[name]()
+                else:
+                    wall, cpu = time.perf_counter(), time.process_time()
+                    recorded = methods[name]()
+                    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
                 if recorded != total:
                     raise SystemExit(f"{name}: {recorded} events recorded, {total} sent")
                 timings[name].append((wall, cpu))
@@ -153,8 +247,11 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         process.terminate()
         process.wait(timeout=10)
+        scratch.cleanup()
 
-    floor = statistics.median(w for w, _ in timings["requests.post(json=...)"])
+    floors = ("requests.post(data=pre-built body)", "requests.post(json=...)")
+    floor_name = next((n for n in floors if n in timings), names[0])
+    floor = statistics.median(w for w, _ in timings[floor_name])
     rows: list[list[Any]] = []
     for name, runs in timings.items():
         wall = statistics.median(w for w, _ in runs)
@@ -164,8 +261,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{(wall / floor - 1) * 100:+.1f}%",
         ])  # fmt: skip
     print(table(
-        ["method", "events/s", "seconds (median)", "client CPU ms/batch",
-         "vs requests.post"],
+        ["method", "events/s", "seconds (median)", "client CPU ms/batch", f"vs {floor_name}"],
         rows,
     ))  # fmt: skip
     print(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bento_ui.event_texts import TableEvents
 from bento_ui.payloads import Event
 
 # Bento's Create Events API takes 1 to 1000 events per request. It documents no byte
@@ -16,7 +17,8 @@ MAX_BATCH_SIZE = 1000
 class Batch:
     number: int  # 1-based, in sending order
     rows: tuple[int, ...]  # spreadsheet row of each event
-    events: tuple[Event, ...]
+    # A tuple of dicts, or a table's events written when sent (`event_texts.TableEvents`).
+    events: Sequence[Event]
 
     @property
     def size(self) -> int:
@@ -37,9 +39,12 @@ def plan_batches(
         rows = range(2, len(events) + 2)
     if len(rows) != len(events):
         raise ValueError(f"{len(events)} events but {len(rows)} row numbers")
+    lazy = isinstance(events, TableEvents)  # its slices stay unwritten until sent
     return [
         Batch(
-            number=i // size + 1, rows=tuple(rows[i : i + size]), events=tuple(events[i : i + size])
+            number=i // size + 1,
+            rows=tuple(rows[i : i + size]),
+            events=events[i : i + size] if lazy else tuple(events[i : i + size]),
         )
         for i in range(0, len(events), size)
     ]

@@ -54,6 +54,7 @@ import pandas as pd
 from bento_ui.batching import Batch, describe_rows, plan_batches
 from bento_ui.config import Credentials
 from bento_ui.errors import LedgerError
+from bento_ui.event_texts import TableEvents, select
 from bento_ui.guard import DuplicateCheck, Found, Held, Resend, SourceRows
 from bento_ui.outcomes import (
     ANSWER_LOST,
@@ -68,6 +69,7 @@ from bento_ui.outcomes import (
     redact,
 )
 from bento_ui.paths import ledger_path
+from bento_ui.payloads import canonical_json
 
 SCHEMA_VERSION = 2
 WAITING, SENDING, ACCEPTED, PARTIAL = (
@@ -159,23 +161,24 @@ RUN_COLUMNS = [
 # --- hashes ------------------------------------------------------------------------------
 
 
-# One encoder for every call: `json.dumps` with options builds a new one each time.
-_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def canonical_json(value: Any) -> str:
-    """The one JSON text of a value: sorted keys, no spaces, Unicode kept as is."""
-    return _CANONICAL.encode(value)
-
-
 def event_fingerprint(event: Mapping[str, Any], site_uuid: str) -> bytes:
     """SHA-256 of the site UUID and the event's canonical JSON (32 bytes)."""
     text = site_uuid + "\n" + canonical_json(event)
     return hashlib.sha256(text.encode("utf-8")).digest()
 
 
+def fingerprints(events: Sequence[Mapping[str, Any]], site_uuid: str) -> list[bytes]:
+    """`event_fingerprint` of each event; for a table's events (`TableEvents`) from
+    their canonical JSON built column by column, without making the dicts."""
+    if isinstance(events, TableEvents):
+        return events.fingerprints(site_uuid)
+    return [event_fingerprint(event, site_uuid) for event in events]
+
+
 def payload_hash(events: Sequence[Mapping[str, Any]]) -> str:
     """SHA-256 (hex) of a batch's events as canonical JSON, in order."""
+    if isinstance(events, TableEvents):
+        return events.payload_hash()
     return hashlib.sha256(canonical_json(list(events)).encode("utf-8")).hexdigest()
 
 
@@ -572,7 +575,7 @@ class Ledger:
             check = self._check(site, events, exclude_run=run_id, source=source)
             keep = check.keep(resend)
             kept_rows = [r for r, k in zip(rows, keep, strict=True) if k]
-            kept = [e for e, k in zip(events, keep, strict=True) if k]
+            kept = select(events, keep)
             batches = [
                 Batch(b.number + first_number - 1, b.rows, b.events)
                 for b in plan_batches(kept, kept_rows, batch_size)
@@ -587,7 +590,7 @@ class Ledger:
                 "INSERT OR IGNORE INTO fingerprints (site_uuid, fingerprint, run_id, batch) "
                 "VALUES (?, ?, ?, ?)",
                 [(site, fp, run_id, b.number) for b in batches
-                 for fp in {event_fingerprint(e, site) for e in b.events}],
+                 for fp in set(fingerprints(b.events, site))],
             )  # fmt: skip
             held = len(events) - len(kept) + held_back
             db.execute(
@@ -933,8 +936,8 @@ class Ledger:
         ):
             return DuplicateCheck(site_uuid=site_uuid, events=len(events))
         positions: dict[bytes, list[int]] = {}
-        for i, event in enumerate(events):
-            positions.setdefault(event_fingerprint(event, site_uuid), []).append(i)
+        for i, fp in enumerate(fingerprints(events, site_uuid)):
+            positions.setdefault(fp, []).append(i)
         prints = sorted(positions)  # in index order: each query reads neighbouring pages
         hits: dict[bytes, list[tuple[str, int]]] = {}
         for start in range(0, len(prints), _IN_CHUNK):

@@ -8,10 +8,12 @@ person typed: nothing changes type unless Bento needs it to.
 
 from __future__ import annotations
 
+import gc
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -31,6 +33,25 @@ def build_events(valid: pd.DataFrame) -> list[Event]:
     Built column by column: the type and email of every row at once, then each optional
     column only for the rows where it is filled, so blank cells cost nothing.
     """
+    with _collector_paused():
+        return _build_events(valid)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector paused while a table's dicts are made: every
+    few thousand new dicts it would walk all the ones made so far (none is garbage),
+    which for a million events took as long as making them."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _build_events(valid: pd.DataFrame) -> list[Event]:
     n = len(valid)
     types = _texts(valid[ev.TYPE])
     built: list[Event] = [
@@ -48,31 +69,82 @@ def build_events(valid: pd.DataFrame) -> list[Event]:
                 row_fields[name] = value
 
     details: list[dict[str, Any] | None] = [None] * n
+    # $purchase rows whose amount is still text in their details (from the JSON column):
+    # cents are made once the dotted columns are merged in, as for every other row.
+    priced_later: list[int] = []
     if ev.DETAILS in valid:
         for i, text in _filled(valid[ev.DETAILS]):
             if text.strip():  # parsed trimmed, as validation parsed it
                 details[i] = _parse_details(text)
+                if types[i] == ev.PURCHASE:
+                    priced_later.append(i)
     for column in (c for c in valid.columns if ev.is_details_column(c)):
         path = column.split(".")[1:]
-        for i, value in _filled(valid[column]):
-            row_details = details[i]
-            if row_details is None:
-                row_details = details[i] = {}
-            _put(row_details, path, value)
+        filled: Iterable[tuple[int, Any]] = _filled(valid[column])
+        if column == ev.PURCHASE_AMOUNT:
+            filled = priced = _priced(filled, types)
+            done = {i for i, _ in priced if types[i] == ev.PURCHASE}
+            priced_later = [i for i in priced_later if i not in done]  # never twice
+        _put_all(details, path, filled)
 
     # Keys in the order Bento's docs show them: type, email, fields, details, date.
     for i in np.flatnonzero([f is not None for f in fields]).tolist():
         built[i]["fields"] = fields[i]
-    for i in np.flatnonzero([d is not None and d != {} for d in details]).tolist():
+    for i in priced_later:
         row_details = details[i]
         assert row_details is not None
-        if types[i] == ev.PURCHASE:
-            _amount_to_cents(row_details)
-        built[i]["details"] = row_details
+        _amount_to_cents(row_details)
+    for i in np.flatnonzero([d is not None and d != {} for d in details]).tolist():
+        built[i]["details"] = details[i]
     if ev.DATE in valid:
         for i, date in _filled(valid[ev.DATE]):
             built[i]["date"] = date
     return built
+
+
+def _priced(filled: Iterable[tuple[int, str]], types: list[str]) -> list[tuple[int, Any]]:
+    """A `details.value.amount` column's cells, as cents on $purchase rows (each distinct
+    amount converted once, by `_amount_to_cents`)."""
+    cents: dict[str, Any] = {}
+    out: list[tuple[int, Any]] = []
+    for i, value in filled:
+        if types[i] == ev.PURCHASE:
+            if value not in cents:
+                holder: dict[str, Any] = {"value": {"amount": value}}
+                _amount_to_cents(holder)
+                cents[value] = holder["value"]["amount"]
+            out.append((i, cents[value]))
+        else:
+            out.append((i, value))
+    return out
+
+
+def _put_all(
+    details: list[dict[str, Any] | None], path: list[str], filled: Iterable[tuple[int, Any]]
+) -> None:
+    """`_put` of one dotted column's cells into their rows' details (made where none)."""
+    if len(path) == 1:
+        (key,) = path
+        for i, value in filled:
+            row = details[i]
+            if row is None:
+                details[i] = {key: value}
+            else:
+                row[key] = value
+    elif len(path) == 2:
+        parent, key = path
+        for i, value in filled:
+            row = details[i]
+            if row is None:
+                details[i] = {parent: {key: value}}
+            else:
+                row.setdefault(parent, {})[key] = value
+    else:
+        for i, value in filled:
+            row = details[i]
+            if row is None:
+                row = details[i] = {}
+            _put(row, path, value)
 
 
 def _texts(column: pd.Series) -> list[str]:
@@ -123,6 +195,17 @@ def _cents(amount: Any) -> Any:
     if isinstance(amount, str) and amount != "-0" and _WHOLE.fullmatch(amount):
         return int(amount)
     return amount
+
+
+# The ledger's canonical JSON (`canonical_json`): one encoder for every call, since
+# `json.dumps` with options builds a new one each time.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def canonical_json(value: Any) -> str:
+    """The one JSON text of a value: sorted keys, no spaces, Unicode kept as is. What the
+    send ledger hashes (an event's fingerprint, a batch's payload hash)."""
+    return _CANONICAL.encode(value)
 
 
 def to_json(events: list[Event]) -> str:
@@ -385,3 +468,124 @@ def _inside(obj: dict[str, Any]) -> str:
     """A JSON object's members without the braces, "" when it has none (numbers as
     written)."""
     return json_limits.dumps(obj)[1:-1]
+
+
+# --- the same events as canonical JSON, for their fingerprints ---------------------------
+
+
+def encode_canonical(valid: pd.DataFrame) -> pa.Array:
+    """`canonical_json(event)` of every event of `build_events(valid)`, one string per
+    row, built column by column like `encode_events`: keys sorted at every level, so
+    `date, details, email, fields, type`. What the send ledger's fingerprints hash: the
+    same text as from the dicts, so ledgers written from dicts know these events.
+
+    Rows whose details JSON has keys that sort between the dotted `details.` columns'
+    keys (or equal to one) are written from their dicts: rare, and exact either way.
+    """
+    n = len(valid)
+    if n == 0:
+        return pa.array([], _TEXT)
+    purchase = (valid[ev.TYPE].astype("str") == ev.PURCHASE).to_numpy()
+    parts: list[pa.Array | pa.Scalar] = [_lit("{")]
+    if ev.DATE in valid:
+        date = _texts_of(valid[ev.DATE], '"date":')
+        parts.append(_then_comma(date, pc.not_equal(date, _lit("")).to_numpy(zero_copy_only=False)))
+    details, by_dicts = _canonical_details(valid, purchase)
+    if details is not None:
+        parts.append(_then_comma(*details))
+    parts.append(_texts_of(valid[ev.EMAIL], '"email":', always=True))
+    names = sorted(
+        (c[len(ev.FIELDS_PREFIX) :], c) for c in valid.columns if ev.is_fields_column(c)
+    )
+    if names:
+        members = [_member(valid[c], _key(name)) for name, c in names]
+        parts.append(_optional(_object('"fields"', members, n)))
+    parts.append(_texts_of(valid[ev.TYPE], ',"type":', always=True))
+    parts.append(_lit("}"))
+    texts = _join(parts)
+    if by_dicts.any():
+        rows = np.flatnonzero(by_dicts)
+        exact = [canonical_json(e) for e in build_events(valid.iloc[rows])]
+        texts = pc.replace_with_mask(texts, pa.array(by_dicts), pa.array(exact, _TEXT))
+    return _combined(texts)
+
+
+def _then_comma(texts: pa.Array, there: np.ndarray) -> pa.Array:
+    """`text,` where it is there, "" elsewhere."""
+    return pc.if_else(pa.array(there), _join([texts, _lit(",")]), _lit(""))
+
+
+def _canonical_details(
+    valid: pd.DataFrame, purchase: np.ndarray
+) -> tuple[_Member | None, np.ndarray]:
+    """`"details":{...}` with sorted keys, and the rows to write from their dicts."""
+    n = len(valid)
+    tree: dict[str, Any] = {}
+    for column in (c for c in valid.columns if ev.is_details_column(c)):
+        node = tree
+        *parents, leaf = column.split(".")[1:]
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = column
+    members = _sorted_tree_members(valid, tree, purchase)
+    by_dicts = np.zeros(n, dtype=bool)
+    if ev.DETAILS in valid:
+        before, after, mixed = _canonical_json_column(valid[ev.DETAILS], purchase, sorted(tree))
+        if members:
+            dotted = np.logical_or.reduce([there for _, there in members])
+            by_dicts = mixed & dotted
+        members = [before, *members, after]
+    if not members:
+        return None, by_dicts
+    return _object('"details"', members, n), by_dicts
+
+
+def _sorted_tree_members(
+    valid: pd.DataFrame, tree: dict[str, Any], purchase: np.ndarray
+) -> list[_Member]:
+    members = []
+    for key, child in sorted(tree.items()):
+        if isinstance(child, dict):
+            inner = _sorted_tree_members(valid, child, purchase)
+            members.append(_object(_key(key)[:-1], inner, len(valid)))
+        else:
+            priced = child == ev.PURCHASE_AMOUNT and purchase.any()
+            members.append(_member(valid[child], _key(key), purchase=purchase if priced else None))
+    return members
+
+
+def _canonical_json_column(
+    column: pd.Series, purchase: np.ndarray, dotted: list[str]
+) -> tuple[_Member, _Member, np.ndarray]:
+    """The `details` JSON column's members in canonical JSON, parsed as `build_events`
+    parses them, each distinct text once (once more for $purchase rows): those whose keys
+    all sort before the dotted columns' keys, those whose keys all sort after them, and
+    the rows whose keys fall between (or on) them (written from their dicts where a
+    dotted column is filled too; alone, they are in order)."""
+    encoded = pc.dictionary_encode(_arrow(column))
+    distinct = encoded.dictionary.to_pylist()
+    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    texts: list[list[str]] = [[], []]  # plain, then priced: before and after
+    place: list[int] = []  # per distinct object: 0 before, 1 after, 2 between
+    for priced in (False, True):
+        for text in distinct:
+            obj = json_limits.loads_as_written(text.strip()) if text.strip() else {}
+            if priced:
+                _amount_to_cents(obj)
+            inside = canonical_json(obj)[1:-1]
+            where = (
+                0 if not dotted or all(k < dotted[0] for k in obj)
+                else 1 if all(k > dotted[-1] for k in obj)
+                else 2
+            )  # fmt: skip
+            texts[0].append(inside if where != 1 else "")  # alone in its row: in order
+            texts[1].append(inside if where == 1 else "")
+            place.append(where)
+    rows = pa.array(np.where(purchase, codes + len(distinct), codes))
+    before, after = (pa.array(t, _TEXT).take(rows) for t in texts)
+    mixed = np.asarray(place, dtype=np.int8)[rows.to_numpy()] == 2
+    return (
+        (before, pc.not_equal(before, _lit("")).to_numpy(zero_copy_only=False)),
+        (after, pc.not_equal(after, _lit("")).to_numpy(zero_copy_only=False)),
+        mixed,
+    )

@@ -53,6 +53,7 @@ from bento_ui import spreadsheet as sheet_io
 from bento_ui.batching import Batch
 from bento_ui.dates import DateOrder, check_timezone
 from bento_ui.errors import ReadError
+from bento_ui.event_texts import TableEvents
 from bento_ui.mapping import ColumnMapping, apply_mapping, folded_rows
 from bento_ui.money import MINOR, Unit
 from bento_ui.payloads import build_events, encode_events
@@ -454,18 +455,17 @@ def stream_batches(prepared: PreparedFile, size: int) -> Iterator[Batch]:
     carry: pd.DataFrame | None = None
     for chunk in prepared.chunks():
         valid = chunk.valid if carry is None else pd.concat([carry, chunk.valid])
+        # One chunk's events, written window by window as its batches are sent.
+        events = TableEvents.of(valid)
         full = len(valid) - len(valid) % size
         for start in range(0, full, size):
             number += 1
-            yield _batch(number, valid.iloc[start : start + size])
+            yield _batch(number, valid, events, start, start + size)
         carry = valid.iloc[full:] if full < len(valid) else None
     if carry is not None and len(carry):
-        yield _batch(number + 1, carry)
+        yield _batch(number + 1, carry, TableEvents.of(carry), 0, len(carry))
 
 
-def _batch(number: int, valid: pd.DataFrame) -> Batch:
-    return Batch(
-        number=number,
-        rows=tuple(int(r) for r in valid.index),
-        events=tuple(build_events(valid)),
-    )
+def _batch(number: int, valid: pd.DataFrame, events: TableEvents, start: int, stop: int) -> Batch:
+    rows = tuple(int(r) for r in valid.index[start:stop])
+    return Batch(number=number, rows=rows, events=events[start:stop])

@@ -40,6 +40,7 @@ from bento_ui.batching import MAX_BATCH_SIZE, Batch, describe_rows, plan_batches
 from bento_ui.client import BentoClient
 from bento_ui.config import Credentials
 from bento_ui.errors import LedgerError
+from bento_ui.event_texts import TableEvents, select
 from bento_ui.guard import (
     DuplicateCheck,
     Held,
@@ -58,7 +59,7 @@ from bento_ui.outcomes import (
     add_up,
     describe_batch,
 )
-from bento_ui.payloads import Event, build_events
+from bento_ui.payloads import Event
 
 REPORT_COLUMNS = [
     "batch", "rows", "events", "results", "failed", "state", "status", "attempts", "seconds",
@@ -230,7 +231,7 @@ class SendPlan:
     held_back: list[HeldBack] = field(default_factory=list)
     check: DuplicateCheck | None = None
     # A whole table's events and rows, before the guard (None for a stream or a resume).
-    candidates: tuple[list[Event], list[int]] | None = None
+    candidates: tuple[Sequence[Event], list[int]] | None = None
     stream: Callable[[], Iterator[Batch]] | None = None
     stream_events: int = 0
     # A resume: the run, its earlier outcomes kept as they are, and rows still to plan.
@@ -414,14 +415,16 @@ def plan_send(
         plan.stream_events = int(source.valid_rows)
         plan.of = -(-plan.stream_events // batch_size)
         return plan
-    events = build_events(source)
+    # The events are written batch by batch as they are sent (and their fingerprints
+    # straight from the table): no dict is made for a row that goes as planned.
+    events: Sequence[Event] = TableEvents.of(source)
     rows = [int(r) for r in source.index]
     plan.candidates = (events, rows)
     if ledger is not None:
         plan.check = ledger.check(credentials.site_uuid, events, source=plan._rows(rows))
         plan.held_back = plan.check.held_back(rows, resend)
         keep = plan.check.keep(resend)
-        events = [e for e, k in zip(events, keep, strict=True) if k]
+        events = select(events, keep)
         rows = [r for r, k in zip(rows, keep, strict=True) if k]
     plan.batches = plan_batches(events, rows, batch_size)
     plan.of = len(plan.batches)
@@ -524,7 +527,11 @@ def _send_one(
             report.stopped = f"{exc} Batch {batch.number} and the ones after it were not sent."
             return BatchResult.skipped(batch, of, "not sent: the send ledger could not be "
                                                   "written")  # fmt: skip
-    outcome = client.send_batch(list(batch.events))
+    events = batch.events
+    if isinstance(events, TableEvents):  # written now, straight from the table
+        outcome = client.send_body(events.body(), batch.size)
+    else:
+        outcome = client.send_batch(list(events))
     if outcome.stop_run:
         report.stopped = outcome.message
     if ledger is not None and run_id is not None:

@@ -1,0 +1,211 @@
+"""The events of a validated table, written as JSON only when they are needed.
+
+`TableEvents` is a sequence of the events `build_events` would give for some rows of a
+table, in order, that holds the table and the rows instead of a million dicts:
+
+    events = TableEvents.of(valid)       # nothing written yet
+    batch = events[0:1000]               # still nothing: a slice of the same rows
+    batch.body()                         # the request body, written now (`encode_events`)
+    batch.fingerprints(site_uuid)        # the ledger's fingerprints, without any dict
+    batch[3]                             # one event as a dict, when a message needs it
+
+Texts are written a window of rows at a time (`WINDOW`) and the latest window is kept,
+so a send that walks its batches in order writes each row once, and memory stays flat;
+the next window is written ahead, while the current one's requests are out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import overload
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from bento_ui.payloads import Event, encode_canonical, encode_events
+
+# Rows written at a time: large enough that pyarrow's per-call cost vanishes, small
+# enough that a window's texts (tens of MB) do not matter.
+WINDOW = 20_000
+# Writes the next window ahead of a send (one at a time: the send needs one next).
+_AHEAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bento-ui-texts")
+
+
+class _Texts:
+    """One way of writing rows (the payload, or the canonical JSON), and its last window.
+
+    A send walks the rows in order: once half a window is taken, the next window is
+    written in a thread (pyarrow works without the GIL) while the requests of this one
+    wait for their answers, so the send loop seldom waits for a window."""
+
+    def __init__(self, rows: _Rows, encode: Callable[[pd.DataFrame], pa.Array]) -> None:
+        self._rows = rows
+        self._encode = encode
+        self._window: tuple[int, int, pa.Array] | None = None
+        self._next: tuple[int, Future[tuple[int, int, pa.Array]]] | None = None
+        self._lock = threading.Lock()
+
+    def get(self, start: int, stop: int) -> pa.Array:
+        if start >= stop:
+            return pa.array([], pa.large_string())
+        with self._lock:
+            window = self._window
+            if window is None or not (window[0] <= start and stop <= window[1]):
+                ahead = self._next
+                self._next = None
+                if ahead is not None and ahead[0] == start:
+                    window = ahead[1].result()
+                if window is None or not (window[0] <= start and stop <= window[1]):
+                    window = self._write(start, max(stop, start + WINDOW))
+                self._window = window
+            first, end, texts = window
+            if self._next is None and end < len(self._rows.positions) and (
+                start - first >= (end - first) // 2
+            ):
+                self._next = (end, _AHEAD.submit(self._write, end, end + WINDOW))
+        return texts.slice(start - first, stop - start)
+
+    def one(self, at: int) -> str:
+        """One row's text, from the current window or written alone: a message about one
+        event (a failure Bento named) must not make the send write its windows again."""
+        window = self._window
+        if window is not None and window[0] <= at < window[1]:
+            text: str = window[2][at - window[0]].as_py()
+            return text
+        alone: str = self._write(at, at + 1)[2][0].as_py()
+        return alone
+
+    def _write(self, start: int, stop: int) -> tuple[int, int, pa.Array]:
+        stop = min(len(self._rows.positions), stop)
+        table = self._rows.table.iloc[self._rows.positions[start:stop]]
+        return start, stop, self._encode(table)
+
+
+class _Rows:
+    """The rows of a table that a sequence of events is made of, and what was written."""
+
+    def __init__(self, table: pd.DataFrame, positions: np.ndarray) -> None:
+        self.table = table
+        self.positions = positions
+        self.payload = _Texts(self, encode_events)
+        self.canonical = _Texts(self, encode_canonical)
+        self.prints: dict[str, list[bytes]] = {}  # per site UUID, every row's fingerprint
+
+    def fingerprints(self, site_uuid: str) -> list[bytes]:
+        found = self.prints.get(site_uuid)
+        if found is None:
+            found = []
+            prefix = (site_uuid + "\n").encode("utf-8")
+            sha256 = hashlib.sha256
+            for start in range(0, len(self.positions), WINDOW):
+                stop = min(len(self.positions), start + WINDOW)
+                texts = self.canonical.get(start, stop).cast(pa.large_binary()).to_pylist()
+                found.extend([sha256(prefix + text).digest() for text in texts])
+            self.prints[site_uuid] = found
+        return found
+
+
+class TableEvents(Sequence[Event]):
+    """The events of rows of a validated table (see the module docstring)."""
+
+    __slots__ = ("_hash", "_rows", "_start", "_stop")
+
+    def __init__(self, rows: _Rows, start: int = 0, stop: int | None = None) -> None:
+        self._rows = rows
+        self._start = start
+        self._stop = len(rows.positions) if stop is None else stop
+        self._hash: str | None = None
+
+    @classmethod
+    def of(cls, valid: pd.DataFrame) -> TableEvents:
+        """Every row's events of a validated table (`validate(...).valid`)."""
+        return cls(_Rows(valid, np.arange(len(valid), dtype=np.int64)))
+
+    def __len__(self) -> int:
+        return self._stop - self._start
+
+    @overload
+    def __getitem__(self, index: int) -> Event: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> TableEvents: ...
+
+    def __getitem__(self, index: int | slice) -> Event | TableEvents:
+        if isinstance(index, slice):
+            start, stop, step = index.indices(len(self))
+            if step != 1:
+                raise ValueError("TableEvents slices take every event (no step)")
+            return TableEvents(self._rows, self._start + start, self._start + max(start, stop))
+        position = index + len(self) if index < 0 else index
+        if not 0 <= position < len(self):
+            raise IndexError(index)
+        at = self._start + position
+        event: Event = json.loads(self._rows.payload.one(at))
+        return event
+
+    def __iter__(self) -> Iterator[Event]:
+        for start in range(self._start, self._stop, WINDOW):
+            texts = self._rows.payload.get(start, min(self._stop, start + WINDOW))
+            yield from map(json.loads, texts.to_pylist())
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence) or isinstance(other, str):
+            return NotImplemented
+        return len(self) == len(other) and list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]  # equal to a tuple of dicts, unhashable
+
+    def __repr__(self) -> str:
+        return f"<TableEvents: {len(self):,} events>"
+
+    @property
+    def positions(self) -> np.ndarray:
+        """The rows' positions in the table (`table.iloc`)."""
+        return self._rows.positions[self._start : self._stop]
+
+    def texts(self) -> pa.Array:
+        """The JSON text of each event, as `encode_events` writes it."""
+        return self._rows.payload.get(self._start, self._stop)
+
+    def body(self) -> bytes:
+        """The request body `{"events":[...]}` of these events: the bytes
+        `client.batch_body` gives for their dicts."""
+        texts = self.texts().to_pylist()
+        return ('{"events":[' + ",".join(texts) + "]}").encode("utf-8")
+
+    def fingerprints(self, site_uuid: str) -> list[bytes]:
+        """`ledger.event_fingerprint` of each event, for all the rows at once."""
+        return self._rows.fingerprints(site_uuid)[self._start : self._stop]
+
+    def payload_hash(self) -> str:
+        """`ledger.payload_hash` of these events."""
+        if self._hash is None:
+            texts = self._rows.canonical.get(self._start, self._stop).to_pylist()
+            text = "[" + ",".join(texts) + "]"
+            self._hash = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        return self._hash
+
+    def select(self, keep: Sequence[bool]) -> TableEvents:
+        """The events where `keep` is true, in order (the guard's choice)."""
+        mask = np.asarray(keep, dtype=bool)
+        if len(mask) != len(self):
+            raise ValueError(f"{len(self)} events but {len(mask)} choices")
+        if mask.all():
+            return self
+        rows = _Rows(self._rows.table, self.positions[mask])
+        for site, prints in self._rows.prints.items():  # known already: keep them
+            mine = prints[self._start : self._stop]
+            rows.prints[site] = [p for p, k in zip(mine, mask.tolist(), strict=True) if k]
+        return TableEvents(rows)
+
+
+def select(events: Sequence[Event], keep: Sequence[bool]) -> Sequence[Event]:
+    """The events where `keep` is true, in order, without making a table's events."""
+    if isinstance(events, TableEvents):
+        return events.select(keep)
+    return [e for e, k in zip(events, keep, strict=True) if k]

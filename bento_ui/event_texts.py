@@ -17,7 +17,6 @@ the next window is written ahead, while the current one's requests are out.
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -27,6 +26,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from bento_ui import json_limits
 from bento_ui.payloads import Event, encode_canonical, encode_events
 
 # Rows written at a time: large enough that pyarrow's per-call cost vanishes, small
@@ -145,13 +145,13 @@ class TableEvents(Sequence[Event]):
         if not 0 <= position < len(self):
             raise IndexError(index)
         at = self._start + position
-        event: Event = json.loads(self._rows.payload.one(at))
+        event: Event = json_limits.loads_as_written(self._rows.payload.one(at))
         return event
 
     def __iter__(self) -> Iterator[Event]:
         for start in range(self._start, self._stop, WINDOW):
             texts = self._rows.payload.get(start, min(self._stop, start + WINDOW))
-            yield from map(json.loads, texts.to_pylist())
+            yield from map(json_limits.loads_as_written, texts.to_pylist())
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Sequence) or isinstance(other, str):

@@ -26,10 +26,12 @@ import json
 import sys
 import zipfile
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import python_calamine
 
 REFUSED = 3
@@ -91,23 +93,27 @@ def _pick_sheet(workbook: python_calamine.CalamineWorkbook, sheet: str | int | N
 
 def read_sheet(data: bytes, fmt: str, sheet: str | int | None, label: str) -> pa.Table:
     """The picked sheet's cells from A1 as text (`grid_table`)."""
-    exact = False  # read by openpyxl, which keeps long integers and error values
-    with _open_workbook(data, label) as workbook:
-        sheet_name = _pick_sheet(workbook, sheet)
-        try:
-            grid: list[list[Any]] = workbook.get_sheet_by_name(sheet_name).to_python(
-                skip_empty_area=False
-            )
-        except Exception as error:  # calamine parses sheets lazily
-            grid = _openpyxl_grid(data, sheet_name) if fmt == "xlsx" else []
-            if not grid:
-                raise Refused(DAMAGED) from error
-            exact = True
-    # calamine reads an error cell such as #N/A as blank, which would drop it silently;
-    # and it reads every number as a float: an id longer than 15 digits, stored exactly
-    # in the file, would come back rounded. openpyxl keeps both as they are.
-    if fmt == "xlsx" and not exact and _has_error_cells(data):
-        grid, exact = _openpyxl_grid(data, sheet_name) or grid, True
+    with ThreadPoolExecutor(1) as pool:
+        # The scan for error cells unzips the sheets again: in a thread, while calamine
+        # reads (zlib lets go of the GIL), so it costs next to no time.
+        errors = pool.submit(_has_error_cells, data) if fmt == "xlsx" else None
+        exact = False  # read by openpyxl, which keeps long integers and error values
+        with _open_workbook(data, label) as workbook:
+            sheet_name = _pick_sheet(workbook, sheet)
+            try:
+                grid: list[list[Any]] = workbook.get_sheet_by_name(sheet_name).to_python(
+                    skip_empty_area=False
+                )
+            except Exception as error:  # calamine parses sheets lazily
+                grid = _openpyxl_grid(data, sheet_name) if fmt == "xlsx" else []
+                if not grid:
+                    raise Refused(DAMAGED) from error
+                exact = True
+        # calamine reads an error cell such as #N/A as blank, which would drop it
+        # silently; and it reads every number as a float: an id longer than 15 digits,
+        # stored exactly in the file, would come back rounded. openpyxl keeps both.
+        if errors is not None and not exact and errors.result():
+            grid, exact = _openpyxl_grid(data, sheet_name) or grid, True
     table, rounded = grid_table(sheet_name, grid)
     if fmt == "xlsx" and not exact and rounded:
         grid = _openpyxl_grid(data, sheet_name)
@@ -220,12 +226,20 @@ def _float_texts(numbers: np.ndarray) -> pa.Array:
 
 
 def _datetime_texts(values: list[dt.datetime]) -> pa.Array:
-    """`_datetime_text` of each datetime; the common ones (whole seconds) by isoformat."""
-    texts = list(map(dt.datetime.isoformat, values))
-    for i, text in enumerate(texts):
-        if len(text) != 19 or text.endswith("T00:00:00"):
-            texts[i] = _datetime_text(values[i])
-    return pa.array(texts, pa.string())
+    """`_datetime_text` of each datetime: in Arrow when all are whole seconds in years
+    1000 to 9999 (always, from calamine), else one at a time."""
+    stamps = pa.array(values, pa.timestamp("us"))
+    micros = stamps.cast(pa.int64()).to_numpy()
+    seconds, fraction = np.divmod(micros, 1_000_000)
+    if fraction.any() or micros.min() < _YEAR_1000_US:
+        return pa.array(list(map(_datetime_text, values)), pa.string())
+    texts = stamps.cast(pa.timestamp("s")).cast(pa.string())  # "2024-01-05 13:45:00"
+    full = pc.utf8_replace_slice(texts, 10, 11, "T")
+    midnight = pa.array(seconds % 86_400 == 0)
+    return pc.if_else(midnight, pc.utf8_slice_codeunits(texts, 0, 10), full)
+
+
+_YEAR_1000_US = int((dt.datetime(1000, 1, 1) - dt.datetime(1970, 1, 1)).total_seconds()) * 10**6
 
 
 def _kind_texts(kind: type, values: list[Any]) -> pa.Array:
@@ -248,9 +262,13 @@ def _rounded(kind: type, values: list[Any]) -> bool:
 def column_texts(values: Sequence[Any]) -> tuple[pa.Array, bool]:
     """`cell_text` of every cell of one column, as an Arrow string array; and whether a
     float in it may be rounded (see `_rounded`)."""
+    try:  # most columns hold only text: Arrow takes them as they are
+        texts = pa.array(values, pa.string())
+    except (pa.ArrowTypeError, pa.ArrowInvalid):
+        pass
+    else:
+        return (pc.fill_null(texts, "") if texts.null_count else texts), False  # None: blank
     kinds = set(map(type, values))
-    if kinds <= {str}:
-        return pa.array(values, pa.string()), False
     if len(kinds) == 1:
         kind = kinds.pop()
         return _kind_texts(kind, list(values)), _rounded(kind, list(values))
@@ -278,8 +296,10 @@ def grid_table(sheet_name: str, grid: list[list[Any]]) -> tuple[pa.Table, bool]:
     blocks: list[list[pa.Array]] = [[] for _ in range(width)]
     rounded = False
     for start in range(0, len(grid), _BLOCK_ROWS):
-        for i, column in enumerate(zip(*grid[start : start + _BLOCK_ROWS], strict=True)):
-            texts, big = column_texts(column)
+        # Column i of the block is every width-th cell from i (faster than zip(*rows)).
+        cells = list(itertools.chain.from_iterable(grid[start : start + _BLOCK_ROWS]))
+        for i in range(width):
+            texts, big = column_texts(cells[i::width])
             blocks[i].append(texts)
             rounded = rounded or big
     columns = {f"c{i}": pa.chunked_array(parts, pa.string()) for i, parts in enumerate(blocks)}

@@ -38,7 +38,7 @@ import csv
 import io
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -168,17 +168,14 @@ def iter_table(
     yield from _read_ahead(_stream_csv(path, layout, chunk_rows))
 
 
-_END = object()
-
-
-def _read_ahead(chunks: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+def _read_ahead(chunks: Generator[pd.DataFrame, None, None]) -> Iterator[pd.DataFrame]:
     """`chunks`, the next one read in a thread while the caller checks this one: pyarrow
     parses without holding the GIL, so the parse takes another core instead of time."""
     with ThreadPoolExecutor(1, thread_name_prefix="bento-ui-read") as pool:
-        pending = pool.submit(next, chunks, _END)
+        pending = pool.submit(next, chunks, None)
         try:
-            while (chunk := pending.result()) is not _END:
-                pending = pool.submit(next, chunks, _END)
+            while (chunk := pending.result()) is not None:
+                pending = pool.submit(next, chunks, None)
                 yield chunk
         finally:
             # Stopped early (or by an error): let the read under way end, then close the
@@ -189,7 +186,9 @@ def _read_ahead(chunks: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
             chunks.close()
 
 
-def _stream_csv(path: str, layout: _CsvLayout, chunk_rows: int) -> Iterator[pd.DataFrame]:
+def _stream_csv(
+    path: str, layout: _CsvLayout, chunk_rows: int
+) -> Generator[pd.DataFrame, None, None]:
     names = sheet_io._column_names(layout.header)
     width = len(layout.header)
     columns = [f"c{i}" for i in range(width)]

@@ -21,14 +21,17 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import itertools
 import json
 import sys
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import python_calamine
 
 REFUSED = 3
@@ -88,26 +91,35 @@ def _pick_sheet(workbook: python_calamine.CalamineWorkbook, sheet: str | int | N
     raise Refused(f"There is no sheet {sheet!r} in this workbook: pick one of {listed}.")
 
 
-def read_grid(
-    data: bytes, fmt: str, sheet: str | int | None, label: str
-) -> tuple[str, list[list[str]]]:
-    """The picked sheet's name and its cells from A1 as text (rows may be ragged)."""
-    with _open_workbook(data, label) as workbook:
-        sheet_name = _pick_sheet(workbook, sheet)
-        try:
-            grid: list[list[Any]] = workbook.get_sheet_by_name(sheet_name).to_python(
-                skip_empty_area=False
-            )
-        except Exception as error:  # calamine parses sheets lazily
-            grid = _openpyxl_grid(data, sheet_name) if fmt == "xlsx" else []
-            if not grid:
-                raise Refused(DAMAGED) from error
-    if fmt == "xlsx" and (_has_rounded_integers(grid) or _has_error_cells(data)):
-        # calamine reads every number as a float: an id longer than 15 digits, stored
-        # exactly in the file, would come back rounded; and it reads an error cell such
-        # as #N/A as blank, which would drop it silently. openpyxl keeps both as they are.
-        grid = _openpyxl_grid(data, sheet_name) or grid
-    return sheet_name, [[cell_text(value) for value in row] for row in grid]
+def read_sheet(data: bytes, fmt: str, sheet: str | int | None, label: str) -> pa.Table:
+    """The picked sheet's cells from A1 as text (`grid_table`)."""
+    with ThreadPoolExecutor(1) as pool:
+        # The scan for error cells unzips the sheets again: in a thread, while calamine
+        # reads (zlib lets go of the GIL), so it costs next to no time.
+        errors = pool.submit(_has_error_cells, data) if fmt == "xlsx" else None
+        exact = False  # read by openpyxl, which keeps long integers and error values
+        with _open_workbook(data, label) as workbook:
+            sheet_name = _pick_sheet(workbook, sheet)
+            try:
+                grid: list[list[Any]] = workbook.get_sheet_by_name(sheet_name).to_python(
+                    skip_empty_area=False
+                )
+            except Exception as error:  # calamine parses sheets lazily
+                grid = _openpyxl_grid(data, sheet_name) if fmt == "xlsx" else []
+                if not grid:
+                    raise Refused(DAMAGED) from error
+                exact = True
+        # calamine reads an error cell such as #N/A as blank, which would drop it
+        # silently; and it reads every number as a float: an id longer than 15 digits,
+        # stored exactly in the file, would come back rounded. openpyxl keeps both.
+        if errors is not None and not exact and errors.result():
+            grid, exact = _openpyxl_grid(data, sheet_name) or grid, True
+    table, rounded = grid_table(sheet_name, grid)
+    if fmt == "xlsx" and not exact and rounded:
+        grid = _openpyxl_grid(data, sheet_name)
+        if grid:
+            table, _ = grid_table(sheet_name, grid)
+    return table
 
 
 def worksheet_blocks(data: bytes, overlap: int) -> Iterator[bytes]:
@@ -130,11 +142,6 @@ def worksheet_blocks(data: bytes, overlap: int) -> Iterator[bytes]:
 def _has_error_cells(data: bytes) -> bool:
     """Whether any worksheet of an XLSX holds an error value (`t="e"` in its XML)."""
     return any(b't="e"' in block for block in worksheet_blocks(data, 8))
-
-
-def _has_rounded_integers(grid: list[list[Any]]) -> bool:
-    limit = 2.0**53
-    return any(type(v) is float and abs(v) >= limit for row in grid for v in row)
 
 
 def _openpyxl_grid(data: bytes, sheet_name: str) -> list[list[Any]]:
@@ -199,15 +206,104 @@ def cell_text(value: Any) -> str:
     return str(value)
 
 
-def grid_table(sheet_name: str, rows: list[list[str]]) -> pa.Table:
-    """Text rows (maybe ragged) as a table of text columns c0, c1, ... padded with ""."""
-    width = max(map(len, rows), default=0)
-    if any(len(row) != width for row in rows):
-        rows = [row + [""] * (width - len(row)) for row in rows]
-    columns = {
-        f"c{i}": pa.array(column, pa.string()) for i, column in enumerate(zip(*rows, strict=True))
-    }
-    return pa.table(columns).replace_schema_metadata({"sheet": sheet_name})
+# --- whole columns at a time -------------------------------------------------------------
+#
+# A sheet of a million rows has ten million cells or more: `cell_text` on each would take
+# seconds. A column is converted by kind instead (all its texts in one call, all its floats
+# in a few NumPy and Arrow calls), and put back in order with one Arrow `take`.
+
+_BLOCK_ROWS = 1 << 17  # rows converted at a time: the temporary arrays stay small
+
+
+def _float_texts(numbers: np.ndarray) -> pa.Array:
+    """`_number_text` of each float: whole numbers as integers, others in positional
+    notation with the fewest digits that read back the same."""
+    whole = np.isfinite(numbers) & (numbers == np.trunc(numbers)) & (np.abs(numbers) < 2.0**63)
+    if whole.all():
+        return pa.array(numbers.astype(np.int64)).cast(pa.string())
+    texts = [_number_text(v) for v in numbers.tolist()]
+    return pa.array(texts, pa.string())
+
+
+def _datetime_texts(values: list[dt.datetime]) -> pa.Array:
+    """`_datetime_text` of each datetime: in Arrow when all are whole seconds in years
+    1000 to 9999 (always, from calamine), else one at a time."""
+    stamps = pa.array(values, pa.timestamp("us"))
+    micros = stamps.cast(pa.int64()).to_numpy()
+    seconds, fraction = np.divmod(micros, 1_000_000)
+    if fraction.any() or micros.min() < _YEAR_1000_US:
+        return pa.array(list(map(_datetime_text, values)), pa.string())
+    texts = stamps.cast(pa.timestamp("s")).cast(pa.string())  # "2024-01-05 13:45:00"
+    full = pc.utf8_replace_slice(texts, 10, 11, "T")
+    midnight = pa.array(seconds % 86_400 == 0)
+    return pc.if_else(midnight, pc.utf8_slice_codeunits(texts, 0, 10), full)
+
+
+_YEAR_1000_US = int((dt.datetime(1000, 1, 1) - dt.datetime(1970, 1, 1)).total_seconds()) * 10**6
+
+
+def _kind_texts(kind: type, values: list[Any]) -> pa.Array:
+    if kind is float:
+        return _float_texts(np.array(values, dtype=np.float64))
+    if kind is bool:
+        return pa.array(["TRUE" if v else "FALSE" for v in values], pa.string())
+    if kind is dt.datetime:
+        return _datetime_texts(values)
+    if kind is dt.date:
+        return pa.array(list(map(dt.date.isoformat, values)), pa.string())
+    return pa.array(list(map(cell_text, values)), pa.string())
+
+
+def _rounded(kind: type, values: list[Any]) -> bool:
+    """Whether a float is too large to hold every digit of an integer written in full."""
+    return kind is float and bool((np.abs(np.array(values, dtype=np.float64)) >= 2.0**53).any())
+
+
+def column_texts(values: Sequence[Any]) -> tuple[pa.Array, bool]:
+    """`cell_text` of every cell of one column, as an Arrow string array; and whether a
+    float in it may be rounded (see `_rounded`)."""
+    try:  # most columns hold only text: Arrow takes them as they are
+        texts = pa.array(values, pa.string())
+    except (pa.ArrowTypeError, pa.ArrowInvalid):
+        pass
+    else:
+        return (pc.fill_null(texts, "") if texts.null_count else texts), False  # None: blank
+    kinds = set(map(type, values))
+    if len(kinds) == 1:
+        kind = kinds.pop()
+        return _kind_texts(kind, list(values)), _rounded(kind, list(values))
+    codes = {kind: code for code, kind in enumerate(kinds)}
+    kind_of = np.fromiter(map(codes.__getitem__, map(type, values)), np.int8, len(values))
+    order, pieces, rounded = [], [], False
+    for kind, code in codes.items():
+        mask = kind_of == code
+        order.append(np.flatnonzero(mask))
+        part = list(itertools.compress(values, mask.tolist()))
+        pieces.append(pa.array(part, pa.string()) if kind is str else _kind_texts(kind, part))
+        rounded = rounded or _rounded(kind, part)
+    # The pieces hold the cells grouped by kind; `place[i]` is where row i went.
+    place = np.empty(len(values), dtype=np.int64)
+    place[np.concatenate(order)] = np.arange(len(values))
+    return pa.concat_arrays(pieces).take(pa.array(place)), rounded
+
+
+def grid_table(sheet_name: str, grid: list[list[Any]]) -> tuple[pa.Table, bool]:
+    """The cells (rows maybe ragged) as a table of text columns c0, c1, ... padded with "",
+    the sheet's name in its metadata; and whether a float in it may be rounded."""
+    width = max(map(len, grid), default=0)
+    if any(len(row) != width for row in grid):
+        grid = [list(row) + [""] * (width - len(row)) for row in grid]
+    blocks: list[list[pa.Array]] = [[] for _ in range(width)]
+    rounded = False
+    for start in range(0, len(grid), _BLOCK_ROWS):
+        # Column i of the block is every width-th cell from i (faster than zip(*rows)).
+        cells = list(itertools.chain.from_iterable(grid[start : start + _BLOCK_ROWS]))
+        for i in range(width):
+            texts, big = column_texts(cells[i::width])
+            blocks[i].append(texts)
+            rounded = rounded or big
+    columns = {f"c{i}": pa.chunked_array(parts, pa.string()) for i, parts in enumerate(blocks)}
+    return pa.table(columns).replace_schema_metadata({"sheet": sheet_name}), rounded
 
 
 def _limit_memory(limit: int) -> None:
@@ -227,8 +323,7 @@ def main(argv: list[str]) -> int:
         if request["op"] == "sheets":
             table = pa.table({"sheet": pa.array(sheet_names(data, request["label"]), pa.string())})
         else:
-            name, rows = read_grid(data, request["fmt"], request["sheet"], request["label"])
-            table = grid_table(name, rows)
+            table = read_sheet(data, request["fmt"], request["sheet"], request["label"])
     except Refused as refused:
         sys.stdout.buffer.write(str(refused).encode("utf-8"))
         return REFUSED

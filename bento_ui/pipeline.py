@@ -35,11 +35,13 @@ such a file whole), and a column with neither a header nor values is kept, blank
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import io
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -166,10 +168,30 @@ def iter_table(
         for start in range(0, len(table), chunk_rows):
             yield table.iloc[start : start + chunk_rows]
         return
-    yield from _stream_csv(path, layout, chunk_rows)
+    yield from _read_ahead(_stream_csv(path, layout, chunk_rows))
 
 
-def _stream_csv(path: str, layout: _CsvLayout, chunk_rows: int) -> Iterator[pd.DataFrame]:
+def _read_ahead(chunks: Generator[pd.DataFrame, None, None]) -> Iterator[pd.DataFrame]:
+    """`chunks`, the next one read in a thread while the caller checks this one: pyarrow
+    parses without holding the GIL, so the parse takes another core instead of time."""
+    with ThreadPoolExecutor(1, thread_name_prefix="bento-ui-read") as pool:
+        pending = pool.submit(next, chunks, None)
+        try:
+            while (chunk := pending.result()) is not None:
+                pending = pool.submit(next, chunks, None)
+                yield chunk
+        finally:
+            # Stopped early (or by an error): let the read under way end, then close the
+            # reader, which closes the file.
+            pending.cancel()
+            with contextlib.suppress(Exception):
+                pending.result()
+            chunks.close()
+
+
+def _stream_csv(
+    path: str, layout: _CsvLayout, chunk_rows: int
+) -> Generator[pd.DataFrame, None, None]:
     names = sheet_io._column_names(layout.header)
     width = len(layout.header)
     columns = [f"c{i}" for i in range(width)]
@@ -285,6 +307,8 @@ def _hold_blank_tail(
     """(rows to give now, blank rows at the end to hold until more rows come)."""
     if held is not None:
         frame = pd.concat([held, frame])
+    if len(frame) and not _blank_rows(frame.iloc[-1:])[0]:
+        return frame, None  # the common case: the chunk ends with data
     blank = _blank_rows(frame)
     if blank.all():
         return frame.iloc[:0], frame

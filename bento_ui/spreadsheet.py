@@ -779,6 +779,10 @@ def _too_many_columns(label: str, columns: int) -> str:
     )
 
 
+_TEXT = pd.StringDtype("pyarrow", na_value=float("nan"))  # pandas' "str", as the CSV reader gives
+_TEXT_TYPES = {pa.string(): _TEXT, pa.large_string(): _TEXT}
+
+
 def _is_blank(value: Any) -> bool:
     return value is None or (type(value) is str and not value.strip())
 
@@ -801,12 +805,9 @@ def _grid_to_frame(table: pa.Table, label: str, sheet_name: str) -> pd.DataFrame
         )
     header = [str(cell) for cell in table.slice(top, 1).to_pylist()[0].values()]
     body = table.slice(top + 1)
-    frame = pd.DataFrame(
-        {
-            name: pd.Series(body.column(i).to_pylist(), dtype=str)
-            for i, name in enumerate(_column_names(header))
-        }
-    )
+    # The child's Arrow text columns become pandas' text columns as they are, uncopied.
+    frame: pd.DataFrame = body.to_pandas(types_mapper=_TEXT_TYPES.get)
+    frame.columns = pd.Index(_column_names(header))
     frame.index = pd.RangeIndex(top + 2, top + 2 + len(frame), name=ROW)
     return _tidy(frame, header)
 

@@ -424,6 +424,53 @@ def test_xlsx_times_durations_and_fractions(tmp_path: Path) -> None:
     }
 
 
+def test_xlsx_column_of_mixed_cells_reads_each_as_shown(tmp_path: Path) -> None:
+    # A column is converted a kind at a time (all texts, then all numbers, ...): each
+    # cell must still land in its own row, as Excel shows it.
+    values: list[Any] = [
+        "007", 42.0, dt.datetime(2024, 1, 5, 13, 45), True, None, 0.1, dt.date(2024, 2, 29),
+        "NA", -0.0, dt.time(9, 30), 1e-7, False, dt.datetime(2024, 1, 5), 123456789.123, " x ",
+    ]  # fmt: skip
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.append(["Value", "Email"])
+    for value in values:
+        sheet.append([value, "jane@example.com"])
+    path = tmp_path / "mixed.xlsx"
+    workbook.save(path)
+    assert [row["Value"] for row in rows(read_table(path)).values()] == [
+        "007", "42", "2024-01-05T13:45:00", "TRUE", "", "0.1", "2024-02-29", "NA", "0",
+        "09:30:00", "0.0000001", "FALSE", "2024-01-05", "123456789.123", " x ",
+    ]  # fmt: skip
+
+
+def test_workbook_columns_convert_as_each_cell_would() -> None:
+    # The reference is `cell_text`, one cell at a time; the reader converts whole columns.
+    import random
+
+    from bento_ui._workbook_child import cell_text, column_texts
+
+    rng = random.Random(11)
+    makers = [
+        lambda: rng.choice(["", "007", "NA", " x ", "Jörg"]),
+        lambda: float(rng.randrange(-(10**6), 10**6)),
+        lambda: rng.uniform(-1e6, 1e6),
+        lambda: rng.choice([1e-7, 1e22, 1e300, -1e-300, 2.0**62, 2.0**63, -0.0, 0.5]),
+        lambda: rng.random() < 0.5,
+        lambda: rng.randrange(-(10**20), 10**20),
+        lambda: dt.datetime(2024, 1, 1) + dt.timedelta(seconds=rng.randrange(10**8)),
+        lambda: dt.datetime(2024, 1, 1, 0, 0, 0, rng.choice([0, 500, 500_000, 999_600])),
+        lambda: dt.date(2024, 1, 1) + dt.timedelta(days=rng.randrange(1000)),
+        lambda: dt.time(rng.randrange(24), rng.randrange(60)),
+        lambda: dt.timedelta(seconds=rng.randrange(-(10**6), 10**6)),
+    ]
+    for kinds in ([0], [1], [2], [6], [3, 0], list(range(len(makers)))):
+        column = [makers[rng.choice(kinds)]() for _ in range(500)]
+        texts, _ = column_texts(column)
+        assert texts.to_pylist() == [cell_text(value) for value in column], kinds
+
+
 def test_sheet_by_name_index_and_default(tmp_path: Path) -> None:
     workbook = openpyxl.Workbook()
     first = workbook.active

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any, overload
 
 from bento_ui.event_texts import TableEvents
 from bento_ui.payloads import Event
@@ -27,6 +28,28 @@ class Batch:
     @property
     def row_ranges(self) -> str:
         return describe_rows(self.rows)
+
+    def sent(self) -> Batch:
+        """This batch with only the count of its events: a send keeps every batch's
+        outcome to its end, and a file of millions of events must not stay in memory."""
+        return replace(self, events=_Sent(self.size))
+
+
+class _Sent(Sequence[Event]):
+    """The events of a batch that was sent or skipped: their count, not the events."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+
+    def __len__(self) -> int:
+        return self._size
+
+    @overload
+    def __getitem__(self, index: int) -> Event: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Event]: ...
+    def __getitem__(self, index: Any) -> Any:
+        raise LookupError("a sent batch keeps only how many events it had, not the events")
 
 
 def plan_batches(

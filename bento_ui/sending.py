@@ -30,7 +30,7 @@ from __future__ import annotations
 import html
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +88,7 @@ class BatchResult(Answered):
     batch: Batch
     of: int  # how many batches the run has (its highest number)
     outcome: Outcome
+    named: tuple[EventFailure, ...] | None = None  # the failures, once the events are let go
 
     @classmethod
     def skipped(cls, batch: Batch, of: int, message: str) -> BatchResult:
@@ -112,6 +113,8 @@ class BatchResult(Answered):
     @property
     def failures(self) -> list[EventFailure]:
         """The events Bento refused by name: their spreadsheet row, email, type, reason."""
+        if self.named is not None:
+            return list(self.named)
         found = []
         for error in self.outcome.errors:
             if 0 <= error.index < self.batch.size:
@@ -121,6 +124,10 @@ class BatchResult(Answered):
                     str(event.get("type", "")), error.error,
                 ))  # fmt: skip
         return found
+
+    def settled(self) -> BatchResult:
+        """This result without its batch's events (its failures named once and kept)."""
+        return replace(self, batch=self.batch.sent(), named=tuple(self.failures))
 
     def as_row(self) -> dict[str, object]:
         return {
@@ -498,6 +505,7 @@ def _loop(
             result = _send_one(batch, of, plan, ledger, run_id, client, report, unwritten)
         if ledger is not None and run_id is not None and result.state == BatchState.SKIPPED:
             _write(ledger, run_id, batch, result.outcome, report, unwritten)
+        result = result.settled()  # the report keeps outcomes, never a whole file's events
         report.results.append(result)
         if on_batch is not None:
             on_batch(result)

@@ -47,9 +47,11 @@ EXPONENTS: dict[str, int] = {
 }
 
 # Digit grouping as exports write it: 1,299.00 / 1.299,00 / 1 299,00 / 1'299.00.
+# Digits are ASCII [0-9] throughout: Python's \d takes Arabic-Indic and other digits, which
+# int() reads but no export means as an amount.
 _GROUPING = " \u00a0\u202f'"
-_DOT_DECIMAL = r"-?(?:\d{1,3}(?:[,' \u00a0\u202f]\d{3})+|\d+)(?:\.\d+)?"
-_COMMA_DECIMAL = r"-?(?:\d{1,3}(?:[.' \u00a0\u202f]\d{3})+|\d+)(?:,\d+)?"
+_DOT_DECIMAL = r"-?(?:[0-9]{1,3}(?:[,' \u00a0\u202f][0-9]{3})+|[0-9]+)(?:\.[0-9]+)?"
+_COMMA_DECIMAL = r"-?(?:[0-9]{1,3}(?:[.' \u00a0\u202f][0-9]{3})+|[0-9]+)(?:,[0-9]+)?"
 
 
 class MoneyError(ValueError):
@@ -74,7 +76,7 @@ def has_decimals(values: pd.Series) -> bool:
     """Whether a column holds amounts written with decimals (`32.00`, `49,99`): they are
     in currency units, not cents."""
     text = values.astype("str").str.strip()
-    return bool(text.str.fullmatch(r"-?[\d,.' \u00a0\u202f]*\d[.,]\d{1,2}").any())
+    return bool(text.str.fullmatch(r"-?[0-9,.' \u00a0\u202f]*[0-9][.,][0-9]{1,2}").any())
 
 
 def decimal_mark(values: pd.Series) -> str:
@@ -84,7 +86,7 @@ def decimal_mark(values: pd.Series) -> str:
     both = text[text.str.contains(",", regex=False) & text.str.contains(".", regex=False)]
     if len(both):
         return "," if both.iloc[0].rfind(",") > both.iloc[0].rfind(".") else "."
-    comma_decimal = text.str.fullmatch(r"-?\d+,(?:\d{1,2}|\d{4,})")
+    comma_decimal = text.str.fullmatch(r"-?[0-9]+,(?:[0-9]{1,2}|[0-9]{4,})")
     return "," if bool(comma_decimal.any()) else "."
 
 
@@ -119,8 +121,8 @@ def _to_minor(text: pd.Series, currencies: pd.Series, unit: Unit) -> MoneyColumn
     """`to_minor` by the general rules, for any amount."""
     error = pd.Series("", index=text.index, dtype="str")
     if unit == MINOR:
-        whole = text.str.fullmatch(r"-?\d+").fillna(False).astype(bool)
-        number = text.str.fullmatch(r"-?[\d,.' \u00a0\u202f]*\d").fillna(False).astype(bool)
+        whole = text.str.fullmatch(r"-?[0-9]+").fillna(False).astype(bool)
+        number = text.str.fullmatch(r"-?[0-9,.' \u00a0\u202f]*[0-9]").fillna(False).astype(bool)
         decimal = ~whole & number
         error[decimal] = (
             "has decimals, but the column is read as minor units (cents): if it is in "
@@ -135,7 +137,7 @@ def _to_minor(text: pd.Series, currencies: pd.Series, unit: Unit) -> MoneyColumn
         ok = text.str.fullmatch(pattern).fillna(False).astype(bool)
         error[~ok] = _NOT_A_NUMBER if mark == "." else _NOT_A_NUMBER_COMMA
         # As for cents: 007.50 and -0.00 are not how an amount is written (0.99 is).
-        leading = ok & text.str.match(r"-?0\d").fillna(False).astype(bool)
+        leading = ok & text.str.match(r"-?0[0-9]").fillna(False).astype(bool)
         if leading.any():
             error[leading] = _leading_zeros(text[leading])
         negative_zero = ok & text.str.fullmatch(r"-[0.,' \u00a0\u202f]+").fillna(False).astype(bool)
@@ -190,7 +192,7 @@ def _to_minor(text: pd.Series, currencies: pd.Series, unit: Unit) -> MoneyColumn
 
 def _leading_zeros(amounts: pd.Series) -> pd.Series:
     """The message for amounts written with zeros in front (007 -> write 7)."""
-    plain = amounts.str.replace(r"^(-?)0+(?=\d)", r"\1", regex=True)
+    plain = amounts.str.replace(r"^(-?)0+(?=[0-9])", r"\1", regex=True)
     return (
         "starts with 0: write " + plain + " without the leading zeros, or check that the "
         "column holds amounts"

@@ -422,21 +422,11 @@ CASES = [
         [_buy("\u0664\u0669\u0669\u0669"), _buy("\u0664\u0669.\u0669\u0669")],
         {"amounts": "major"},
         id="amounts-in-other-digits-major",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="money.to_minor takes Arabic-Indic digits for digits (Python's \\d) and "
-            "sends 4999 cents as 499900 without a word; the reference refuses them as "
-            "'not a number: write digits only' (RE2's \\d, which the fast path will use)",
-        ),
     ),
     pytest.param(
         [_buy("\u0664\u0669\u0669\u0669")],
         {},
         id="amounts-in-other-digits-minor",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="money.to_minor takes Arabic-Indic digits for digits in minor units too",
-        ),
     ),
     pytest.param(
         [_json('{"n": 1.5e3, "m": 1.0, "z": -0, "e": 1E2, "f": 0.10}')],

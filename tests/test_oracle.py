@@ -247,13 +247,6 @@ CASES = [
         PATHS,
         {},
         id="a-detail-and-a-longer-path-of-it",
-        marks=pytest.mark.xfail(
-            strict=True,
-            raises=TypeError,
-            reason="payloads.encode_events crashes (TypeError in _dotted_details) on a table "
-            "with both details.a and details.a.b columns, though no row fills both; "
-            "build_events is right. The mapping never builds such a table; a notebook can",
-        ),
     ),
     pytest.param(
         [
@@ -463,7 +456,7 @@ CASES = [
 
 
 def test_a_detail_and_a_longer_path_of_it_are_checked_as_the_reference() -> None:
-    """What validate and build_events make of the table that encode_events cannot take."""
+    """What validate and build_events make of a table with details.a and details.a.b."""
     table = _table(PATHS)
     expected, result = oracle.check(table, now=NOW), validate(table, now=NOW)
     assert _problems(result.problems) == expected.problems

@@ -487,12 +487,16 @@ SMALL_MAPPING = ColumnMapping(
             [("$purchase", "", "1.299,00", "EUR"), ("$purchase", "", "5", "EUR"),
              ("$purchase", "", "1,299", "EUR"), ("$purchase", "", "7", "EUR")],
             {"amounts": "major"}, id="a-decimal-mark-decided-in-an-earlier-chunk",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="pipeline: the decimal mark of an amount column in currency units is "
-                "decided per chunk, not for the file: 1,299 EUR in a chunk without 1.299,00 "
-                "is sent as 129900 cents, where validate of the whole file refuses it",
-            ),
+        ),
+        pytest.param(
+            [("$purchase", "", "5", "EUR"), ("$purchase", "", "1,299", "EUR"),
+             ("$purchase", "", "7", "EUR"), ("$purchase", "", "1.299,00", "EUR")],
+            {"amounts": "major"}, id="a-decimal-mark-decided-in-a-later-chunk",
+        ),
+        pytest.param(
+            [("$purchase", "", "49,99", "EUR"), ("$purchase", "", "5", "EUR"),
+             ("$purchase", "", "1,299.00", "USD"), ("$purchase", "", "7", "EUR")],
+            {"amounts": "major"}, id="a-decimal-comma-outweighed-by-a-later-chunk",
         ),
     ],
 )  # fmt: skip

@@ -729,6 +729,8 @@ def _one_date(
         except ValueError:
             when = None
     else:  # month names, RFC 2822 and the like: pandas reads them
+        if any(c.isdigit() and not c.isascii() for c in value):
+            return unreadable  # digits are 0-9 only, as in amounts
         stamp = pd.to_datetime(
             pd.Series([value]), format="mixed", errors="coerce", dayfirst=given == "day-first"
         )[0]

@@ -338,6 +338,17 @@ CASES = [
     ),
     pytest.param(
         [
+            {"type": "signup", "email": f"u{i}@example.com", "date": d}
+            for i, d in enumerate(
+                ["\u0662\u0660\u0662\u0664-01-05", "05/01/\u0662\u0660\u0662\u0664",
+                 "13/01/2024", "2024-01-05 \u0661\u0662:00"]
+            )
+        ],
+        {},
+        id="dates-in-other-digits",
+    ),
+    pytest.param(
+        [
             _buy("49,99", "EUR"),
             _buy("1.299,00", "EUR"),
             _buy("1 299,5", "EUR"),

@@ -28,26 +28,29 @@ DateOrder = Literal["day-first", "month-first"]
 
 # The patterns avoid what RE2 cannot do (`\s`, back-references), so that pandas runs
 # them in pyarrow rather than in Python's re one value at a time (see bento_ui._regex).
+# Digits are [0-9]: Python's \d also takes Arabic-Indic and other digits, RE2's does not.
 _TIME = (
-    r"(?:[ T]+(?P<hh>\d{1,2}):(?P<mi>\d{2})(?::(?P<ss>\d{2}))?"
+    r"(?:[ T]+(?P<hh>[0-9]{1,2}):(?P<mi>[0-9]{2})(?::(?P<ss>[0-9]{2}))?"
     + SPACE
     + r"*(?P<ampm>[AaPp][Mm])?)?"
 )
 # Day, month and year with the same separator twice: `5.1.2024`, `05/01/24`, `5-1-2024`.
 _NUMERIC_MATCH = (
-    r"^(?:\d{1,2}\.\d{1,2}\.|\d{1,2}/\d{1,2}/|\d{1,2}-\d{1,2}-)(?:\d{4}|\d{2})"
+    r"^(?:[0-9]{1,2}\.[0-9]{1,2}\.|[0-9]{1,2}/[0-9]{1,2}/|[0-9]{1,2}-[0-9]{1,2}-)(?:[0-9]{4}|[0-9]{2})"
     + _TIME
     + "$"
 )
 # Its parts, read only from values that matched _NUMERIC_MATCH.
-_NUMERIC = r"^(?P<a>\d{1,2})[./-](?P<b>\d{1,2})[./-](?P<y>\d{4}|\d{2})" + _TIME + "$"
-_ISO = r"^\d{4}-\d{1,2}-\d{1,2}(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?)?"
+_NUMERIC = r"^(?P<a>[0-9]{1,2})[./-](?P<b>[0-9]{1,2})[./-](?P<y>[0-9]{4}|[0-9]{2})" + _TIME + "$"
+_ISO = r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[T ][0-9]{1,2}:[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]+)?)?)?"
 _ISO_ZONE = (
-    r"\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?" + SPACE + r"*(?:Z|z|UTC|[+-]\d{2}(?::?\d{2})?)$"
+    r"[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]+)?)?"
+    + SPACE
+    + r"*(?:Z|z|UTC|[+-][0-9]{2}(?::?[0-9]{2})?)$"
 )
-_YMD_SLASH = r"^\d{4}/\d{1,2}/\d{1,2}"
+_YMD_SLASH = r"^[0-9]{4}/[0-9]{1,2}/[0-9]{1,2}"
 # Whole days since 1899-12-30 between 1955 and 2119: how Excel stores a date.
-_SERIAL = r"^\d{5}(?:\.\d+)?$"
+_SERIAL = r"^[0-9]{5}(?:\.[0-9]+)?$"
 _EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 
 EXAMPLE = "use 2024-01-05, 2024-01-05 13:45 or 2024-01-05T13:45:00Z"
@@ -402,6 +405,10 @@ def _parse_others(
     """The values no pattern recognised (`Jan 5, 2024`, RFC 2822, ...), each distinct value
     parsed once: ({value: zoned time}, {value: time without zone})."""
     unique = pd.Series(text.unique())
+    # The general parser reads Arabic-Indic and other digits too, but not in the column's
+    # date order (05/01/٢٠٢٤ as May in a day-first column): such values are not read.
+    other_digits = unique.map(lambda v: any(c.isdigit() and not c.isascii() for c in v))
+    unique = unique[~other_digits.astype(bool)]
     try:
         parsed = pd.to_datetime(unique, format="mixed", errors="coerce", dayfirst=dayfirst)
     except ValueError:  # zones in some values and not in others, or different zones

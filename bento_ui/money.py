@@ -13,8 +13,9 @@ currency has is an error, and so is a decimal amount said to be in minor units.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -47,9 +48,11 @@ EXPONENTS: dict[str, int] = {
 }
 
 # Digit grouping as exports write it: 1,299.00 / 1.299,00 / 1 299,00 / 1'299.00.
+# Digits are ASCII [0-9] throughout: Python's \d takes Arabic-Indic and other digits, which
+# int() reads but no export means as an amount.
 _GROUPING = " \u00a0\u202f'"
-_DOT_DECIMAL = r"-?(?:\d{1,3}(?:[,' \u00a0\u202f]\d{3})+|\d+)(?:\.\d+)?"
-_COMMA_DECIMAL = r"-?(?:\d{1,3}(?:[.' \u00a0\u202f]\d{3})+|\d+)(?:,\d+)?"
+_DOT_DECIMAL = r"-?(?:[0-9]{1,3}(?:[,' \u00a0\u202f][0-9]{3})+|[0-9]+)(?:\.[0-9]+)?"
+_COMMA_DECIMAL = r"-?(?:[0-9]{1,3}(?:[.' \u00a0\u202f][0-9]{3})+|[0-9]+)(?:,[0-9]+)?"
 
 
 class MoneyError(ValueError):
@@ -74,33 +77,61 @@ def has_decimals(values: pd.Series) -> bool:
     """Whether a column holds amounts written with decimals (`32.00`, `49,99`): they are
     in currency units, not cents."""
     text = values.astype("str").str.strip()
-    return bool(text.str.fullmatch(r"-?[\d,.' \u00a0\u202f]*\d[.,]\d{1,2}").any())
+    return bool(text.str.fullmatch(r"-?[0-9,.' \u00a0\u202f]*[0-9][.,][0-9]{1,2}").any())
 
 
 def decimal_mark(values: pd.Series) -> str:
     """The decimal mark of a column of currency amounts: the later of `.` and `,` where a
     value has both (1.299,00), a comma followed by 1, 2 or 4+ digits (49,99), else `.`."""
+    return mark_of([mark_signs(values)])
+
+
+class MarkSigns(NamedTuple):
+    """What some currency amounts show of their decimal mark: the mark of the first one
+    written with both `.` and `,` (1.299,00 -> ","), if any, and whether one is written
+    with a comma followed by 1, 2 or 4+ digits (49,99)."""
+
+    both: str | None
+    comma_decimal: bool
+
+
+def mark_signs(values: pd.Series) -> MarkSigns:
     text = values.astype("str").str.strip()
     both = text[text.str.contains(",", regex=False) & text.str.contains(".", regex=False)]
+    first = None
     if len(both):
-        return "," if both.iloc[0].rfind(",") > both.iloc[0].rfind(".") else "."
-    comma_decimal = text.str.fullmatch(r"-?\d+,(?:\d{1,2}|\d{4,})")
-    return "," if bool(comma_decimal.any()) else "."
+        first = "," if both.iloc[0].rfind(",") > both.iloc[0].rfind(".") else "."
+    comma_decimal = text.str.fullmatch(r"-?[0-9]+,(?:[0-9]{1,2}|[0-9]{4,})")
+    return MarkSigns(first, bool(comma_decimal.any()))
+
+
+def mark_of(signs: Iterable[MarkSigns]) -> str:
+    """The decimal mark the signs of a column's parts, in order, decide for the whole
+    column (a file's chunks, see `bento_ui.pipeline`), as `decimal_mark` decides it."""
+    signs = list(signs)
+    for sign in signs:
+        if sign.both:
+            return sign.both
+    return "," if any(sign.comma_decimal for sign in signs) else "."
 
 
 # Cents as shops export them: no sign, no leading zero, at most 18 digits (so below 2**63).
 _PLAIN_CENTS = r"^(?:0|[1-9][0-9]{0,17})$"
 
 
-def to_minor(amounts: pd.Series, currencies: pd.Series, *, unit: Unit = MINOR) -> MoneyColumn:
+def to_minor(
+    amounts: pd.Series, currencies: pd.Series, *, unit: Unit = MINOR, mark: str | None = None
+) -> MoneyColumn:
     """Each amount in minor units of its row's currency (see the module's docstring).
 
     `amounts` and `currencies` are text, already trimmed; a row whose currency is not a
     known code gets no error here (the currency's own check says why) and no amount.
+    `mark` is the decimal mark of currency units when it was decided for more than these
+    amounts (a whole file); else `decimal_mark` decides it from them.
     """
     text = amounts.astype("str")
     if unit != MINOR or len(text) == 0:
-        return _to_minor(text, currencies, unit)
+        return _to_minor(text, currencies, unit, mark)
     # Candidates first: plain cents are their own minor units, found in one pyarrow pass;
     # only the other amounts (a few, or none) take the general rules.
     plain = pc.fill_null(pc.match_substring_regex(pa.array(text.array), _PLAIN_CENTS), False)
@@ -108,19 +139,19 @@ def to_minor(amounts: pd.Series, currencies: pd.Series, *, unit: Unit = MINOR) -
     error = pd.Series("", index=text.index, dtype="str")
     if not rest.any():
         return MoneyColumn(minor=text, error=error)
-    general = _to_minor(text[rest], currencies[rest], unit)
+    general = _to_minor(text[rest], currencies[rest], unit, mark)
     minor = text.copy()
     minor[rest] = general.minor.to_numpy()
     error[rest] = general.error.to_numpy()
     return MoneyColumn(minor=minor, error=error)
 
 
-def _to_minor(text: pd.Series, currencies: pd.Series, unit: Unit) -> MoneyColumn:
+def _to_minor(text: pd.Series, currencies: pd.Series, unit: Unit, mark: str | None) -> MoneyColumn:
     """`to_minor` by the general rules, for any amount."""
     error = pd.Series("", index=text.index, dtype="str")
     if unit == MINOR:
-        whole = text.str.fullmatch(r"-?\d+").fillna(False).astype(bool)
-        number = text.str.fullmatch(r"-?[\d,.' \u00a0\u202f]*\d").fillna(False).astype(bool)
+        whole = text.str.fullmatch(r"-?[0-9]+").fillna(False).astype(bool)
+        number = text.str.fullmatch(r"-?[0-9,.' \u00a0\u202f]*[0-9]").fillna(False).astype(bool)
         decimal = ~whole & number
         error[decimal] = (
             "has decimals, but the column is read as minor units (cents): if it is in "
@@ -130,12 +161,12 @@ def _to_minor(text: pd.Series, currencies: pd.Series, unit: Unit) -> MoneyColumn
         error[~whole & ~decimal] = _NOT_A_NUMBER
         digits = text.where(whole, "")
     else:
-        mark = decimal_mark(text)
+        mark = mark or decimal_mark(text)
         pattern = _COMMA_DECIMAL if mark == "," else _DOT_DECIMAL
         ok = text.str.fullmatch(pattern).fillna(False).astype(bool)
         error[~ok] = _NOT_A_NUMBER if mark == "." else _NOT_A_NUMBER_COMMA
         # As for cents: 007.50 and -0.00 are not how an amount is written (0.99 is).
-        leading = ok & text.str.match(r"-?0\d").fillna(False).astype(bool)
+        leading = ok & text.str.match(r"-?0[0-9]").fillna(False).astype(bool)
         if leading.any():
             error[leading] = _leading_zeros(text[leading])
         negative_zero = ok & text.str.fullmatch(r"-[0.,' \u00a0\u202f]+").fillna(False).astype(bool)
@@ -190,7 +221,7 @@ def _to_minor(text: pd.Series, currencies: pd.Series, unit: Unit) -> MoneyColumn
 
 def _leading_zeros(amounts: pd.Series) -> pd.Series:
     """The message for amounts written with zeros in front (007 -> write 7)."""
-    plain = amounts.str.replace(r"^(-?)0+(?=\d)", r"\1", regex=True)
+    plain = amounts.str.replace(r"^(-?)0+(?=[0-9])", r"\1", regex=True)
     return (
         "starts with 0: write " + plain + " without the leading zeros, or check that the "
         "column holds amounts"

@@ -410,28 +410,65 @@ def _has_special(values: pa.Array) -> bool:
 
 def _dotted_details(valid: pd.DataFrame, purchase: np.ndarray) -> list[_Member]:
     """The members written by `details.<path>` columns, nested as `_put` nests them."""
-    tree: dict[str, Any] = {}
+    return _tree_members(valid, _details_tree(valid), purchase, in_order=False)
+
+
+# In a tree of detail columns, the key of the column that is also a parent of longer
+# paths (details.a beside details.a.b): not a text, so it is never a JSON key.
+_ITSELF = None
+
+
+def _details_tree(valid: pd.DataFrame) -> dict[str | None, Any]:
+    """The `details.<path>` columns as a tree of their keys, each leaf its column; a key
+    that is both a column and a parent (details.a and details.a.b) is a subtree holding
+    its own column under `_ITSELF`: a row fills at most one of them (validation refuses
+    both), and that one is written."""
+    tree: dict[str | None, Any] = {}
     for column in (c for c in valid.columns if ev.is_details_column(c)):
         node = tree
         *parents, leaf = column.split(".")[1:]
         for key in parents:
-            node = node.setdefault(key, {})
-        node[leaf] = column
-    return _tree_members(valid, tree, purchase)
+            child = node.setdefault(key, {})
+            if not isinstance(child, dict):
+                child = node[key] = {_ITSELF: child}
+            node = child
+        if isinstance(node.get(leaf), dict):
+            node[leaf][_ITSELF] = column
+        else:
+            node[leaf] = column
+    return tree
 
 
 def _tree_members(
-    valid: pd.DataFrame, tree: dict[str, Any], purchase: np.ndarray
+    valid: pd.DataFrame, tree: dict[str | None, Any], purchase: np.ndarray, *, in_order: bool
 ) -> list[_Member]:
+    """The members of a tree of detail columns; with `in_order`, keys sorted (canonical)."""
+    keys = [k for k in tree if k is not None]  # not _ITSELF
     members = []
-    for key, child in tree.items():
+    for key in sorted(keys) if in_order else keys:
+        child = tree[key]
         if isinstance(child, dict):
-            inner = _tree_members(valid, child, purchase)
-            members.append(_object(_key(key)[:-1], inner, len(valid)))
+            inner = _tree_members(valid, child, purchase, in_order=in_order)
+            member = _object(_key(key)[:-1], inner, len(valid)) if inner else None
+            if _ITSELF in child:
+                itself = _leaf_member(valid, key, child[_ITSELF], purchase)
+                member = itself if member is None else _either(itself, member)
+            if member is not None:
+                members.append(member)
         else:
-            priced = child == ev.PURCHASE_AMOUNT and purchase.any()
-            members.append(_member(valid[child], _key(key), purchase=purchase if priced else None))
+            members.append(_leaf_member(valid, key, child, purchase))
     return members
+
+
+def _leaf_member(valid: pd.DataFrame, key: str, column: str, purchase: np.ndarray) -> _Member:
+    priced = column == ev.PURCHASE_AMOUNT and purchase.any()
+    return _member(valid[column], _key(key), purchase=purchase if priced else None)
+
+
+def _either(first: _Member, other: _Member) -> _Member:
+    """`first` where it is there, else `other`: one key, never written twice."""
+    (texts, there), (other_texts, other_there) = first, other
+    return pc.if_else(pa.array(there), texts, other_texts), there | other_there
 
 
 def _json_details(column: pd.Series, purchase: np.ndarray) -> _Member:
@@ -520,17 +557,12 @@ def _canonical_details(
 ) -> tuple[_Member | None, np.ndarray]:
     """`"details":{...}` with sorted keys, and the rows to write from their dicts."""
     n = len(valid)
-    tree: dict[str, Any] = {}
-    for column in (c for c in valid.columns if ev.is_details_column(c)):
-        node = tree
-        *parents, leaf = column.split(".")[1:]
-        for key in parents:
-            node = node.setdefault(key, {})
-        node[leaf] = column
-    members = _sorted_tree_members(valid, tree, purchase)
+    tree = _details_tree(valid)
+    members = _tree_members(valid, tree, purchase, in_order=True)
     by_dicts = np.zeros(n, dtype=bool)
     if ev.DETAILS in valid:
-        before, after, mixed = _canonical_json_column(valid[ev.DETAILS], purchase, sorted(tree))
+        keys = sorted(k for k in tree if k is not None)
+        before, after, mixed = _canonical_json_column(valid[ev.DETAILS], purchase, keys)
         if members:
             dotted = np.logical_or.reduce([there for _, there in members])
             by_dicts = mixed & dotted
@@ -538,20 +570,6 @@ def _canonical_details(
     if not members:
         return None, by_dicts
     return _object('"details"', members, n), by_dicts
-
-
-def _sorted_tree_members(
-    valid: pd.DataFrame, tree: dict[str, Any], purchase: np.ndarray
-) -> list[_Member]:
-    members = []
-    for key, child in sorted(tree.items()):
-        if isinstance(child, dict):
-            inner = _sorted_tree_members(valid, child, purchase)
-            members.append(_object(_key(key)[:-1], inner, len(valid)))
-        else:
-            priced = child == ev.PURCHASE_AMOUNT and purchase.any()
-            members.append(_member(valid[child], _key(key), purchase=purchase if priced else None))
-    return members
 
 
 def _canonical_json_column(

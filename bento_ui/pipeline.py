@@ -57,7 +57,7 @@ from bento_ui.dates import DateOrder, check_timezone
 from bento_ui.errors import ReadError
 from bento_ui.event_texts import TableEvents
 from bento_ui.mapping import ColumnMapping, apply_mapping, folded_rows
-from bento_ui.money import MINOR, Unit
+from bento_ui.money import MINOR, MarkSigns, Unit, mark_of
 from bento_ui.payloads import build_events, encode_events
 from bento_ui.validation import ERROR, PROBLEM_COLUMNS, WARNING, SeenRows, Validation, validate
 
@@ -363,6 +363,8 @@ class PreparedFile:
     date_order: DateOrder | None
     sheet: str | int | None
     amounts: Unit = MINOR  # the unit of the $purchase amounts (see `bento_ui.money`)
+    # Their decimal mark in currency units, decided for the whole file by the first pass.
+    decimal_mark: str | None = None
     rows: int = 0
     valid_rows: int = 0  # events to send (a row with tags can make several)
     valid_source_rows: int = 0  # the source rows they come from
@@ -417,27 +419,35 @@ def prepare_in_chunks(
     """Check every row of a file, chunk by chunk (the first pass): the summary and the
     problems `validate` would give for the whole table. `on_chunk` sees each chunk."""
     timezone = check_timezone(timezone)  # before reading a byte of a big file
+    decimal_mark: str | None = None
     while True:
         prepared = PreparedFile(
-            os.fspath(source), mapping, chunk_rows, timezone, date_order, sheet, amounts
-        )
+            os.fspath(source), mapping, chunk_rows, timezone, date_order, sheet, amounts,
+            decimal_mark=decimal_mark,
+        )  # fmt: skip
         outcome = _first_pass(prepared, now, on_chunk)
         if outcome is None:
             return prepared
-        date_order = outcome  # an order decided after ambiguous chunks: check again
+        # An order decided after ambiguous chunks, or a decimal mark that a chunk
+        # decided otherwise than the file: check again with the file's.
+        date_order, decimal_mark = outcome
 
 
 def _first_pass(
     prepared: PreparedFile, now: pd.Timestamp | None, on_chunk: Callable[[Chunk], None] | None
-) -> DateOrder | None:
-    """Run the first pass; the order to start again with, if the dates need it."""
+) -> tuple[DateOrder | None, str | None] | None:
+    """Run the first pass; the date order and decimal mark to start again with, if the
+    dates or the amounts need it."""
     ambiguous_before = False
+    marks: list[MarkSigns] = []  # what each chunk's amounts showed of their decimal mark
     for chunk in _check_chunks(prepared, SeenRows(), now):
         result = chunk.validation
         if prepared.date_order is None and result.date_order is not None:
             if ambiguous_before:
-                return result.date_order
+                return result.date_order, prepared.decimal_mark
             prepared.date_order = result.date_order
+        if result.amount_marks is not None:
+            marks.append(result.amount_marks)
         ambiguous_before |= result.dates_ambiguous
         prepared.rows += result.rows
         prepared.valid_rows += len(result.valid)
@@ -448,6 +458,13 @@ def _first_pass(
         if on_chunk is not None:
             on_chunk(chunk)
     prepared.dates_ambiguous = ambiguous_before and prepared.date_order is None
+    if prepared.decimal_mark is None and marks:
+        # Like the date order, the decimal mark is the file's (1.299,00 in one chunk makes
+        # 1,299 in another one thousand two hundred ninety-nine, not 1.299).
+        mark = mark_of(marks)
+        if any(mark_of([chunk]) != mark for chunk in marks):
+            return prepared.date_order, mark
+        prepared.decimal_mark = mark
     return None
 
 
@@ -465,6 +482,7 @@ def _check_chunks(
             now=now,
             seen=seen,
             amounts=prepared.amounts,
+            decimal_mark=prepared.decimal_mark,
         )
         yield Chunk(result.valid, result, folded_rows(table))
 

@@ -49,6 +49,9 @@ class Validation:
     empty_rows: list[int] = field(default_factory=list)
     dates_ambiguous: bool = False  # a date column needs the person to choose the order
     date_order: DateOrder | None = None  # the order numeric dates were read in, if any
+    # What the amount column's currency units showed of their decimal mark (None where
+    # there were none): a file's chunks decide its mark together (`bento_ui.pipeline`).
+    amount_marks: money.MarkSigns | None = None
 
     @property
     def error_rows(self) -> list[int]:
@@ -168,12 +171,15 @@ def validate(
     now: pd.Timestamp | None = None,
     seen: SeenRows | None = None,
     amounts: money.Unit = money.MINOR,
+    decimal_mark: str | None = None,
 ) -> Validation:
     """Check every row of an event table (see `apply_mapping`) and keep the sendable ones.
 
     `amounts` says which unit the `details.value.amount` column of `$purchase` rows is
     in: `"minor"` (cents, as Bento wants them) or `"major"` (currency units: `32.00`
     becomes 3200 cents of USD); see `bento_ui.money`. `valid` holds them in cents.
+    `decimal_mark` is their decimal mark when it was decided for more than this table
+    (a whole file, by `bento_ui.pipeline`); else this table's amounts decide it.
 
     `seen` carries the rows of earlier chunks of the same file, so that a row repeating
     one of them is flagged too (see `bento_ui.pipeline`); it learns this table's rows.
@@ -262,8 +268,11 @@ def validate(
     _check_details_paths(stripped, details, problems)
     if amounts not in money.UNITS:
         raise ValueError(f"amounts must be one of {', '.join(money.UNITS)}, not {amounts!r}")
+    if decimal_mark not in (None, ".", ","):
+        raise ValueError(f"decimal_mark must be '.' or ',', not {decimal_mark!r}")
+    amount_marks = None
     if ev.TYPE in out:
-        _check_kinds(out, stripped, details, problems, amounts)
+        amount_marks = _check_kinds(out, stripped, details, problems, amounts, decimal_mark)
 
     found = problems.table()
     bad_rows = found.loc[found["severity"] == ERROR, "row"].unique()
@@ -282,6 +291,7 @@ def validate(
         empty_rows=[int(r) for r in empty[empty].index],
         dates_ambiguous=dates_ambiguous,
         date_order=used_order,
+        amount_marks=amount_marks,
     )
 
 
@@ -784,7 +794,9 @@ def _check_kinds(
     details: _Details,
     problems: _Problems,
     amounts: money.Unit,
-) -> None:
+    decimal_mark: str | None,
+) -> money.MarkSigns | None:
+    """The checks of Bento's kinds of event; what the amounts showed of their mark."""
     types = out[ev.TYPE]
     kinds = _Kinds(types)
     index = types.index
@@ -804,6 +816,7 @@ def _check_kinds(
         return values
 
     purchase = kinds.rows(ev.PURCHASE)
+    amount_marks = None
     if purchase.any():
         need(
             purchase,
@@ -824,9 +837,9 @@ def _check_kinds(
         )
         priced = purchase & ~blank[ev.PURCHASE_CURRENCY]
         currency = _check_currency(pd.Series(priced, index), currency, stripped, out, problems)
-        _check_amount(
+        amount_marks = _check_amount(
             pd.Series(purchase & ~blank[ev.PURCHASE_AMOUNT], index),
-            amount, currency, stripped, out, problems, amounts,
+            amount, currency, stripped, out, problems, amounts, decimal_mark,
         )  # fmt: skip
     others = ~purchase
     if others.any():  # Bento refuses a details.value without both (a 400 for the batch)
@@ -864,6 +877,7 @@ def _check_kinds(
             WARNING,
             "$update_fields without any fields.* value changes nothing: add the fields",
         )
+    return amount_marks
 
 
 class _Kinds:
@@ -1015,13 +1029,18 @@ def _check_amount(
     out: pd.DataFrame,
     problems: _Problems,
     amounts: money.Unit,
-) -> None:
+    decimal_mark: str | None,
+) -> money.MarkSigns | None:
     """Amounts of `rows` in minor units: the column's in the unit the person chose, into
-    `out`; those in the details JSON are always minor units (cents), as APIs write them."""
+    `out`; those in the details JSON are always minor units (cents), as APIs write them.
+    Returns what the column's currency units showed of their decimal mark."""
     where_rows = rows.to_numpy()
     if not where_rows.any():
-        return
+        return None
     own = _from_column(stripped, ev.PURCHASE_AMOUNT).to_numpy()
+    marks = None
+    if amounts == money.MAJOR and (where_rows & own).any():
+        marks = money.mark_signs(amount[where_rows & own])
     for where, unit, in_column in (
         (where_rows & own, amounts, True),
         (where_rows & ~own, money.MINOR, False),
@@ -1029,7 +1048,8 @@ def _check_amount(
         if not where.any():
             continue
         positions = np.flatnonzero(where)
-        result = money.to_minor(amount[where], currency[where], unit=unit)
+        mark = (decimal_mark or money.mark_of([marks])) if marks else None
+        result = money.to_minor(amount[where], currency[where], unit=unit, mark=mark)
         wrong = ~_blank(result.error)
         if wrong.any():
             shown = amount[where][wrong].str.slice(0, 40)
@@ -1047,6 +1067,7 @@ def _check_amount(
             if change.any():
                 rewrite = _at(positions[change], out.index).to_numpy()
                 out.loc[rewrite, ev.PURCHASE_AMOUNT] = result.minor.to_numpy()[change]
+    return marks
 
 
 class SeenRows:

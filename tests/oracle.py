@@ -242,8 +242,14 @@ def _check_row(
 
     # What is checked is what is sent: fields and dotted details trimmed (issue 11).
     for column in (c for c in raw if c.startswith(("fields.", "details."))):
-        if clean[column] != text[column] and clean[column]:
-            add(column, WARNING, f"{column} had spaces around it: they were trimmed")
+        if clean[column] != text[column]:
+            add(
+                column,
+                WARNING,
+                f"{column} had spaces around it: they were trimmed"
+                if clean[column]
+                else f"{column} held only spaces: it was left out, like an empty cell",
+            )
         out[column] = clean[column]
 
     # tags cells that look like JSON must be a list of texts
@@ -563,6 +569,17 @@ _NOT_A_NUMBER = "is not a number: write digits only, like 4999 or 49.99 (no curr
 _GROUP = "' \u00a0\u202f"
 
 
+def _leading_zeros(sign: str, digits: str) -> str:
+    """007 -> write 7; 00.99 -> write 0.99: the zeros in front, but the last before a mark."""
+    kept = digits
+    while len(kept) > 1 and kept[0] == "0" and kept[1] in "0123456789":
+        kept = kept[1:]
+    return (
+        f"starts with 0: write {sign}{kept} without the leading zeros, or check that the "
+        "column holds amounts"
+    )
+
+
 def _decimal_mark(amounts: list[str]) -> str:
     for amount in amounts:
         if "," in amount and "." in amount:
@@ -587,10 +604,7 @@ def _to_minor(amount: str, currency: str, unit: str, mark: str) -> tuple[str, st
         if sign and not digits.strip("0"):
             return "", "is -0: write 0"
         if len(digits) > 1 and digits.startswith("0"):
-            return "", (
-                "starts with 0: write the amount without leading zeros (7, not 007), or "
-                "check that the column holds amounts"
-            )
+            return "", _leading_zeros(sign, digits)
     else:
         group = "," if mark == "." else "."
         pattern = (
@@ -604,6 +618,12 @@ def _to_minor(amount: str, currency: str, unit: str, mark: str) -> tuple[str, st
                 "is not a number: write digits only, like 4999 or 49,99 (no currency sign); "
                 "the column writes decimals with a comma"
             )
+        # Written as no amount is (007.50, -0.00), whatever the currency: refused.
+        sign, digits = ("-", amount[1:]) if amount.startswith("-") else ("", amount)
+        if sign and not digits.strip("0" + mark + group + _GROUP):
+            return "", "is -0: write 0"
+        if len(digits) > 1 and digits[0] == "0" and digits[1] in "0123456789":
+            return "", _leading_zeros(sign, digits)
         if currency not in EXPONENTS:
             return "", ""  # the currency's own check says why
         places = EXPONENTS[currency]
@@ -709,6 +729,8 @@ def _one_date(
         except ValueError:
             when = None
     else:  # month names, RFC 2822 and the like: pandas reads them
+        if any(c.isdigit() and not c.isascii() for c in value):
+            return unreadable  # digits are 0-9 only, as in amounts
         stamp = pd.to_datetime(
             pd.Series([value]), format="mixed", errors="coerce", dayfirst=given == "day-first"
         )[0]

@@ -20,7 +20,7 @@ from bento_ui import build_events, validate
 from bento_ui.cli import main
 from bento_ui.emulator import Emulator
 from bento_ui.ledger import Ledger
-from bento_ui.money import EXPONENTS, MoneyError, format_major, minor_units
+from bento_ui.money import EXPONENTS, MoneyError, Unit, format_major, minor_units
 from bento_ui.payloads import encode_events
 
 NOW = pd.Timestamp("2030-01-01T00:00:00Z")
@@ -205,6 +205,14 @@ def test_one_amount_for_compose_both_ways() -> None:
         minor_units("49.999", "USD")
     with pytest.raises(MoneyError, match="not an ISO 4217"):
         minor_units("1", "ABC")
+
+
+@pytest.mark.parametrize("unit", ["major", "minor"])
+@pytest.mark.parametrize("amount", ["\u0664\u0669\u0669\u0669", "\uff14\uff19\uff19", "4\u0669"])
+def test_digits_other_than_ascii_are_not_a_number(amount: str, unit: Unit) -> None:
+    """Arabic-Indic or full-width digits are not read as an amount (int() would)."""
+    with pytest.raises(MoneyError, match="is not a number: write digits only"):
+        minor_units(amount, "USD", unit=unit)
 
 
 @settings(max_examples=150, deadline=None)

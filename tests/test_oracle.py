@@ -235,10 +235,6 @@ def _json(details: str, **more: str) -> dict[str, str]:
     return {"type": "signup", "email": "json@example.com", "details": details} | more
 
 
-def _planned(reason: str) -> Any:
-    return pytest.mark.xfail(strict=True, reason=f"planned in issue 11: {reason}")
-
-
 # A detail and a longer path of it (the mapping refuses such columns; a notebook can).
 PATHS = [
     {"type": "signup", "email": "a@example.com", "details.a": "x", "details.a.b": "y"},
@@ -251,13 +247,6 @@ CASES = [
         PATHS,
         {},
         id="a-detail-and-a-longer-path-of-it",
-        marks=pytest.mark.xfail(
-            strict=True,
-            raises=TypeError,
-            reason="payloads.encode_events crashes (TypeError in _dotted_details) on a table "
-            "with both details.a and details.a.b columns, though no row fills both; "
-            "build_events is right. The mapping never builds such a table; a notebook can",
-        ),
     ),
     pytest.param(
         [
@@ -349,6 +338,17 @@ CASES = [
     ),
     pytest.param(
         [
+            {"type": "signup", "email": f"u{i}@example.com", "date": d}
+            for i, d in enumerate(
+                ["\u0662\u0660\u0662\u0664-01-05", "05/01/\u0662\u0660\u0662\u0664",
+                 "13/01/2024", "2024-01-05 \u0661\u0662:00"]
+            )
+        ],
+        {},
+        id="dates-in-other-digits",
+    ),
+    pytest.param(
+        [
             _buy("49,99", "EUR"),
             _buy("1.299,00", "EUR"),
             _buy("1 299,5", "EUR"),
@@ -386,6 +386,10 @@ CASES = [
             _buy("9223372036854775807"),
             _buy("92233720368547758.07"),
             _buy("1,2,3"),
+            _buy("007"),
+            _buy("00.99"),
+            _buy("-007.50"),
+            _buy("-0"),
         ],
         {"amounts": "major"},
         id="amounts-in-currency-units",
@@ -422,27 +426,16 @@ CASES = [
         [_buy("\u0664\u0669\u0669\u0669"), _buy("\u0664\u0669.\u0669\u0669")],
         {"amounts": "major"},
         id="amounts-in-other-digits-major",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="money.to_minor takes Arabic-Indic digits for digits (Python's \\d) and "
-            "sends 4999 cents as 499900 without a word; the reference refuses them as "
-            "'not a number: write digits only' (RE2's \\d, which the fast path will use)",
-        ),
     ),
     pytest.param(
         [_buy("\u0664\u0669\u0669\u0669")],
         {},
         id="amounts-in-other-digits-minor",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="money.to_minor takes Arabic-Indic digits for digits in minor units too",
-        ),
     ),
     pytest.param(
         [_json('{"n": 1.5e3, "m": 1.0, "z": -0, "e": 1E2, "f": 0.10}')],
         {},
         id="details-numbers-as-written",
-        marks=_planned("details numbers go out as written (1.5e3, not 1500.0)"),
     ),
     pytest.param(
         [_json('{"score": 1e400}'), _json('{"score": -1e400}')],
@@ -456,7 +449,6 @@ CASES = [
         ],
         {},
         id="cents-in-the-details-json-as-written",
-        marks=_planned("-0 and 4999.00 in the details JSON are refused as written"),
     ),
     pytest.param(
         [
@@ -470,17 +462,12 @@ CASES = [
         ],
         {},
         id="fields-and-details-sent-as-checked",
-        marks=_planned(
-            "fields and details values are trimmed, with a warning, and sent so (the "
-            "reference's words, '<column> had spaces around it: they were trimmed', are a "
-            "guess: take V2's)"
-        ),
     ),
 ]
 
 
 def test_a_detail_and_a_longer_path_of_it_are_checked_as_the_reference() -> None:
-    """What validate and build_events make of the table that encode_events cannot take."""
+    """What validate and build_events make of a table with details.a and details.a.b."""
     table = _table(PATHS)
     expected, result = oracle.check(table, now=NOW), validate(table, now=NOW)
     assert _problems(result.problems) == expected.problems
@@ -511,12 +498,16 @@ SMALL_MAPPING = ColumnMapping(
             [("$purchase", "", "1.299,00", "EUR"), ("$purchase", "", "5", "EUR"),
              ("$purchase", "", "1,299", "EUR"), ("$purchase", "", "7", "EUR")],
             {"amounts": "major"}, id="a-decimal-mark-decided-in-an-earlier-chunk",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="pipeline: the decimal mark of an amount column in currency units is "
-                "decided per chunk, not for the file: 1,299 EUR in a chunk without 1.299,00 "
-                "is sent as 129900 cents, where validate of the whole file refuses it",
-            ),
+        ),
+        pytest.param(
+            [("$purchase", "", "5", "EUR"), ("$purchase", "", "1,299", "EUR"),
+             ("$purchase", "", "7", "EUR"), ("$purchase", "", "1.299,00", "EUR")],
+            {"amounts": "major"}, id="a-decimal-mark-decided-in-a-later-chunk",
+        ),
+        pytest.param(
+            [("$purchase", "", "49,99", "EUR"), ("$purchase", "", "5", "EUR"),
+             ("$purchase", "", "1,299.00", "USD"), ("$purchase", "", "7", "EUR")],
+            {"amounts": "major"}, id="a-decimal-comma-outweighed-by-a-later-chunk",
         ),
     ],
 )  # fmt: skip

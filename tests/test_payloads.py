@@ -1,6 +1,7 @@
 import json
 
 import pandas as pd
+import pytest
 
 from bento_ui import build_events, plan_batches, validate
 from bento_ui.batching import describe_rows
@@ -163,6 +164,36 @@ def test_table_events_fingerprints_are_those_of_the_dicts() -> None:
     assert kept.fingerprints("site") == [
         event_fingerprint(e, "site") for e in (expected[0], expected[2], expected[3], expected[5])
     ]
+
+
+@pytest.mark.parametrize(
+    "columns",
+    [
+        ["details.a", "details.a.b", "details.a.c.d"],
+        ["details.a.c.d", "details.a.b", "details.a"],
+        ["details.a.b", "details.a", "details"],
+    ],
+)
+def test_a_detail_beside_a_longer_path_of_it_is_written_as_its_row_fills_it(
+    columns: list[str],
+) -> None:
+    """details.a and details.a.b as columns (a notebook can make them; no row fills both):
+    each row's event text, and its canonical text for fingerprints, are its dict's."""
+    from bento_ui.payloads import canonical_json, encode_canonical
+
+    cells = {
+        "details.a": ["x", "", "", ""],
+        "details.a.b": ["", "y", "", "z"],
+        "details.a.c.d": ["", "", "w", "v"],
+        "details": ['{"k": 1}', "", '{"a0": 2, "zz": 3}', ""],
+    }
+    table = pd.DataFrame(
+        {"type": ["signup"] * 4, "email": [f"{i}@x.com" for i in range(4)]}
+        | {c: cells[c] for c in columns}
+    )
+    expected = build_events(table)
+    assert [json.loads(t) for t in encode_events(table).to_pylist()] == expected
+    assert encode_canonical(table).to_pylist() == [canonical_json(e) for e in expected]
 
 
 def test_fingerprints_and_payload_hashes_are_the_ones_the_last_release_wrote() -> None:

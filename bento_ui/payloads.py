@@ -67,7 +67,7 @@ def _build_events(valid: pd.DataFrame) -> list[Event]:
     # What each optional slot becomes in an event, in the order of the masks.
     fields_keys: list[tuple[str, int]] = []
     dotted: list[tuple[list[str], int]] = []
-    date_slot = hand_slot = -1
+    date_slot = hand_slot = json_slot = -1
 
     def add(values: _Cells, filled: np.ndarray) -> int:
         slots.append(values)
@@ -82,20 +82,29 @@ def _build_events(valid: pd.DataFrame) -> list[Event]:
             values = _priced(values, filled & purchase)
         dotted.append((column.split(".")[1:], add(values, filled)))
 
-    # Rows whose details are put together one by one: those with details JSON (parsed,
-    # then the dotted columns merged in), and every row with a dotted cell if one dotted
-    # path lies inside another (which validation refuses).
+    # The details JSON of a row goes first in its details, the dotted cells after it
+    # (`{**json, ...}`) where they set other keys, as validation makes sure. Rows whose
+    # details are put together one by one: those where the JSON sets a key a dotted column
+    # sets too, and every row with details if one dotted path lies inside another (both
+    # of which validation refuses).
     by_hand = np.zeros(n, dtype=bool)
     templates: _Templates | None = None
+    clean = _nested_cleanly([path for path, _ in dotted])
     if ev.DETAILS in valid:
         templates = _details_templates(valid[ev.DETAILS], purchase)
         table, where = templates
-        by_hand = np.array([copy is not None for copy in table.tolist()], dtype=bool)[where]
-    if dotted and not _nested_cleanly([path for path, _ in dotted]):
+        tops = {path[0] for path, _ in dotted}
+        parsed = [copy() if copy is not None else None for copy in table.tolist()]
+        apart = [p is not None and clean and not tops & p.keys() for p in parsed]
+        merged = np.array(apart, dtype=bool)[where]
+        by_hand = np.array([p is not None for p in parsed], dtype=bool)[where] & ~merged
+        if merged.any():
+            json_slot = add(*_json_cells(table, where, parsed, merged))
+    if dotted and not clean:
         by_hand |= np.logical_or.reduce([masks[slot - 2] for _, slot in dotted])
     if by_hand.any():
         hand, has_details = _details_by_hand(by_hand, templates, dotted, slots, masks, purchase)
-        for _, slot in dotted:
+        for slot in [slot for _, slot in dotted] + ([json_slot] if json_slot >= 0 else []):
             masks[slot - 2] = masks[slot - 2] & ~by_hand
         hand_slot = add(hand, has_details)
     if ev.DATE in valid:
@@ -110,7 +119,9 @@ def _build_events(valid: pd.DataFrame) -> list[Event]:
             shape.append(("fields", fields))
         if hand_slot in there:
             shape.append(("details", hand_slot))
-        elif details := _tree([(path, slot) for path, slot in dotted if slot in there]):
+        elif details := [(None, json_slot)] * (json_slot in there) + _tree(
+            [(path, slot) for path, slot in dotted if slot in there]
+        ):
             shape.append(("details", details))
         if date_slot in there:
             shape.append(("date", date_slot))
@@ -122,7 +133,8 @@ def _build_events(valid: pd.DataFrame) -> list[Event]:
 
 
 # A dict to make, as its keys and what goes under each: a slot's value, or another dict.
-_Node: TypeAlias = list[tuple[str, "int | _Node"]]
+# A key None: the slot's dict unpacked there (`{**json, ...}`, a copy of it).
+_Node: TypeAlias = list[tuple[str | None, "int | _Node"]]
 
 
 def _patterns(masks: list[np.ndarray], n: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -197,6 +209,9 @@ def _display(node: _Node, keys: list[str]) -> str:
     (the values of slot i): the text holds no key or value, only these names."""
     members = []
     for key, child in node:
+        if key is None:
+            members.append(f"**v{child}")
+            continue
         name = f"k{len(keys)}"
         keys.append(key)
         inner = f"v{child}" if isinstance(child, int) else _display(child, keys)
@@ -224,11 +239,19 @@ def _maker(display: str) -> Callable[[list[str], list[list[Any]]], list[Event]]:
 
 def _assemble(node: _Node, lists: list[list[Any]]) -> list[dict[str, Any]]:
     """The dicts of `node`, one per row, made level by level (for a pattern of few rows)."""
-    keys = [key for key, _ in node]
+    unpacked = [lists[child] for key, child in node if key is None and isinstance(child, int)]
+    members = [(key, child) for key, child in node if key is not None]
+    keys = [key for key, _ in members]
     parts = [
-        lists[child] if isinstance(child, int) else _assemble(child, lists) for _, child in node
+        lists[child] if isinstance(child, int) else _assemble(child, lists)
+        for _, child in members
     ]
-    return [dict(zip(keys, values, strict=True)) for values in zip(*parts, strict=True)]
+    if not parts:  # the JSON alone
+        return [dict(obj) for obj in unpacked[0]]
+    made = [dict(zip(keys, values, strict=True)) for values in zip(*parts, strict=True)]
+    if unpacked:
+        return [{**obj, **rest} for obj, rest in zip(unpacked[0], made, strict=True)]
+    return made
 
 
 def _details_templates(column: pd.Series, purchase: np.ndarray) -> _Templates:
@@ -268,12 +291,28 @@ def _copier(parsed: dict[str, Any]) -> Callable[[], dict[str, Any]]:
     """What makes a copy of parsed details that shares no dict or list with them: a
     shallow copy of a flat object (the usual details), else a copy in C where marshal
     can write the object (not a WrittenNumber), else one made in Python."""
-    if not any(isinstance(value, dict | list) for value in parsed.values()):
+    if _is_flat(parsed):
         return parsed.copy
     try:
         return functools.partial(marshal.loads, marshal.dumps(parsed))
     except ValueError:
         return functools.partial(_deep, parsed)
+
+
+def _json_cells(
+    table: np.ndarray, where: np.ndarray, parsed: list[Any], merged: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The rows' details JSON for `{**json, ...}`, and where it has any key: a flat object
+    shared (the display copies it), a nested one copied for each row."""
+    objects = np.fromiter(parsed, dtype=object, count=len(parsed))
+    nested = np.array([p is not None and not _is_flat(p) for p in parsed], dtype=bool)
+    filled = np.array([bool(p) for p in parsed], dtype=bool)[where] & merged
+    cells = objects[where]
+    own = np.flatnonzero(nested[where] & filled)
+    if own.size:
+        copies = table[where[own]].tolist()
+        cells[own] = np.fromiter((copy() for copy in copies), dtype=object, count=own.size)
+    return cells, filled
 
 
 def _details_by_hand(
@@ -312,6 +351,10 @@ def _details_by_hand(
     has_details = np.zeros(n, dtype=bool)
     has_details[[i for i in rows.tolist() if hand[i]]] = True  # {}: no details
     return np.fromiter(hand, dtype=object, count=n), has_details
+
+
+def _is_flat(parsed: dict[str, Any]) -> bool:
+    return not any(isinstance(value, dict | list) for value in parsed.values())
 
 
 def _deep(value: Any) -> Any:

@@ -8,13 +8,15 @@ person typed: nothing changes type unless Bento needs it to.
 
 from __future__ import annotations
 
+import functools
 import gc
 import json
+import marshal
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -52,125 +54,368 @@ def _collector_paused() -> Iterator[None]:
 
 
 def _build_events(valid: pd.DataFrame) -> list[Event]:
+    """Rows grouped by which optional cells they have filled (a handful of patterns in a
+    real table), then each group's events made in one pass over its columns' values, by a
+    function written for that pattern: a dict display per event, no per-cell calls."""
     n = len(valid)
-    types = _texts(valid[ev.TYPE])
-    built: list[Event] = [
-        {"type": t, "email": e} for t, e in zip(types, _texts(valid[ev.EMAIL]), strict=True)
-    ]
+    if n == 0:
+        return []
+    types = _cells(valid[ev.TYPE])
+    purchase = _equals(types, ev.PURCHASE)
+    slots: list[_Cells] = [types, _cells(valid[ev.EMAIL])]
+    masks: list[np.ndarray] = []  # per optional slot, the rows where it is filled
+    # What each optional slot becomes in an event, in the order of the masks.
+    fields_keys: list[tuple[str, int]] = []
+    dotted: list[tuple[list[str], int]] = []
+    date_slot = hand_slot = json_slot = -1
 
-    fields: list[dict[str, str] | None] = [None] * n
+    def add(values: _Cells, filled: np.ndarray) -> int:
+        slots.append(values)
+        masks.append(filled)
+        return len(slots) - 1
+
     for column in (c for c in valid.columns if ev.is_fields_column(c)):
-        name = column[len(ev.FIELDS_PREFIX) :]
-        for i, value in _filled(valid[column]):
-            row_fields = fields[i]
-            if row_fields is None:
-                fields[i] = {name: value}
-            else:
-                row_fields[name] = value
-
-    details: list[dict[str, Any] | None] = [None] * n
-    # $purchase rows whose amount is still text in their details (from the JSON column):
-    # cents are made once the dotted columns are merged in, as for every other row.
-    priced_later: list[int] = []
-    if ev.DETAILS in valid:
-        for i, text in _filled(valid[ev.DETAILS]):
-            if text.strip():  # parsed trimmed, as validation parsed it
-                details[i] = _parse_details(text)
-                if types[i] == ev.PURCHASE:
-                    priced_later.append(i)
+        fields_keys.append((column[len(ev.FIELDS_PREFIX) :], add(*_cells_filled(valid[column]))))
     for column in (c for c in valid.columns if ev.is_details_column(c)):
-        path = column.split(".")[1:]
-        filled: Iterable[tuple[int, Any]] = _filled(valid[column])
+        values, filled = _cells_filled(valid[column])
         if column == ev.PURCHASE_AMOUNT:
-            filled = priced = _priced(filled, types)
-            done = {i for i, _ in priced if types[i] == ev.PURCHASE}
-            priced_later = [i for i in priced_later if i not in done]  # never twice
-        _put_all(details, path, filled)
+            values = _priced(values, filled & purchase)
+        dotted.append((column.split(".")[1:], add(values, filled)))
 
-    # Keys in the order Bento's docs show them: type, email, fields, details, date.
-    for i in np.flatnonzero([f is not None for f in fields]).tolist():
-        built[i]["fields"] = fields[i]
-    for i in priced_later:
-        row_details = details[i]
-        assert row_details is not None
-        _amount_to_cents(row_details)
-    for i in np.flatnonzero([d is not None and d != {} for d in details]).tolist():
-        built[i]["details"] = details[i]
+    # The details JSON of a row goes first in its details, the dotted cells after it
+    # (`{**json, ...}`) where they set other keys, as validation makes sure. Rows whose
+    # details are put together one by one: those where the JSON sets a key a dotted column
+    # sets too, and every row with details if one dotted path lies inside another (both
+    # of which validation refuses).
+    by_hand = np.zeros(n, dtype=bool)
+    templates: _Templates | None = None
+    clean = _nested_cleanly([path for path, _ in dotted])
+    if ev.DETAILS in valid:
+        templates = _details_templates(valid[ev.DETAILS], purchase)
+        table, where = templates
+        tops = {path[0] for path, _ in dotted}
+        parsed = [copy() if copy is not None else None for copy in table.tolist()]
+        apart = [p is not None and clean and not tops & p.keys() for p in parsed]
+        merged = np.array(apart, dtype=bool)[where]
+        by_hand = np.array([p is not None for p in parsed], dtype=bool)[where] & ~merged
+        if merged.any():
+            json_slot = add(*_json_cells(table, where, parsed, merged))
+    if dotted and not clean:
+        by_hand |= np.logical_or.reduce([masks[slot - 2] for _, slot in dotted])
+    if by_hand.any():
+        hand, has_details = _details_by_hand(by_hand, templates, dotted, slots, masks, purchase)
+        for slot in [slot for _, slot in dotted] + ([json_slot] if json_slot >= 0 else []):
+            masks[slot - 2] = masks[slot - 2] & ~by_hand
+        hand_slot = add(hand, has_details)
     if ev.DATE in valid:
-        for i, date in _filled(valid[ev.DATE]):
-            built[i]["date"] = date
-    return built
+        date_slot = add(*_cells_filled(valid[ev.DATE]))
+
+    built = np.empty(n, dtype=object)
+    for rows, filled in _patterns(masks, n):
+        there = {slot for slot, is_filled in enumerate(filled, start=2) if is_filled}
+        shape: _Node = [("type", 0), ("email", 1)]
+        fields: _Node = [(key, slot) for key, slot in fields_keys if slot in there]
+        if fields:
+            shape.append(("fields", fields))
+        if hand_slot in there:
+            shape.append(("details", hand_slot))
+        elif details := [(None, json_slot)] * (json_slot in there) + _tree(
+            [(path, slot) for path, slot in dotted if slot in there]
+        ):
+            shape.append(("details", details))
+        if date_slot in there:
+            shape.append(("date", date_slot))
+        used = _used_slots(shape)
+        columns = [_at(values, rows) if i in used else [] for i, values in enumerate(slots)]
+        built[rows] = _make(shape, columns, len(rows))
+    events: list[Event] = built.tolist()
+    return events
 
 
-def _priced(filled: Iterable[tuple[int, str]], types: list[str]) -> list[tuple[int, Any]]:
-    """A `details.value.amount` column's cells, as cents on $purchase rows (each distinct
-    amount converted once, by `_amount_to_cents`)."""
-    cents: dict[str, Any] = {}
-    out: list[tuple[int, Any]] = []
-    for i, value in filled:
-        if types[i] == ev.PURCHASE:
-            if value not in cents:
-                holder: dict[str, Any] = {"value": {"amount": value}}
-                _amount_to_cents(holder)
-                cents[value] = holder["value"]["amount"]
-            out.append((i, cents[value]))
-        else:
-            out.append((i, value))
-    return out
+# A dict to make, as its keys and what goes under each: a slot's value, or another dict.
+# A key None: the slot's dict unpacked there (`{**json, ...}`, a copy of it).
+_Node: TypeAlias = list[tuple[str | None, "int | _Node"]]
 
 
-def _put_all(
-    details: list[dict[str, Any] | None], path: list[str], filled: Iterable[tuple[int, Any]]
-) -> None:
-    """`_put` of one dotted column's cells into their rows' details (made where none)."""
-    if len(path) == 1:
-        (key,) = path
-        for i, value in filled:
-            row = details[i]
-            if row is None:
-                details[i] = {key: value}
-            else:
-                row[key] = value
-    elif len(path) == 2:
-        parent, key = path
-        for i, value in filled:
-            row = details[i]
-            if row is None:
-                details[i] = {parent: {key: value}}
-            else:
-                row.setdefault(parent, {})[key] = value
+def _patterns(masks: list[np.ndarray], n: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The rows of each pattern of filled optional slots, and the pattern."""
+    if not masks:  # type and email only
+        yield np.arange(n), np.zeros(0, dtype=bool)
+        return
+    filled = np.column_stack(masks)
+    if len(masks) <= 62:
+        codes = np.zeros(n, dtype=np.int64)
+        for bit, mask in enumerate(masks):
+            codes |= mask.astype(np.int64) << bit
+        if len(masks) <= 16:  # numpy sorts 16-bit keys by radix: a fraction of the time
+            codes = codes.astype(np.uint16)
     else:
-        for i, value in filled:
-            row = details[i]
-            if row is None:
-                row = details[i] = {}
+        _, codes = np.unique(np.packbits(filled, axis=1), axis=0, return_inverse=True)
+        codes = codes.reshape(-1)
+    order = np.argsort(codes, kind="stable")
+    starts = np.flatnonzero(np.diff(codes[order])) + 1
+    for rows in np.split(order, starts):
+        yield rows, filled[rows[0]]
+
+
+def _tree(dotted: list[tuple[list[str], int]]) -> _Node:
+    """The nested dict the filled dotted columns make, keys in the order `_put` puts
+    them (paths never inside one another here)."""
+    root: dict[str, Any] = {}
+    for path, slot in dotted:
+        node = root
+        for key in path[:-1]:
+            node = node.setdefault(key, {})
+        node[path[-1]] = slot
+
+    def as_node(tree: dict[str, Any]) -> _Node:
+        return [(k, v if isinstance(v, int) else as_node(v)) for k, v in tree.items()]
+
+    return as_node(root)
+
+
+def _nested_cleanly(paths: list[list[str]]) -> bool:
+    """Whether no dotted path is the start of another one (`details.a`, `details.a.b`)."""
+    whole = {tuple(path) for path in paths}
+    return not any(tuple(path[:i]) in whole for path in paths for i in range(1, len(path)))
+
+
+# Patterns with fewer rows than this are made without writing a function for them.
+_WRITE_FROM = 64
+
+
+def _used_slots(node: _Node) -> set[int]:
+    used: set[int] = set()
+    for _, child in node:
+        used |= {child} if isinstance(child, int) else _used_slots(child)
+    return used
+
+
+def _make(shape: _Node, lists: list[list[Any]], count: int) -> np.ndarray:
+    """The dicts of `shape` for `count` rows, values from `lists`, as an object array."""
+    if count >= _WRITE_FROM:
+        keys: list[str] = []
+        source = _display(shape, keys)
+        made = _maker(source)(keys, lists)
+    else:
+        made = _assemble(shape, lists)
+    return np.fromiter(made, dtype=object, count=count)
+
+
+def _display(node: _Node, keys: list[str]) -> str:
+    """`node` as a dict display over names `k<i>` (its keys, added to `keys`) and `v<i>`
+    (the values of slot i): the text holds no key or value, only these names."""
+    members = []
+    for key, child in node:
+        if key is None:
+            members.append(f"**v{child}")
+            continue
+        name = f"k{len(keys)}"
+        keys.append(key)
+        inner = f"v{child}" if isinstance(child, int) else _display(child, keys)
+        members.append(f"{name}: {inner}")
+    return "{" + ", ".join(members) + "}"
+
+
+@functools.lru_cache(maxsize=512)
+def _maker(display: str) -> Callable[[list[str], list[list[Any]]], list[Event]]:
+    """A function making `display` for every row of the slots' lists (written once per
+    shape of event)."""
+    keys = sorted({int(name[1:]) for name in re.findall(r"\bk[0-9]+\b", display)})
+    slots = sorted({int(name[1:]) for name in re.findall(r"\bv[0-9]+\b", display)})
+    names = ", ".join(f"v{i}" for i in slots)
+    source = (
+        "def make(keys, slots):\n"
+        f"    {''.join(f'k{i}, ' for i in keys)}= keys\n"
+        f"    return [{display} for {names}, in zip({', '.join(f'slots[{i}]' for i in slots)})]\n"
+    )
+    scope: dict[str, Any] = {}
+    exec(compile(source, "<bento_ui.payloads event maker>", "exec"), scope)
+    made: Callable[[list[str], list[list[Any]]], list[Event]] = scope["make"]
+    return made
+
+
+def _assemble(node: _Node, lists: list[list[Any]]) -> list[dict[str, Any]]:
+    """The dicts of `node`, one per row, made level by level (for a pattern of few rows)."""
+    unpacked = [lists[child] for key, child in node if key is None and isinstance(child, int)]
+    members = [(key, child) for key, child in node if key is not None]
+    keys = [key for key, _ in members]
+    parts = [
+        lists[child] if isinstance(child, int) else _assemble(child, lists)
+        for _, child in members
+    ]
+    if not parts:  # the JSON alone
+        return [dict(obj) for obj in unpacked[0]]
+    made = [dict(zip(keys, values, strict=True)) for values in zip(*parts, strict=True)]
+    if unpacked:
+        return [{**obj, **rest} for obj, rest in zip(unpacked[0], made, strict=True)]
+    return made
+
+
+def _details_templates(column: pd.Series, purchase: np.ndarray) -> _Templates:
+    """Per row, what makes a fresh copy of its details JSON parsed as validation parsed it
+    ($purchase rows' amount as cents), None where the cell is blank once trimmed. Each
+    distinct text is parsed once (a real column repeats a few thousand texts)."""
+    values = _combined(pa.array(column.astype("str").array))
+    encoded = pc.dictionary_encode(values)
+    distinct = encoded.dictionary.to_pylist()
+    count = len(distinct)
+    codes = encoded.indices
+    if codes.null_count:
+        codes = codes.fill_null(2 * count)
+    where = codes.to_numpy(zero_copy_only=False).astype(np.int64)
+    where = np.where(purchase & (where < count), where + count, where)
+    wanted = np.bincount(where, minlength=2 * count + 1) > 0  # plain, then priced
+    copiers: list[Callable[[], dict[str, Any]] | None] = [None] * (2 * count + 1)
+    for k, text in enumerate(distinct):
+        if text is None or not text.strip():
+            continue
+        for slot, priced in ((k, False), (k + count, True)):
+            if wanted[slot]:
+                parsed = _parse_details(text)
+                if priced:
+                    _amount_to_cents(parsed)
+                copiers[slot] = _copier(parsed)
+    table = np.fromiter(copiers, dtype=object, count=len(copiers))
+    return table, where
+
+
+# Per distinct details text (plain, then priced, then none): what copies its object;
+# per row the one it takes.
+_Templates = tuple[np.ndarray, np.ndarray]
+
+
+def _copier(parsed: dict[str, Any]) -> Callable[[], dict[str, Any]]:
+    """What makes a copy of parsed details that shares no dict or list with them: a
+    shallow copy of a flat object (the usual details), else a copy in C where marshal
+    can write the object (not a WrittenNumber), else one made in Python."""
+    if _is_flat(parsed):
+        return parsed.copy
+    try:
+        return functools.partial(marshal.loads, marshal.dumps(parsed))
+    except ValueError:
+        return functools.partial(_deep, parsed)
+
+
+def _json_cells(
+    table: np.ndarray, where: np.ndarray, parsed: list[Any], merged: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The rows' details JSON for `{**json, ...}`, and where it has any key: a flat object
+    shared (the display copies it), a nested one copied for each row."""
+    objects = np.fromiter(parsed, dtype=object, count=len(parsed))
+    nested = np.array([p is not None and not _is_flat(p) for p in parsed], dtype=bool)
+    filled = np.array([bool(p) for p in parsed], dtype=bool)[where] & merged
+    cells = objects[where]
+    own = np.flatnonzero(nested[where] & filled)
+    if own.size:
+        copies = table[where[own]].tolist()
+        cells[own] = np.fromiter((copy() for copy in copies), dtype=object, count=own.size)
+    return cells, filled
+
+
+def _details_by_hand(
+    by_hand: np.ndarray,
+    templates: _Templates | None,
+    dotted: list[tuple[list[str], int]],
+    slots: list[_Cells],
+    masks: list[np.ndarray],
+    purchase: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The details of the rows `by_hand`, as the column by column way makes them: a copy
+    of the row's parsed JSON (or {}), then each filled dotted cell put in (`_put`), the
+    amount as cents on $purchase rows; and the rows where they are not empty."""
+    n = len(by_hand)
+    rows = np.flatnonzero(by_hand)
+    hand: list[dict[str, Any] | None] = [None] * n
+    if templates is None:
+        for i in rows.tolist():
+            hand[i] = {}
+    else:
+        table, where = templates
+        for i, copy in zip(rows.tolist(), table[where[rows]].tolist(), strict=True):
+            hand[i] = {} if copy is None else copy()
+    priced = np.zeros(n, dtype=bool)
+    for path, slot in dotted:
+        put = np.flatnonzero(masks[slot - 2] & by_hand)
+        priced[put] = True
+        for i, value in zip(put.tolist(), _at(slots[slot], put), strict=True):
+            row = hand[i]
+            assert row is not None
             _put(row, path, value)
+    for i in np.flatnonzero(priced & purchase).tolist():
+        row = hand[i]
+        assert row is not None
+        _amount_to_cents(row)  # once more, after the merge: as the JSON's amount was
+    has_details = np.zeros(n, dtype=bool)
+    has_details[[i for i in rows.tolist() if hand[i]]] = True  # {}: no details
+    return np.fromiter(hand, dtype=object, count=n), has_details
 
 
-def _texts(column: pd.Series) -> list[str]:
-    """The column as a list of str. A column with few distinct values (types, plans,
-    countries) converts each of them once and shares it: faster, and less memory."""
-    values = pa.array(column.astype("str").array)
-    if len(values) > 1000:
-        sample = values.slice(0, 1000)
-        if len(pc.unique(sample)) < 200:
-            encoded = pc.dictionary_encode(values)
-            if isinstance(encoded, pa.ChunkedArray):
-                encoded = encoded.combine_chunks()
-            uniques = np.array(encoded.dictionary.to_pylist(), dtype=object)
-            codes = encoded.indices.to_numpy(zero_copy_only=False)
-            texts: list[str] = uniques[codes].tolist()
-            return texts
-    listed: list[str] = values.to_pylist()
+def _is_flat(parsed: dict[str, Any]) -> bool:
+    return not any(isinstance(value, dict | list) for value in parsed.values())
+
+
+def _deep(value: Any) -> Any:
+    """A copy of parsed JSON that shares no dict or list with it."""
+    if isinstance(value, dict):
+        return {key: _deep(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_deep(item) for item in value]
+    return value
+
+
+# A column's cells: an object array of str (few distinct values, each converted once and
+# shared), or the Arrow text itself, converted only for the rows that need it.
+_Cells: TypeAlias = np.ndarray | pa.Array
+
+
+def _cells(column: pd.Series) -> _Cells:
+    return _cells_filled(column)[0]
+
+
+def _cells_filled(column: pd.Series) -> tuple[_Cells, np.ndarray]:
+    """The column's cells (`_Cells`) and where they are not blank."""
+    values = _combined(pa.array(column.astype("str").array))
+    filled = pc.fill_null(pc.not_equal(values, ""), True).to_numpy(zero_copy_only=False)
+    few = len(values) > 1000 and len(pc.unique(values.slice(0, 1000))) < 200
+    if few and not values.null_count:
+        encoded = pc.dictionary_encode(values)
+        distinct = encoded.dictionary.to_pylist()
+        uniques = np.fromiter(distinct, dtype=object, count=len(distinct))
+        return uniques[encoded.indices.to_numpy(zero_copy_only=False)], filled
+    return values, filled
+
+
+def _at(cells: _Cells, rows: np.ndarray) -> list[Any]:
+    """The cells of `rows`, as Python values."""
+    if isinstance(cells, np.ndarray):
+        listed: list[Any] = cells[rows].tolist()
+    else:
+        listed = cells.take(pa.array(rows)).to_pylist()
     return listed
 
 
-def _filled(column: pd.Series) -> zip[tuple[int, str]]:
-    """(position, text) of the cells that are not blank."""
-    text = column.astype("str")
-    mask = (text != "").to_numpy()
-    positions: list[int] = np.flatnonzero(mask).tolist()
-    return zip(positions, _texts(text[mask]), strict=True)
+def _equals(cells: _Cells, text: str) -> np.ndarray:
+    if isinstance(cells, np.ndarray):
+        return np.asarray(cells == text, dtype=bool)
+    equal: np.ndarray = pc.fill_null(pc.equal(cells, text), False).to_numpy(zero_copy_only=False)
+    return equal
+
+
+def _priced(values: _Cells, purchase: np.ndarray) -> _Cells:
+    """A `details.value.amount` column's cells, as cents on the rows `purchase` (each
+    distinct amount converted once, by `_cents`)."""
+    rows = np.flatnonzero(purchase)
+    if not rows.size:
+        return values
+    amounts = _at(values, rows)
+    cents = {amount: _cents(amount) for amount in set(amounts)}
+    if isinstance(values, np.ndarray):
+        priced = values.copy()
+    else:
+        priced = values.to_numpy(zero_copy_only=False)
+    priced[rows] = np.fromiter((cents[a] for a in amounts), dtype=object, count=len(amounts))
+    return priced
 
 
 def _put(target: dict[str, Any], path: list[str], value: Any) -> None:

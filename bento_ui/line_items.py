@@ -24,7 +24,6 @@ number of its first row).
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
@@ -33,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from bento_ui import events as ev
+from bento_ui import json_limits
 
 ITEMS = "details.cart.items"
 ITEMS_PREFIX = ITEMS + "."
@@ -181,8 +181,8 @@ def _with_items(details: str, items: list[dict[str, Any]]) -> str | None:
     """The details JSON text with the cart's items in it; None when the person's own
     details JSON cannot take them (not an object: validation reports it)."""
     if details.strip():
-        try:
-            data = json.loads(details)
+        try:  # numbers as the person wrote them (see json_limits)
+            data = json_limits.loads_as_written(details)
         except ValueError:
             return None
         if not isinstance(data, dict):
@@ -194,4 +194,4 @@ def _with_items(details: str, items: list[dict[str, Any]]) -> str | None:
         return None
     cart["items"] = [*cart.get("items", []), *items] if isinstance(cart.get("items"), list) \
         else items
-    return json.dumps(data, ensure_ascii=False)
+    return json_limits.dumps(data)

@@ -70,6 +70,18 @@ def test_only_a_row_that_repeats_the_order_with_nothing_of_its_own_is_folded(
     assert validate(table, amounts="major").rows == events
 
 
+def test_an_orders_own_details_json_keeps_its_numbers_as_written() -> None:
+    # Before, folding the cart into the details JSON rewrote 1.5e3 as 1500.0.
+    sheet = read_table((
+        "Name,Email,Total,Currency,Lineitem name,Details\n"
+        '#1,a@example.com,9.00,USD,Tee,"{""score"": 1.5e3}"\n'
+        "#1,a@example.com,,,Mug,\n"
+    ).encode())
+    [event] = orders(sheet, Details="details")
+    assert repr(event["details"]["score"]) == "1.5e3"
+    assert [i["product_name"] for i in event["details"]["cart"]["items"]] == ["Tee", "Mug"]
+
+
 def test_an_order_cut_by_a_chunk_boundary_is_folded_whole(tmp_path: Path) -> None:
     path = tmp_path / "orders.csv"
     path.write_bytes(SHOPIFY.read_bytes())

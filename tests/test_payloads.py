@@ -3,7 +3,7 @@ import json
 import pandas as pd
 import pytest
 
-from bento_ui import build_events, plan_batches, validate
+from bento_ui import build_events, payloads, plan_batches, validate
 from bento_ui.batching import describe_rows
 from bento_ui.client import batch_body
 from bento_ui.payloads import encode_events, to_json
@@ -226,3 +226,18 @@ def test_fingerprints_and_payload_hashes_are_the_ones_the_last_release_wrote() -
     events = TableEvents.of(table)
     assert events.fingerprints("site-1")[0].hex() == printed
     assert events.payload_hash() == hashed
+
+
+@pytest.mark.parametrize("write_from", [0, 10**9])
+def test_both_ways_of_making_a_patterns_events_give_the_same_events(
+    write_from: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A pattern of filled cells with many rows gets a function written for it, a rare one
+    # is made level by level: each way alone must give what encode_events sends.
+    monkeypatch.setattr(payloads, "_WRITE_FROM", write_from)
+    table = pd.concat([EDGE_TABLE] * 3, ignore_index=True)
+    table.index = pd.RangeIndex(2, len(table) + 2, name="row")
+    events = build_events(table)
+    assert events == [json.loads(t) for t in encode_events(table).to_pylist()]
+    assert len({id(e.get("details")) for e in events if e.get("details")}) == sum(
+        1 for e in events if e.get("details"))  # no details object shared by two events

@@ -72,11 +72,11 @@ def test_only_a_row_that_repeats_the_order_with_nothing_of_its_own_is_folded(
 
 def test_an_orders_own_details_json_keeps_its_numbers_as_written() -> None:
     # Before, folding the cart into the details JSON rewrote 1.5e3 as 1500.0.
-    sheet = read_table((
-        "Name,Email,Total,Currency,Lineitem name,Details\n"
-        '#1,a@example.com,9.00,USD,Tee,"{""score"": 1.5e3}"\n'
-        "#1,a@example.com,,,Mug,\n"
-    ).encode())
+    sheet = read_table(
+        b"Name,Email,Total,Currency,Lineitem name,Details\n"
+        b'#1,a@example.com,9.00,USD,Tee,"{""score"": 1.5e3}"\n'
+        b"#1,a@example.com,,,Mug,\n"
+    )
     [event] = orders(sheet, Details="details")
     assert repr(event["details"]["score"]) == "1.5e3"
     assert [i["product_name"] for i in event["details"]["cart"]["items"]] == ["Tee", "Mug"]

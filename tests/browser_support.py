@@ -118,6 +118,16 @@ def open_app(page: Page, url: str, heading: str) -> None:
         timeout=START_TIMEOUT_MS)
 
 
+def until_idle(page: Page) -> None:
+    """Wait, as a person does, until the app has finished its run: no "Running..." icon
+    and no greyed-out element of the run before (a click on one may do nothing)."""
+    from playwright.sync_api import expect
+
+    expect(page.get_by_test_id("stStatusWidgetRunningIcon")).to_have_count(
+        0, timeout=STEP_TIMEOUT_MS)
+    expect(page.locator('[data-stale="true"]')).to_have_count(0, timeout=STEP_TIMEOUT_MS)
+
+
 def edit_cell(page: Page, grid: Locator, row: int, x: float, text: str) -> None:
     """Type `text` into a cell of an st.data_editor (a canvas: no DOM cell to click).
 

@@ -18,6 +18,7 @@ from browser_support import (
     grid_cells,
     open_app,
     table_with_column,
+    until_idle,
 )
 from playwright.sync_api import Page, expect
 from test_browser import (  # noqa: F401 - app, browser and page are fixtures
@@ -111,6 +112,7 @@ def test_a_bulk_fix_then_the_rows_to_fix_come_back_and_upload_clean(
     expect_metric(page, "With errors", "1")  # row 5 has its type; row 6 stays empty
     expect_metric(page, "Empty, skipped", "1")
 
+    until_idle(page)
     with page.expect_download() as info:
         page.get_by_role("button", name="Download the rows to fix (CSV)").click()
     download = info.value

@@ -816,12 +816,14 @@ if validation.events != validation.valid_rows:
                "events: each tag in the tags column is a $tag event of its own.")
 shown_problems = problems_section(validation, mapping, chosen.name)
 
+step = 3  # with nothing to fix, sending is the third step, not the fourth
 if not validation.problems.empty or fixes:
-    st.subheader("3. Fix rows in place")
+    st.subheader(f"{step}. Fix rows in place")
     fix_section(validation, sheet, fixed, mapping, source, known[2], shown_problems,
                 chosen.name)
+    step += 1
 
-st.subheader("4. Send")
+st.subheader(f"{step}. Send")
 valid = validation.valid
 preview_section(validation, sheet)
 errors = len(validation.error_rows)

@@ -357,3 +357,13 @@ def test_rows_bento_refused_are_listed_and_offered_again() -> None:
     at.button(key="upload_send").click().run()
     emails = [e["email"] for e in sandbox().events()]
     assert emails == ["jane@example.com", "bob@example.com", "frank@example.com"]
+
+
+def test_the_steps_are_numbered_without_a_gap_when_nothing_needs_fixing() -> None:
+    # Before, a clean file went from "2. What was found" to "4. Send".
+    clean = b"Email Address,Event\njane@example.com,webinar_attended\n"
+    steps = [s.value for s in upload(open_app("upload"), "clean.csv", clean).subheader]
+    assert [s for s in steps if s[:2] in ("1.", "2.", "3.", "4.")] == [
+        "1. Where each column goes", "2. What was found", "3. Send"]
+    steps = [s.value for s in attendees().subheader]
+    assert "3. Fix rows in place" in steps and "4. Send" in steps

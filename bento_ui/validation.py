@@ -1066,7 +1066,17 @@ def _check_amount(
             change = changed.to_numpy(zero_copy_only=False).astype(bool)
             if change.any():
                 rewrite = _at(positions[change], out.index).to_numpy()
-                out.loc[rewrite, ev.PURCHASE_AMOUNT] = result.minor.to_numpy()[change]
+                data = arrow_text.arrow(out[ev.PURCHASE_AMOUNT])
+                if data is None:
+                    out.loc[rewrite, ev.PURCHASE_AMOUNT] = result.minor.to_numpy()[change]
+                else:  # pandas sets text cells through NumPy objects, ten times slower
+                    replaced = pc.replace_with_mask(
+                        arrow_text.flat(data), pa.array(rewrite),
+                        arrow_text.flat(minor.filter(pa.array(change))),
+                    )  # fmt: skip
+                    out[ev.PURCHASE_AMOUNT] = pd.Series(
+                        replaced, index=out.index, dtype=out[ev.PURCHASE_AMOUNT].dtype
+                    )
     return marks
 
 

@@ -989,9 +989,19 @@ def _check_currency(
                 index=rows.index[at],
             ),
         )  # fmt: skip
-        out.loc[_at(at, out.index).to_numpy(), ev.PURCHASE_CURRENCY] = fixed
-        currency = currency.copy()
-        currency.iloc[at] = fixed
+        rewrite = _at(at, out.index).to_numpy()
+        replaced = _replaced(out[ev.PURCHASE_CURRENCY], rewrite, pa.array(fixed, pa.large_string()))
+        if replaced is None:
+            out.loc[rewrite, ev.PURCHASE_CURRENCY] = fixed
+        else:
+            out[ev.PURCHASE_CURRENCY] = replaced
+        mask = _at(at, currency.index).to_numpy()
+        replaced = _replaced(currency, mask, pa.array(fixed, pa.large_string()))
+        if replaced is None:
+            currency = currency.copy()
+            currency.iloc[at] = fixed
+        else:
+            currency = replaced
     bad = ~np.where(lower, known_upper[codes], known[codes])
     if bad.any():
         at = positions[bad]
@@ -1012,6 +1022,19 @@ def _check_currency(
             ),
         )
     return currency
+
+
+def _replaced(
+    column: pd.Series, rows: np.ndarray, values: pa.Array | pa.ChunkedArray
+) -> pd.Series | None:
+    """`column` with the cells where `rows` is true set to `values`, in pyarrow (pandas
+    sets text cells through NumPy objects, ten times slower); None when the column is
+    not held in pyarrow."""
+    data = arrow_text.arrow(column)
+    if data is None:
+        return None
+    new = pc.replace_with_mask(arrow_text.flat(data), pa.array(rows), arrow_text.flat(values))
+    return pd.Series(new, index=column.index, dtype=column.dtype, name=column.name)
 
 
 def _at(positions: np.ndarray, index: pd.Index) -> pd.Series:
@@ -1066,17 +1089,13 @@ def _check_amount(
             change = changed.to_numpy(zero_copy_only=False).astype(bool)
             if change.any():
                 rewrite = _at(positions[change], out.index).to_numpy()
-                data = arrow_text.arrow(out[ev.PURCHASE_AMOUNT])
-                if data is None:
+                replaced = _replaced(
+                    out[ev.PURCHASE_AMOUNT], rewrite, minor.filter(pa.array(change))
+                )
+                if replaced is None:
                     out.loc[rewrite, ev.PURCHASE_AMOUNT] = result.minor.to_numpy()[change]
-                else:  # pandas sets text cells through NumPy objects, ten times slower
-                    replaced = pc.replace_with_mask(
-                        arrow_text.flat(data), pa.array(rewrite),
-                        arrow_text.flat(minor.filter(pa.array(change))),
-                    )  # fmt: skip
-                    out[ev.PURCHASE_AMOUNT] = pd.Series(
-                        replaced, index=out.index, dtype=out[ev.PURCHASE_AMOUNT].dtype
-                    )
+                else:
+                    out[ev.PURCHASE_AMOUNT] = replaced
     return marks
 
 

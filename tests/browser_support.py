@@ -76,27 +76,37 @@ def running_app(
                 text=True,
             )  # fmt: skip
         url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + timeout
-            while True:
-                try:
-                    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                        if r.status == 200:
-                            break
-                except OSError:
-                    pass
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    output = log_path.read_text(encoding="utf-8", errors="replace")
-                    raise RuntimeError(f"the app did not start:\n{output}")
-                time.sleep(0.3)
+        with _served(proc, f"{url}/_stcore/health", "the app", log_path, timeout, stop=10):
             yield url
-        finally:
-            proc.terminate()
+
+
+@contextmanager
+def _served(
+    proc: subprocess.Popen[str], ready: str, what: str, log_path: Path, timeout: float,
+    stop: float,
+) -> Iterator[None]:
+    """Wait until `ready` answers (or say why `what` did not start, with its output),
+    then, when done, stop the server (killed if it does not stop within `stop` seconds)."""
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
             try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+                with urllib.request.urlopen(ready, timeout=2):
+                    break  # an answer of 2xx: urlopen raises for the others
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                output = log_path.read_text(encoding="utf-8", errors="replace")
+                raise RuntimeError(f"{what} did not start:\n{output}")
+            time.sleep(0.3)
+        yield
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=stop)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def launch(playwright: Playwright) -> Browser:
@@ -262,26 +272,9 @@ def running_jupyter_lab(
                 text=True,
             )  # fmt: skip
         url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + timeout
-            while True:
-                try:
-                    with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2):
-                        break
-                except OSError:
-                    pass
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    output = log_path.read_text(encoding="utf-8", errors="replace")
-                    raise RuntimeError(f"JupyterLab did not start:\n{output}")
-                time.sleep(0.3)
+        ready = f"{url}/api/status?token={token}"
+        with _served(proc, ready, "JupyterLab", log_path, timeout, stop=15):
             yield url, token
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
 LAB_TIMEOUT_MS = 60_000  # the Lab's first load and the kernel's start

@@ -130,6 +130,35 @@ def to_minor(
     amounts (a whole file); else `decimal_mark` decides it from them.
     """
     text = amounts.astype("str")
+    if len(text) >= _DISTINCT_FROM:
+        # A column of prices repeats a few amounts in a few currencies: each distinct
+        # (amount, currency) pair is read once and its answer spread over its rows.
+        # Pairs keep the order they first appear in, so `decimal_mark` decides the same.
+        amount_codes, amount_values = pd.factorize(text, use_na_sentinel=False)
+        currency_codes, currency_values = pd.factorize(
+            currencies.astype("str"), use_na_sentinel=False
+        )
+        pair_codes, pairs = pd.factorize(
+            amount_codes.astype(np.int64) * len(currency_values) + currency_codes
+        )
+        if len(pairs) * 2 <= len(text):
+            if unit == MAJOR and mark is None:
+                mark = decimal_mark(pd.Series(amount_values))
+            distinct = _by_rows(
+                pd.Series(amount_values.take(pairs // len(currency_values))),
+                pd.Series(currency_values.take(pairs % len(currency_values))),
+                unit,
+                mark,
+            )
+            return MoneyColumn(
+                minor=_spread(distinct.minor, pair_codes, text.index),
+                error=_spread(distinct.error, pair_codes, text.index),
+            )
+    return _by_rows(text, currencies, unit, mark)
+
+
+def _by_rows(text: pd.Series, currencies: pd.Series, unit: Unit, mark: str | None) -> MoneyColumn:
+    """`to_minor` row by row (in whole-column passes)."""
     if unit != MINOR or len(text) == 0:
         return _to_minor(text, currencies, unit, mark)
     # Candidates first: plain cents are their own minor units, found in one pyarrow pass;
@@ -144,6 +173,14 @@ def to_minor(
     minor[rest] = general.minor.to_numpy()
     error[rest] = general.error.to_numpy()
     return MoneyColumn(minor=minor, error=error)
+
+
+_DISTINCT_FROM = 64  # below that, the rows are read as they are
+
+
+def _spread(values: pd.Series, codes: np.ndarray, index: pd.Index) -> pd.Series:
+    """`values[codes]` with `index`: one distinct pair's answer on each of its rows."""
+    return pd.Series(values.array.take(codes), index=index, dtype=values.dtype)
 
 
 def _to_minor(text: pd.Series, currencies: pd.Series, unit: Unit, mark: str | None) -> MoneyColumn:

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bento_ui import build_events, validate
+from bento_ui import build_events, money, validate
 from bento_ui.cli import main
 from bento_ui.emulator import Emulator
 from bento_ui.ledger import Ledger
@@ -235,6 +235,30 @@ def test_major_to_minor_is_exact_for_any_amount_and_currency(
     expected = int(Decimal(text.replace(",", "")).scaleb(places))
     assert minor_units(text, currency) == expected
     assert format_major(expected, currency) == text.replace(",", "")
+
+
+@pytest.mark.parametrize("unit", ["major", "minor"])
+def test_a_column_of_repeated_amounts_reads_each_row_as_it_would_alone(unit: Unit) -> None:
+    """A long column is read once per distinct (amount, currency): every row still gets
+    exactly the answer, or the problem, it gets on its own."""
+    amounts = ["4999", "49.99", "007", "-0", "1,299.00", "", "49,99", "abc", "12.345", "100"]
+    currencies = ["USD", "JPY", "usd", "KWD", "EUR", "XYZ", ""]
+    rows = [(amounts[i % 10], currencies[(i // 10) % 7]) for i in range(300)]
+    column = money.to_minor(
+        pd.Series([a for a, _ in rows], dtype="str"),
+        pd.Series([c for _, c in rows], dtype="str"),
+        unit=unit,
+        mark=".",
+    )
+    for i, (amount, currency) in enumerate(rows):
+        alone = money.to_minor(
+            pd.Series([amount], dtype="str"), pd.Series([currency], dtype="str"),
+            unit=unit, mark=".",
+        )  # fmt: skip
+        assert (column.minor.iloc[i], column.error.iloc[i]) == (
+            alone.minor.iloc[0],
+            alone.error.iloc[0],
+        ), (amount, currency)
 
 
 # --- the CLI ---------------------------------------------------------------------------

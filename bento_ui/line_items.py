@@ -30,6 +30,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from bento_ui import events as ev
 from bento_ui import json_limits
@@ -53,8 +55,9 @@ def continuations(sheet: pd.DataFrame, columns: Mapping[str, str]) -> dict[int, 
     if key_header is None or len(sheet) < 2:
         return {}
     key = _clean(sheet[key_header])
-    repeats = (key != "") & (key == np.roll(key, 1))
-    repeats[0] = False
+    # Whole-column comparisons in pyarrow: this runs on every rerun of the app's page.
+    repeats = np.concatenate(([False], _bools(pc.equal(key[1:], key[:-1]), False)))
+    repeats &= _bools(pc.not_equal(key, ""), True)
     if not repeats.any():
         return {}
     positions = np.arange(len(sheet))
@@ -64,11 +67,11 @@ def continuations(sheet: pd.DataFrame, columns: Mapping[str, str]) -> dict[int, 
         if header == key_header or is_item_column(target):
             continue
         values = _clean(sheet[header])
-        blank = values == ""
+        blank = _bools(pc.equal(values, ""), False)
         if target == ev.PURCHASE_AMOUNT:
             folded &= blank  # an amount of its own: an order of its own
         else:
-            folded &= blank | (values == values[head])
+            folded &= blank | _bools(pc.equal(values, values.take(pa.array(head))), False)
         if not folded.any():
             return {}
     rows = sheet.index.to_numpy()
@@ -126,13 +129,12 @@ def whole_orders(parts: Iterable[pd.DataFrame], columns: Mapping[str, str]
             yield part
             continue
         key = _clean(part[key_header])
-        last = key[-1]
-        if last == "":
+        last = key[-1].as_py()
+        if last == "" or last is None:
             yield part
             continue
-        start = len(key)
-        while start > 0 and key[start - 1] == last:
-            start -= 1
+        others = np.flatnonzero(~_bools(pc.equal(key, last), False))
+        start = int(others[-1]) + 1 if len(others) else 0
         held = part.iloc[start:]
         if start:
             yield part.iloc[:start]
@@ -166,8 +168,18 @@ def describe(continued: Mapping[int, int], columns: Mapping[str, str]) -> str:
             f"Row{'' if one else 's'} {shown}.")
 
 
-def _clean(column: pd.Series) -> np.ndarray:
-    return column.astype("str").str.strip().to_numpy(dtype=object)
+def _clean(column: pd.Series) -> pa.Array:
+    """The column's text trimmed (as `Series.str.strip`), missing cells kept missing."""
+    data = pa.array(column.astype("str").array)
+    if isinstance(data, pa.ChunkedArray):
+        data = data.combine_chunks()
+    return pc.utf8_trim_whitespace(data)
+
+
+def _bools(flags: pa.Array, missing: bool) -> np.ndarray:
+    """A pyarrow comparison as NumPy booleans, `missing` where a cell was missing."""
+    result: np.ndarray = pc.fill_null(flags, missing).to_numpy(zero_copy_only=False)
+    return result
 
 
 def _item_value(name: str, text: str) -> Any:

@@ -11,7 +11,7 @@ pyarrow take the pandas way, with the same meaning.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
 import numpy as np
@@ -27,15 +27,23 @@ R = TypeVar("R")
 # pyarrow's kernels and NumPy's whole-array operations let go of the GIL: the columns of
 # a big table are worked on two at a time, as pyarrow's own CSV reader does.
 _COLUMNS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="bento-ui-columns")
-_PARALLEL_FROM = 50_000  # rows: below that, handing work to a thread costs more than it saves
+PARALLEL_FROM = 50_000  # rows: below that, handing work to a thread costs more than it saves
 
 
 def each_column(work: Callable[[T], R], columns: Sequence[T], rows: int) -> list[R]:
     """`[work(c) for c in columns]`, two columns at a time when the table is big.
     `work` must not itself hand work to this pool (it would wait for itself)."""
-    if rows < _PARALLEL_FROM or len(columns) < 2:
+    if rows < PARALLEL_FROM or len(columns) < 2:
         return [work(column) for column in columns]
     return list(_COLUMNS.map(work, columns))
+
+
+_BESIDE = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bento-ui-beside")
+
+
+def beside(work: Callable[[], R]) -> Future[R]:
+    """`work()` started in a thread of its own, beside the caller's; `.result()` waits."""
+    return _BESIDE.submit(work)
 
 
 def arrow(column: pd.Series) -> pa.ChunkedArray | None:
@@ -60,7 +68,7 @@ def one_chunk(frame: pd.DataFrame) -> pd.DataFrame:
         return frame
     joined = frame.copy(deep=False)
     names = list(pieces)
-    arrays = each_column(lambda name: flat(arrow(pieces[name])), names, len(frame))  # type: ignore[arg-type]
+    arrays = each_column(lambda name: flat(arrow(pieces[name])), names, len(frame))
     for name, array in zip(names, arrays, strict=True):
         joined[name] = pd.Series(array, index=frame.index, dtype=pieces[name].dtype)
     return joined
@@ -115,7 +123,7 @@ def strip(frame: pd.DataFrame) -> pd.DataFrame:
     if any(data is None for data in held):
         fallback: pd.DataFrame = frame.apply(lambda col: col.str.strip())
         return fallback
-    arrays = each_column(_trimmed, held, len(frame))  # type: ignore[arg-type]
+    arrays = each_column(_trimmed, held, len(frame))
     names = [str(i) for i in range(len(arrays))]  # the real names need not be text
     table = pa.Table.from_arrays(arrays, names=names)
     stripped: pd.DataFrame = table.to_pandas(

@@ -186,6 +186,10 @@ def validate(
     Raises TimezoneError when `timezone` is not a known zone name.
     """
     timezone = check_timezone(timezone)
+    if amounts not in money.UNITS:
+        raise ValueError(f"amounts must be one of {', '.join(money.UNITS)}, not {amounts!r}")
+    if decimal_mark not in (None, ".", ","):
+        raise ValueError(f"decimal_mark must be '.' or ',', not {decimal_mark!r}")
     # Whole-table steps go column by column in pyarrow (see `_arrow_text`): a sheet of
     # thousands of columns is checked as quickly as one of a dozen.
     text = table if (table.dtypes == "str").all() else table.astype("str")
@@ -212,45 +216,31 @@ def validate(
             "type is missing: add an event name such as webinar_attended or $purchase, "
             "or choose one type for all rows",
         )
-    if ev.EMAIL in text:
-        out[ev.EMAIL] = _check_email(text[ev.EMAIL], stripped[ev.EMAIL], problems)
-    else:
-        out[ev.EMAIL] = ""
-        problems.add(
-            pd.Series(True, text.index),
-            ev.EMAIL,
-            text.index.to_series(),
-            ERROR,
-            "email is missing: add the subscriber's address",
-        )
-    dates_ambiguous = False
-    used_order = date_order
-    if ev.DATE in text:
-        parsed = parse_dates(text[ev.DATE], timezone=timezone, order=date_order)
-        dates_ambiguous = parsed.ambiguous
-        used_order = parsed.order
-        # Messages are written only for the rows that need one.
-        unread = parsed.error != ""
-        if unread.any():
-            problems.add(
-                unread,
-                ev.DATE,
-                text[ev.DATE],
+    # Emails and dates are the two biggest checks, and each reads only its own column:
+    # on a big table they run in a thread beside the others (pyarrow and NumPy let go
+    # of the GIL), and their problems take their place in the order of the checks.
+    beside = _Problems(keep=problems.keep)
+    dates = _Dates(date_order)
+
+    def email_and_dates() -> pd.Series:
+        if ev.EMAIL in text:
+            email = _check_email(text[ev.EMAIL], stripped[ev.EMAIL], beside)
+        else:
+            email = pd.Series("", index=text.index, dtype="str")
+            beside.add(
+                pd.Series(True, text.index),
+                ev.EMAIL,
+                text.index.to_series(),
                 ERROR,
-                "date " + _quoted(text.loc[unread, ev.DATE]) + " " + parsed.error[unread],
+                "email is missing: add the subscriber's address",
             )
-        now_text = (now or utc_now()).tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%S")
-        future = _after(parsed.iso, now_text)
-        if future.any():
-            problems.add(
-                future,
-                ev.DATE,
-                text[ev.DATE],
-                WARNING,
-                "date " + _quoted(text.loc[future, ev.DATE]) + " is in the future: Bento will "
-                "record the event as happening then; check the date and time zone",
-            )
-        out[ev.DATE] = parsed.iso
+        if ev.DATE in text:
+            dates.check(text[ev.DATE], timezone, now, beside)
+        return email
+
+    running = arrow_text.beside(email_and_dates) if len(text) >= arrow_text.PARALLEL_FROM else None
+    checked_email = email_and_dates() if running is None else None
+    checks_before = len(problems.parts)
 
     for column in (c for c in text.columns if ev.is_fields_column(c)):
         _check_flat(column, stripped[column], problems)
@@ -266,13 +256,16 @@ def validate(
     # they were checked (with a warning), and their paths are checked on that text.
     _send_trimmed(text, stripped, out, problems)
     _check_details_paths(stripped, details, problems)
-    if amounts not in money.UNITS:
-        raise ValueError(f"amounts must be one of {', '.join(money.UNITS)}, not {amounts!r}")
-    if decimal_mark not in (None, ".", ","):
-        raise ValueError(f"decimal_mark must be '.' or ',', not {decimal_mark!r}")
     amount_marks = None
     if ev.TYPE in out:
         amount_marks = _check_kinds(out, stripped, details, problems, amounts, decimal_mark)
+    if running is not None:
+        checked_email = running.result()
+    assert checked_email is not None
+    problems.parts[checks_before:checks_before] = beside.parts
+    out[ev.EMAIL] = checked_email
+    if dates.iso is not None:
+        out[ev.DATE] = dates.iso
 
     found = problems.table()
     bad_rows = found.loc[found["severity"] == ERROR, "row"].unique()
@@ -289,10 +282,49 @@ def validate(
         problems=found,
         rows=len(table),
         empty_rows=[int(r) for r in empty[empty].index],
-        dates_ambiguous=dates_ambiguous,
-        date_order=used_order,
+        dates_ambiguous=dates.ambiguous,
+        date_order=dates.order,
         amount_marks=amount_marks,
     )
+
+
+class _Dates:
+    """The date column's check: its problems, and what it found (the text to send, the
+    order it was read in, whether every date could be read either way)."""
+
+    def __init__(self, order: DateOrder | None) -> None:
+        self.iso: pd.Series | None = None
+        self.order = order
+        self.ambiguous = False
+
+    def check(
+        self, dates: pd.Series, timezone: str, now: pd.Timestamp | None, problems: _Problems
+    ) -> None:
+        parsed = parse_dates(dates, timezone=timezone, order=self.order)
+        self.ambiguous = parsed.ambiguous
+        self.order = parsed.order
+        # Messages are written only for the rows that need one.
+        unread = parsed.error != ""
+        if unread.any():
+            problems.add(
+                unread,
+                ev.DATE,
+                dates,
+                ERROR,
+                "date " + _quoted(dates[unread]) + " " + parsed.error[unread],
+            )
+        now_text = (now or utc_now()).tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%S")
+        future = _after(parsed.iso, now_text)
+        if future.any():
+            problems.add(
+                future,
+                ev.DATE,
+                dates,
+                WARNING,
+                "date " + _quoted(dates[future]) + " is in the future: Bento will "
+                "record the event as happening then; check the date and time zone",
+            )
+        self.iso = parsed.iso
 
 
 # Control characters (NUL, ESC, DEL, the C1 range) are never sent: a terminal or a

@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 
 from bench import data as bench_data
+from bento_ui import _arrow_text as arrow_text
 from bento_ui import pipeline
 from bento_ui.mapping import ColumnMapping, apply_mapping, suggest_mapping
 from bento_ui.payloads import build_events, encode_events
@@ -186,6 +187,25 @@ def test_the_generated_file_in_chunks_matches_the_reference(generated: Generated
     ]  # fmt: skip
     assert crossing, "no duplicate crosses a chunk boundary"
     assert_same(expected, _chunked(path, _bench_mapping(pipeline.read_header(path)), 1000))
+
+
+@pytest.mark.parametrize("which", ["generated", "edge cases"])
+def test_a_table_checked_in_threads_gets_the_very_same_answer(
+    which: str, generated: Generated, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A big table has its emails and dates checked in a thread beside the other checks,
+    and its columns worked on two at a time: the problems come out in the same order,
+    and the rows to send are the same."""
+    table, options = (generated[1], {}) if which == "generated" else (_edge_table(), EDGE_OPTIONS)
+    monkeypatch.setattr(arrow_text, "PARALLEL_FROM", 10**9)
+    alone = validate(table, now=NOW, **options)
+    monkeypatch.setattr(arrow_text, "PARALLEL_FROM", 1)
+    beside = validate(table, now=NOW, **options)
+    pd.testing.assert_frame_equal(alone.problems, beside.problems)
+    pd.testing.assert_frame_equal(alone.valid, beside.valid)
+    assert (alone.date_order, alone.dates_ambiguous, alone.amount_marks) == (
+        beside.date_order, beside.dates_ambiguous, beside.amount_marks,
+    )  # fmt: skip
 
 
 def _edge_table() -> pd.DataFrame:

@@ -321,3 +321,20 @@ def test_a_dotted_detail_of_only_spaces_does_not_clash_with_a_shorter_path() -> 
     result = validate(table(rows), now=NOW)
     assert result.errors.empty
     assert build_events(result.valid)[0]["details"] == {"a": "x"}
+
+
+@pytest.mark.parametrize("threads_from", [1, 10**9], ids=["in threads", "in one thread"])
+def test_a_rows_problems_come_in_the_order_of_its_columns_checks(
+    threads_from: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Type, email, date, then fields and details: a big table checks emails and dates in
+    a thread beside the rest, and their problems still come where a person expects them."""
+    from bento_ui import _arrow_text
+
+    monkeypatch.setattr(_arrow_text, "PARALLEL_FROM", threads_from)
+    bad = {"type": "$purchse", "email": "x@", "date": "2024-02-30", "fields.plan": "a\x00b",
+           "details.value.amount": "", "details.value.currency": "USD"}
+    result = validate(table([bad, {**bad, "email": "ok@example.com"}]), now=NOW)
+    first = result.problems[result.problems["row"] == 2]
+    assert list(first["column"]) == ["fields.plan", "type", "email", "date",
+                                     "details.value.amount"]

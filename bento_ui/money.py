@@ -51,8 +51,11 @@ EXPONENTS: dict[str, int] = {
 # Digits are ASCII [0-9] throughout: Python's \d takes Arabic-Indic and other digits, which
 # int() reads but no export means as an amount.
 _GROUPING = " \u00a0\u202f'"
-_DOT_DECIMAL = r"-?(?:[0-9]{1,3}(?:[,' \u00a0\u202f][0-9]{3})+|[0-9]+)(?:\.[0-9]+)?"
-_COMMA_DECIMAL = r"-?(?:[0-9]{1,3}(?:[.' \u00a0\u202f][0-9]{3})+|[0-9]+)(?:,[0-9]+)?"
+# The spaces are the characters themselves, not `\u` escapes: pandas runs a pattern
+# with an escape in Python's re, one value at a time, and one without in pyarrow (RE2).
+_DOT_DECIMAL = f"-?(?:[0-9]{{1,3}}(?:[,{_GROUPING}][0-9]{{3}})+|[0-9]+)(?:[.][0-9]+)?"
+_COMMA_DECIMAL = f"-?(?:[0-9]{{1,3}}(?:[.{_GROUPING}][0-9]{{3}})+|[0-9]+)(?:,[0-9]+)?"
+_WRITTEN = f"[0-9,.{_GROUPING}]"  # what an amount is written with
 
 
 class MoneyError(ValueError):
@@ -77,7 +80,7 @@ def has_decimals(values: pd.Series) -> bool:
     """Whether a column holds amounts written with decimals (`32.00`, `49,99`): they are
     in currency units, not cents."""
     text = values.astype("str").str.strip()
-    return bool(text.str.fullmatch(r"-?[0-9,.' \u00a0\u202f]*[0-9][.,][0-9]{1,2}").any())
+    return bool(text.str.fullmatch(f"-?{_WRITTEN}*[0-9][.,][0-9]{{1,2}}").any())
 
 
 def decimal_mark(values: pd.Series) -> str:
@@ -188,7 +191,7 @@ def _to_minor(text: pd.Series, currencies: pd.Series, unit: Unit, mark: str | No
     error = pd.Series("", index=text.index, dtype="str")
     if unit == MINOR:
         whole = text.str.fullmatch(r"-?[0-9]+").fillna(False).astype(bool)
-        number = text.str.fullmatch(r"-?[0-9,.' \u00a0\u202f]*[0-9]").fillna(False).astype(bool)
+        number = text.str.fullmatch(f"-?{_WRITTEN}*[0-9]").fillna(False).astype(bool)
         decimal = ~whole & number
         error[decimal] = (
             "has decimals, but the column is read as minor units (cents): if it is in "
@@ -206,7 +209,7 @@ def _to_minor(text: pd.Series, currencies: pd.Series, unit: Unit, mark: str | No
         leading = ok & text.str.match(r"-?0[0-9]").fillna(False).astype(bool)
         if leading.any():
             error[leading] = _leading_zeros(text[leading])
-        negative_zero = ok & text.str.fullmatch(r"-[0.,' \u00a0\u202f]+").fillna(False).astype(bool)
+        negative_zero = ok & text.str.fullmatch(f"-[0.,{_GROUPING}]+").fillna(False).astype(bool)
         error[negative_zero] = "is -0: write 0"
         ok = ok & ~leading & ~negative_zero
         grouping = _GROUPING + ("." if mark == "," else ",")

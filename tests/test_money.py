@@ -66,6 +66,10 @@ def messages(result: object, row: int) -> str:
         ("12.345", "KWD", 12345),
         ("5", "BHD", 5000),
         ("2.5", "EUR", 250),
+        ("1\u00a0299,00", "EUR", 129900),  # a no-break space between thousands (French)
+        ("1\u202f299,00", "EUR", 129900),  # a narrow one
+        ("1 299.00", "USD", 129900),
+        ("1'299.00", "CHF", 129900),
     ],
 )
 def test_currency_units_become_minor_units_of_the_rows_currency(

@@ -85,14 +85,15 @@ def has_decimals(values: pd.Series) -> bool:
 
 def decimal_mark(values: pd.Series) -> str:
     """The decimal mark of a column of currency amounts: the later of `.` and `,` where a
-    value has both (1.299,00), a comma followed by 1, 2 or 4+ digits (49,99), else `.`."""
+    value has both (1.299,00), a comma followed by 1, 2 or 4+ digits (49,99, 1 299,00),
+    else `.`."""
     return mark_of([mark_signs(values)])
 
 
 class MarkSigns(NamedTuple):
     """What some currency amounts show of their decimal mark: the mark of the first one
     written with both `.` and `,` (1.299,00 -> ","), if any, and whether one is written
-    with a comma followed by 1, 2 or 4+ digits (49,99)."""
+    with a comma followed by 1, 2 or 4+ digits (49,99, 1 299,00)."""
 
     both: str | None
     comma_decimal: bool
@@ -104,7 +105,11 @@ def mark_signs(values: pd.Series) -> MarkSigns:
     first = None
     if len(both):
         first = "," if both.iloc[0].rfind(",") > both.iloc[0].rfind(".") else "."
-    comma_decimal = text.str.fullmatch(r"-?[0-9]+,(?:[0-9]{1,2}|[0-9]{4,})")
+    # 49,99 and 1 299,00 (French): digits, grouped by spaces or not, then a comma
+    # followed by anything but three digits (1,299 is one thousand two hundred ninety-nine).
+    comma_decimal = text.str.fullmatch(
+        f"-?(?:[0-9]+|[0-9]{{1,3}}(?:[{_GROUPING}][0-9]{{3}})+),(?:[0-9]{{1,2}}|[0-9]{{4,}})"
+    )
     return MarkSigns(first, bool(comma_decimal.any()))
 
 

@@ -584,7 +584,9 @@ def _decimal_mark(amounts: list[str]) -> str:
     for amount in amounts:
         if "," in amount and "." in amount:
             return "," if amount.rfind(",") > amount.rfind(".") else "."
-    if any(re.fullmatch(r"-?[0-9]+,(?:[0-9]{1,2}|[0-9]{4,})", a) for a in amounts):
+    # 49,99 or 1 299,00: a comma after digits grouped by spaces (never by dots) is a mark.
+    grouped = f"-?(?:[0-9]+|[0-9]{{1,3}}(?:[{_GROUP}][0-9]{{3}})+),(?:[0-9]{{1,2}}|[0-9]{{4,}})"
+    if any(re.fullmatch(grouped, a) for a in amounts):
         return ","
     return "."
 

@@ -99,9 +99,8 @@ def rows(frame: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:
     if keep.all() or any(data is None for data in arrays) or (frame.dtypes != _STR).any():
         return frame[keep]
     mask = pa.array(keep)
-    kept = {
-        str(i): pc.filter(data, mask) for i, data in enumerate(arrays) if data is not None
-    }
+    filtered = each_column(lambda data: pc.filter(data, mask), arrays, len(frame))
+    kept = {str(i): data for i, data in enumerate(filtered)}
     table = pa.table(kept) if kept else None
     result: pd.DataFrame = (
         table.to_pandas(types_mapper={pa.string(): _STR, pa.large_string(): _STR}.get)

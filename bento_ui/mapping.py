@@ -292,7 +292,9 @@ def apply_mapping(
     header_of = {t: h for h, t in used.items()}
     columns = {t: _text(sheet[header_of[t]]) for t in _column_order(header_of)}
     for core in ev.CORE_COLUMNS:
-        columns.setdefault(core, pd.Series("", index=sheet.index, dtype="str"))
+        if core not in columns:  # made from offsets alone: no Python string per row
+            blank = arrow_text.empty_texts(len(sheet))
+            columns[core] = pd.Series(blank, index=sheet.index, dtype="str")
     order = [*ev.CORE_COLUMNS, *(c for c in columns if c not in ev.CORE_COLUMNS)]
     table = pd.DataFrame({c: columns[c] for c in order}, index=sheet.index)
 

@@ -10,26 +10,29 @@ only the few values that fail are looked at one by one, to explain them.
 from __future__ import annotations
 
 import difflib
-import json
-import re
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyarrow.compute as pc
 
 from bento_ui import _arrow_text as arrow_text
-from bento_ui import emails, json_limits, money
+from bento_ui import emails, money
 from bento_ui import events as ev
 from bento_ui.dates import DateOrder, check_timezone, parse_dates, utc_now
-from bento_ui.tags import explode_tags, json_tags, tags_per_row
+from bento_ui.detail_checks import (
+    check_details_json,
+    check_details_overlap,
+    check_details_paths,
+    json_or_none,
+    send_trimmed,
+)
+from bento_ui.kind_checks import check_kinds, check_tags_cells
+from bento_ui.problems import ERROR, PROBLEM_COLUMNS, WARNING, Problems
+from bento_ui.tags import explode_tags
 
-ERROR = "error"
-WARNING = "warning"
-PROBLEM_COLUMNS = ["row", "column", "value", "severity", "message"]
-_SHOWN_VALUE_LENGTH = 200
+__all__ = ["ERROR", "PROBLEM_COLUMNS", "WARNING", "SeenRows", "Validation", "validate"]
+
 # No name, field or detail Bento keeps is this long: such a cell is a broken export (a
 # missing closing quote swallows the rest of the file into one cell), and one event this
 # large makes Bento refuse its whole batch.
@@ -103,66 +106,6 @@ def _rows_with(problems: pd.DataFrame, severity: str) -> list[int]:
     return sorted(int(r) for r in rows.unique())
 
 
-def _pick(values: pd.Series, mask: pd.Series, rows: pd.Index) -> pd.Series:
-    """`values` of the rows where `mask` is true. `values` is either a whole column or,
-    to spare work on the rows without a problem, only the rows with one."""
-    if len(values) == len(mask) and values.index.equals(mask.index):
-        return values[mask.to_numpy()]
-    return values.reindex(rows)
-
-
-class _Problems:
-    """Collects problems check by check, as whole columns at a time."""
-
-    def __init__(self, keep: pd.Series | None = None) -> None:
-        self.parts: list[pd.DataFrame] = []
-        self.keep = keep  # the rows problems are kept for (empty rows have none)
-
-    def add(
-        self,
-        mask: pd.Series,
-        column: str,
-        values: pd.Series,
-        severity: str,
-        message: str | pd.Series,
-    ) -> None:
-        if self.keep is not None and len(mask) == len(self.keep):
-            # Positionally: every whole-column mask comes from the same table, in order.
-            # (A mask of some rows only, like the duplicates among valid rows, has no
-            # empty rows to drop.)
-            mask = mask & self.keep.to_numpy()
-        if not mask.any():
-            return
-        rows = mask.index[mask.to_numpy()]
-        shown = _pick(values, mask, rows).astype("str")
-        long = shown.str.len() > _SHOWN_VALUE_LENGTH
-        if long.any():
-            shown = shown.where(~long, shown.str.slice(0, _SHOWN_VALUE_LENGTH) + "...")
-        self.parts.append(
-            pd.DataFrame(
-                {
-                    "row": rows,
-                    "column": column,
-                    "value": shown.to_numpy(),
-                    "severity": severity,
-                    "message": _pick(message, mask, rows).to_numpy()
-                    if isinstance(message, pd.Series)
-                    else message,
-                }
-            )
-        )
-
-    def table(self) -> pd.DataFrame:
-        if not self.parts:
-            return pd.DataFrame({c: pd.Series(dtype="str") for c in PROBLEM_COLUMNS}).astype(
-                {"row": "int64"}
-            )
-        problems = pd.concat(self.parts, ignore_index=True)
-        problems["row"] = problems["row"].astype("int64")
-        # Keep the order of checks within a row; rows in spreadsheet order.
-        return problems.sort_values("row", kind="stable").reset_index(drop=True)
-
-
 def validate(
     table: pd.DataFrame,
     *,
@@ -198,7 +141,7 @@ def validate(
     empty = pd.Series(arrow_text.blank_rows(stripped), index=text.index)
     # The checks run over every row; the empty rows get no problems and are left out of
     # `valid` at the end (one filter of the table instead of three).
-    problems = _Problems(keep=~empty)
+    problems = Problems(keep=~empty)
     cleaned = _remove_controls(text, stripped, problems)
     if cleaned is not text:
         text, stripped = cleaned, cleaned.apply(lambda col: col.str.strip())
@@ -219,7 +162,7 @@ def validate(
     # Emails and dates are the two biggest checks, and each reads only its own column:
     # on a big table they run in a thread beside the others (pyarrow and NumPy let go
     # of the GIL), and their problems take their place in the order of the checks.
-    beside = _Problems(keep=problems.keep)
+    beside = Problems(keep=problems.keep)
     dates = _Dates(date_order)
 
     def email_and_dates() -> pd.Series:
@@ -245,20 +188,20 @@ def validate(
     for column in (c for c in text.columns if ev.is_fields_column(c)):
         _check_flat(column, stripped[column], problems)
     if ev.TAGS in text:
-        _check_tags_cells(stripped[ev.TAGS], problems)
+        check_tags_cells(stripped[ev.TAGS], problems)
     _check_size(text, problems)
-    details = _check_details_json(stripped, problems)
+    details = check_details_json(stripped, problems)
     if ev.DETAILS in out:
         # Send the text that was checked: JSON allows no space like U+00A0 around it.
         out[ev.DETAILS] = stripped[ev.DETAILS]
-    _check_details_overlap(stripped, details, problems)
+    check_details_overlap(stripped, details, problems)
     # Issue 11: what is checked is what is sent. Fields and details go out trimmed, as
     # they were checked (with a warning), and their paths are checked on that text.
-    _send_trimmed(text, stripped, out, problems)
-    _check_details_paths(stripped, details, problems)
+    send_trimmed(text, stripped, out, problems)
+    check_details_paths(stripped, details, problems)
     amount_marks = None
     if ev.TYPE in out:
-        amount_marks = _check_kinds(out, stripped, details, problems, amounts, decimal_mark)
+        amount_marks = check_kinds(out, stripped, details, problems, amounts, decimal_mark)
     if running is not None:
         checked_email = running.result()
     assert checked_email is not None
@@ -298,7 +241,7 @@ class _Dates:
         self.ambiguous = False
 
     def check(
-        self, dates: pd.Series, timezone: str, now: pd.Timestamp | None, problems: _Problems
+        self, dates: pd.Series, timezone: str, now: pd.Timestamp | None, problems: Problems
     ) -> None:
         parsed = parse_dates(dates, timezone=timezone, order=self.order)
         self.ambiguous = parsed.ambiguous
@@ -335,7 +278,7 @@ _CONTROL_OR_BREAK = "[\x00-\x1f\x7f-\x9f]"
 
 
 def _remove_controls(
-    text: pd.DataFrame, stripped: pd.DataFrame, problems: _Problems
+    text: pd.DataFrame, stripped: pd.DataFrame, problems: Problems
 ) -> pd.DataFrame:
     """`text` without control characters, with an error for each in a type (the email's
     own check refuses them already) and a warning for each removed elsewhere; `text`
@@ -383,7 +326,7 @@ def _quoted(values: pd.Series) -> pd.Series:
     return "'" + short.where(values.str.len() <= 60, short + "...") + "'"
 
 
-def _check_type(raw: pd.Series, clean: pd.Series, problems: _Problems) -> pd.Series:
+def _check_type(raw: pd.Series, clean: pd.Series, problems: Problems) -> pd.Series:
     checks = _type_checks(raw)
     if checks is not None:
         missing, trimmed, hinted, hinted_messages = checks
@@ -481,7 +424,7 @@ def _kind_hint(event_type: str) -> str | None:
     return None
 
 
-def _check_email(raw: pd.Series, clean: pd.Series, problems: _Problems) -> pd.Series:
+def _check_email(raw: pd.Series, clean: pd.Series, problems: Problems) -> pd.Series:
     ok, beyond_ascii = emails.check_emails(clean)
     bad = ~ok
     if bad.any():
@@ -500,7 +443,7 @@ def _check_email(raw: pd.Series, clean: pd.Series, problems: _Problems) -> pd.Se
     return clean
 
 
-def _check_size(text: pd.DataFrame, problems: _Problems) -> None:
+def _check_size(text: pd.DataFrame, problems: Problems) -> None:
     for column in text.columns:
         if column in (ev.EMAIL, ev.DATE):
             continue  # their own checks say why a value that long is wrong
@@ -517,7 +460,7 @@ def _check_size(text: pd.DataFrame, problems: _Problems) -> None:
         )
 
 
-def _check_flat(column: str, clean: pd.Series, problems: _Problems) -> None:
+def _check_flat(column: str, clean: pd.Series, problems: Problems) -> None:
     if not arrow_text.any_starts_with(clean, ("{", "[")):
         return
     looks_nested = clean.str.startswith("{") | clean.str.startswith("[")
@@ -525,7 +468,7 @@ def _check_flat(column: str, clean: pd.Series, problems: _Problems) -> None:
         return
     nested = looks_nested.copy()
     nested[looks_nested] = np.array(
-        [isinstance(_json_or_none(v), dict | list) for v in clean[looks_nested].tolist()], bool
+        [isinstance(json_or_none(v), dict | list) for v in clean[looks_nested].tolist()], bool
     )
     problems.add(
         nested,
@@ -535,600 +478,6 @@ def _check_flat(column: str, clean: pd.Series, problems: _Problems) -> None:
         f"{column} holds a list or an object, but fields must be flat (text, number, "
         "true/false): put it under details, or join the values into one text",
     )
-
-
-def _json_or_none(text: str) -> Any:
-    try:
-        return json_limits.loads(text)
-    except json_limits.TooDeep:
-        return []  # nested too deep: certainly not flat
-    except ValueError:
-        return None
-
-
-class _NotJSON(ValueError):
-    """NaN, Infinity or -Infinity: Python's json reads them, JSON (and Bento) does not."""
-
-
-def _reject_constant(name: str) -> Any:
-    raise _NotJSON(name)
-
-
-def _json_kind(value: Any) -> str:
-    """What a person calls a JSON value that is not an object."""
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, str):
-        return "a text"
-    if isinstance(value, bool):
-        return "true/false"
-    if value is None:
-        return "null"
-    return "a number"
-
-
-@dataclass
-class _Details:
-    """The `details` JSON column, parsed once per distinct text: `objects[codes[i]]` is
-    row i's object ({} where it is not one); `codes[i]` is -1 where the cell is blank."""
-
-    codes: np.ndarray
-    objects: list[Any]
-
-    def per_row(self, per_object: list[Any], blank: Any) -> np.ndarray:
-        """A value computed once per distinct object, spread over the rows."""
-        values = np.array([*per_object, blank], dtype=object)
-        spread: np.ndarray = values[self.codes]  # -1 takes `blank`, put last
-        return spread
-
-    def rows_where(self, per_object: list[bool]) -> np.ndarray:
-        """The rows whose object has `per_object` true (never a blank cell's), as bools."""
-        flags = np.zeros(len(per_object) + 1, dtype=bool)  # the last one is for blank cells
-        flags[: len(per_object)] = per_object
-        rows: np.ndarray = flags[self.codes]
-        return rows
-
-
-def _distinct(column: pd.Series) -> tuple[np.ndarray, list[str]]:
-    """(codes, distinct values): `values[codes[i]]` is the i-th cell."""
-    encoded = pc.dictionary_encode(pa.array(column.astype("str").array))
-    if isinstance(encoded, pa.ChunkedArray):
-        encoded = encoded.combine_chunks()
-    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    return codes, encoded.dictionary.to_pylist()
-
-
-def _check_details_json(stripped: pd.DataFrame, problems: _Problems) -> _Details:
-    """The parsed `details` JSON, each distinct text parsed once (exports repeat the same
-    few objects); problems for the cells that are not a JSON object."""
-    if ev.DETAILS not in stripped:
-        return _Details(np.full(len(stripped), -1, dtype=np.int64), [])
-    column = stripped[ev.DETAILS]
-    filled = arrow_text.filled(column)
-    codes, distinct = _distinct(column[filled])
-    parsed: list[Any] = []
-    message: list[str] = []
-    for value in distinct:
-        try:
-            # Numbers kept as written: they are checked, and sent, as the person wrote them.
-            obj = json_limits.loads_as_written(value, parse_constant=_reject_constant)
-        except json_limits.NotFinite as exc:
-            parsed.append({})
-            message.append(
-                f"details holds the number {exc}, too large for a JSON number: write it "
-                'as text in quotes, like {"big": "1e999"}'
-            )
-            continue
-        except json_limits.TooDeep as exc:
-            parsed.append({})
-            message.append(
-                f"details is {exc}, more than an event needs: flatten it, or put the deep "
-                "part in a text"
-            )
-            continue
-        except json_limits.NumberTooLong as exc:
-            parsed.append({})
-            message.append(
-                f"details holds {exc}, which cannot be sent as a number: write it in "
-                'quotes as a text, like {"id": "12345"}'
-            )
-            continue
-        except _NotJSON as exc:
-            parsed.append({})
-            message.append(
-                f"details holds {exc}, which JSON does not allow: write a number, or the "
-                'text in quotes, like {"score": "NaN"}'
-            )
-            continue
-        except json.JSONDecodeError as exc:
-            parsed.append({})
-            message.append(
-                f"details is not valid JSON ({exc.msg} at character {exc.pos}): "
-                'write an object like {"plan": "pro"}'
-            )
-            continue
-        except ValueError:
-            parsed.append({})
-            message.append('details is not valid JSON: write an object like {"plan": "pro"}')
-            continue
-        if isinstance(obj, dict):
-            parsed.append(obj)
-            message.append("")
-        else:
-            parsed.append({})
-            message.append(
-                f"details must be a JSON object, not {_json_kind(obj)}: "
-                'write it like {"plan": "pro"}'
-            )
-    details = _Details(np.full(len(column), -1, dtype=np.int64), parsed)
-    details.codes[filled] = codes
-    messages = details.per_row(message, "")
-    bad = messages != ""
-    if bad.any():
-        shown = pd.Series(messages[bad], index=column.index[bad], dtype="str")
-        problems.add(pd.Series(bad, index=column.index), ev.DETAILS, column, ERROR, shown)
-    return details
-
-
-def _dig(obj: Any, path: list[str]) -> Any:
-    for key in path:
-        if not isinstance(obj, dict) or key not in obj:
-            return None
-        obj = obj[key]
-    return obj
-
-
-def _detail(stripped: pd.DataFrame, details: _Details, column: str) -> pd.Series:
-    """A detail's text per row, from its dotted column or else from the details JSON."""
-    path = column.split(".")[1:]
-    found = [
-        "" if (v := _dig(d, path)) is None else v if isinstance(v, str) else json_limits.dumps(v)
-        for d in details.objects
-    ]
-    if not any(found):  # the path is in no object: the column as it is (or blank)
-        if column in stripped:
-            return stripped[column]
-        return pd.Series("", stripped.index, dtype="str")
-    # Each distinct object's text, taken for its rows ("" put last for blank rows).
-    where = np.where(details.codes < 0, len(found), details.codes)
-    texts = pa.array([*found, ""], pa.large_string()).take(pa.array(where))
-    from_json = pd.Series(texts, stripped.index, dtype="str")
-    if column in stripped:
-        return stripped[column].where(arrow_text.filled(stripped[column]), from_json)
-    return from_json
-
-
-def _check_details_overlap(stripped: pd.DataFrame, details: _Details, problems: _Problems) -> None:
-    if ev.DETAILS not in stripped or not details.objects:
-        return
-    for name, values in stripped.items():
-        column = str(name)
-        if not ev.is_details_column(column):
-            continue
-        # Candidates first: the distinct objects that set the path (most set none).
-        path = column.split(".")[1:]
-        sets_it = [
-            any(_dig(d, path[:i]) is not None for i in range(1, len(path) + 1))
-            for d in details.objects
-        ]
-        if not any(sets_it):
-            continue
-        clash = details.rows_where(sets_it) & arrow_text.filled(values)
-        if not clash.any():
-            continue
-        problems.add(
-            pd.Series(clash, index=stripped.index),
-            column,
-            values,
-            ERROR,
-            f"{column} is set both here and in the details JSON: keep one of them",
-        )
-
-
-def _check_details_paths(text: pd.DataFrame, details: _Details, problems: _Problems) -> None:
-    """Rows where a dotted details column has no place to go: another column fills a
-    shorter path (`details.a` and `details.a.b`), or the details JSON holds a value, not
-    an object, on the way (`{"a": "x"}` or `{"a": null}`). Filled means not "", as in
-    `build_events`."""
-    columns = [c for c in text.columns if ev.is_details_column(c)]
-    position = {c: i for i, c in enumerate(columns)}
-    for column in columns:
-        parts = column.split(".")
-        # The shorter paths are looked up, not searched for: a sheet of thousands of
-        # details columns would otherwise compare every pair.
-        prefixes = (".".join(parts[:i]) for i in range(2, len(parts)))
-        shorter_ones = sorted((p for p in prefixes if p in position), key=position.__getitem__)
-        path = parts[1:]
-        # Candidates first: the distinct objects in the way (most tables have none).
-        blocked = (
-            [_blocked(d, path) for d in details.objects]
-            if ev.DETAILS in text and len(path) > 1
-            else []
-        )
-        if not shorter_ones and not any(blocked):
-            continue
-        filled = arrow_text.filled(text[column])
-        for shorter in shorter_ones:
-            problems.add(
-                pd.Series(filled & arrow_text.filled(text[shorter]), index=text.index),
-                column,
-                text[column],
-                ERROR,
-                f"{shorter} and {column} cannot both be filled: {shorter} would have to be "
-                "a value and an object at once. Empty one of them in this row",
-            )
-        if any(blocked):
-            problems.add(
-                pd.Series(filled & details.rows_where(blocked), index=text.index),
-                column,
-                text[column],
-                ERROR,
-                f"{column} cannot be set: the details JSON holds a value, not an object, "
-                f"at {'.'.join(path[:-1])}. Keep the detail in one place",
-            )
-
-
-def _send_trimmed(
-    text: pd.DataFrame, stripped: pd.DataFrame, out: pd.DataFrame, problems: _Problems
-) -> None:
-    """`fields.*` and `details.*` cells into `out` as they were checked, trimmed, with a
-    warning where that changed one (and one where nothing but spaces was left out)."""
-    for name in text.columns:
-        column = str(name)
-        if not (ev.is_fields_column(column) or ev.is_details_column(column)):
-            continue
-        raw, trimmed = _arrow_of(text[column]), _arrow_of(stripped[column])
-        if pc.sum(pc.binary_length(raw)) == pc.sum(pc.binary_length(trimmed)):
-            continue  # the common case: trimming changed nothing (it only ever shortens)
-        before, after = _byte_lengths(raw), _byte_lengths(trimmed)
-        out[column] = stripped[column]
-        changed = before != after
-        problems.add(
-            pd.Series(changed & (after > 0), index=text.index), column, text[column], WARNING,
-            f"{column} had spaces around it: they were trimmed",
-        )  # fmt: skip
-        problems.add(
-            pd.Series(changed & (after == 0), index=text.index), column, text[column], WARNING,
-            f"{column} held only spaces: it was left out, like an empty cell",
-        )  # fmt: skip
-
-
-def _arrow_of(column: pd.Series) -> pa.Array | pa.ChunkedArray:
-    array = column.array
-    if hasattr(array, "__arrow_array__"):
-        data: pa.Array | pa.ChunkedArray = array.__arrow_array__()
-        return data
-    return pa.array(column.astype("str").tolist(), pa.large_string())
-
-
-def _byte_lengths(data: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """Each cell's length in UTF-8 bytes."""
-    lengths: np.ndarray = (
-        pc.fill_null(pc.binary_length(data), 0).to_numpy(zero_copy_only=False).astype(np.int64)
-    )
-    return lengths
-
-
-def _blocked(obj: Any, path: list[str]) -> bool:
-    """True when something that is not an object sits on the way to `path` in `obj`."""
-    for key in path[:-1]:
-        if not isinstance(obj, dict) or key not in obj:
-            return False
-        obj = obj[key]
-        if not isinstance(obj, dict):
-            return True
-    return False
-
-
-def _check_kinds(
-    out: pd.DataFrame,
-    stripped: pd.DataFrame,
-    details: _Details,
-    problems: _Problems,
-    amounts: money.Unit,
-    decimal_mark: str | None,
-) -> money.MarkSigns | None:
-    """The checks of Bento's kinds of event; what the amounts showed of their mark."""
-    types = out[ev.TYPE]
-    kinds = _Kinds(types)
-    index = types.index
-    found: dict[str, pd.Series] = {}
-    blank: dict[str, np.ndarray] = {}
-
-    def detail(column: str) -> pd.Series:
-        """Each detail read once, however many checks ask for it."""
-        if column not in found:
-            found[column] = _detail(stripped, details, column)
-            blank[column] = _blank(found[column])
-        return found[column]
-
-    def need(kind_rows: np.ndarray, column: str, missing: str) -> pd.Series:
-        values = detail(column)
-        problems.add(pd.Series(kind_rows & blank[column], index), column, values, ERROR, missing)
-        return values
-
-    purchase = kinds.rows(ev.PURCHASE)
-    amount_marks = None
-    if purchase.any():
-        need(
-            purchase,
-            ev.PURCHASE_KEY,
-            "a $purchase needs details.unique.key (an order id): Bento uses it to drop "
-            "repeats; map the order id column to details.unique.key",
-        )
-        amount = need(
-            purchase,
-            ev.PURCHASE_AMOUNT,
-            "a $purchase needs details.value.amount, the amount (4999 cents, or 49.99 in "
-            "currency units)",
-        )
-        currency = need(
-            purchase,
-            ev.PURCHASE_CURRENCY,
-            "a $purchase needs details.value.currency, a 3-letter code like USD",
-        )
-        priced = purchase & ~blank[ev.PURCHASE_CURRENCY]
-        currency = _check_currency(pd.Series(priced, index), currency, stripped, out, problems)
-        amount_marks = _check_amount(
-            pd.Series(purchase & ~blank[ev.PURCHASE_AMOUNT], index),
-            amount, currency, stripped, out, problems, amounts, decimal_mark,
-        )  # fmt: skip
-    others = ~purchase
-    if others.any():  # Bento refuses a details.value without both (a 400 for the batch)
-        detail(ev.PURCHASE_AMOUNT)
-        detail(ev.PURCHASE_CURRENCY)
-        for column, other, name in (
-            (ev.PURCHASE_CURRENCY, ev.PURCHASE_AMOUNT, "currency, a 3-letter code like USD"),
-            (ev.PURCHASE_AMOUNT, ev.PURCHASE_CURRENCY, "amount"),
-        ):
-            problems.add(
-                pd.Series(others & ~blank[other] & blank[column], index), column, found[column],
-                ERROR,
-                f"details.value needs both amount and currency, or neither: add its {name}, "
-                "or leave details.value out",
-            )  # fmt: skip
-    tagging = kinds.rows(ev.TAG, ev.REMOVE_TAG)
-    if tagging.any():
-        if ev.TAGS in stripped:
-            _check_tags(pd.Series(tagging, index), stripped, details, problems)
-        else:
-            need(
-                tagging, ev.TAG_NAME, "a $tag or $remove_tag needs details.tag, the name of the tag"
-            )
-    update = kinds.rows(ev.UPDATE_FIELDS)
-    if update.any():
-        # Only the $update_fields rows are looked at: a few of most tables.
-        field_cols = [c for c in stripped.columns if ev.is_fields_column(c)]
-        no_fields = update.copy()
-        if field_cols:
-            no_fields[update] = (stripped.loc[update, field_cols] == "").all(axis=1).to_numpy()
-        problems.add(
-            pd.Series(no_fields, index),
-            ev.TYPE,
-            types,
-            WARNING,
-            "$update_fields without any fields.* value changes nothing: add the fields",
-        )
-    return amount_marks
-
-
-class _Kinds:
-    """The rows of each event type, found once per distinct type (a table has a few)."""
-
-    def __init__(self, types: pd.Series) -> None:
-        self.codes, self.distinct = _distinct(types)
-
-    def rows(self, *kinds: str) -> np.ndarray:
-        picked = [code for code, kind in enumerate(self.distinct) if kind in kinds]
-        found: np.ndarray = np.isin(self.codes, picked)
-        return found
-
-
-def _blank(values: pd.Series) -> np.ndarray:
-    """`values == ""` as a NumPy array, in one pyarrow pass."""
-    blank: np.ndarray = ~arrow_text.filled(values)
-    return blank
-
-
-def _check_tags(
-    tagging: pd.Series, stripped: pd.DataFrame, details: _Details, problems: _Problems
-) -> None:
-    """$tag rows with a tags column: they need a tag in one place, not in two."""
-    codes, lists = tags_per_row(stripped[ev.TAGS])
-    has_tags = pd.Series(
-        np.array([bool(t) for t in lists], dtype=bool)[codes] if lists else False,
-        index=stripped.index,
-    )
-    tag = _detail(stripped, details, ev.TAG_NAME)
-    problems.add(
-        tagging & ~has_tags & (tag == ""),
-        ev.TAGS,
-        stripped[ev.TAGS],
-        ERROR,
-        "a $tag or $remove_tag needs a tag: write one in the tags column (vip, newsletter)",
-    )
-    problems.add(
-        tagging & has_tags & (tag != ""),
-        ev.TAGS,
-        stripped[ev.TAGS],
-        ERROR,
-        "this row has a tags column and details.tag: keep the tags in one of them",
-    )
-
-
-def _check_tags_cells(clean: pd.Series, problems: _Problems) -> None:
-    """A tags cell that looks like JSON must be a list of texts: anything else would be
-    sent as tags made of its pieces."""
-    looks_json = clean.str.startswith("[") | clean.str.startswith("{")
-    if not looks_json.any():
-        return
-    bad = looks_json.copy()
-    bad[looks_json] = np.array(
-        [json_tags(v) is None for v in clean[looks_json].tolist()], dtype=bool
-    )
-    problems.add(
-        bad,
-        ev.TAGS,
-        clean,
-        ERROR,
-        'tags must be a list of names (vip, newsletter, or ["vip", "newsletter"]): map the '
-        "column to a field or a detail to send it as it is",
-    )
-
-
-def _from_column(stripped: pd.DataFrame, column: str) -> pd.Series:
-    """Rows whose value of `column` is in its own column (not in the details JSON)."""
-    if column in stripped:
-        return stripped[column] != ""
-    return pd.Series(False, index=stripped.index)
-
-
-def _check_currency(
-    rows: pd.Series,
-    currency: pd.Series,
-    stripped: pd.DataFrame,
-    out: pd.DataFrame,
-    problems: _Problems,
-) -> pd.Series:
-    """The currencies of `rows`, a lower-case code in the currency column upper-cased
-    (with a warning); errors for the rest that are not an ISO 4217 code. Each distinct
-    currency (a table has a handful) is looked at once; the rows only where one is wrong."""
-    where = rows.to_numpy()
-    if not where.any():
-        return currency
-    positions = np.flatnonzero(where)
-    codes, distinct = _distinct(currency[where])
-    upper = [value.upper() for value in distinct]
-    pairs = zip(upper, distinct, strict=True)
-    fixable = np.array([u != v and re.fullmatch("[A-Z]{3}", u) is not None for u, v in pairs], bool)
-    known = np.array([value in money.EXPONENTS for value in distinct], dtype=bool)
-    known_upper = np.array([value in money.EXPONENTS for value in upper], dtype=bool)
-    if known.all():  # the common case: every currency is a code as Bento wants it
-        return currency
-    own = _from_column(stripped, ev.PURCHASE_CURRENCY).to_numpy()[where]
-    lower = fixable[codes] & own
-    if lower.any():
-        at = positions[lower]
-        fixed = np.array(upper, dtype=object)[codes[lower]]
-        problems.add(
-            _at(at, rows.index),
-            ev.PURCHASE_CURRENCY,
-            currency,
-            WARNING,
-            pd.Series(
-                "currency '" + currency.iloc[at].to_numpy(dtype=object) + "' was upper-cased to "
-                + fixed + ", as Bento wants it",
-                index=rows.index[at],
-            ),
-        )  # fmt: skip
-        rewrite = _at(at, out.index).to_numpy()
-        replaced = _replaced(out[ev.PURCHASE_CURRENCY], rewrite, pa.array(fixed, pa.large_string()))
-        if replaced is None:
-            out.loc[rewrite, ev.PURCHASE_CURRENCY] = fixed
-        else:
-            out[ev.PURCHASE_CURRENCY] = replaced
-        mask = _at(at, currency.index).to_numpy()
-        replaced = _replaced(currency, mask, pa.array(fixed, pa.large_string()))
-        if replaced is None:
-            currency = currency.copy()
-            currency.iloc[at] = fixed
-        else:
-            currency = replaced
-    bad = ~np.where(lower, known_upper[codes], known[codes])
-    if bad.any():
-        at = positions[bad]
-        shown = currency.iloc[at].str.slice(0, 40)
-        capitals = shown.str.fullmatch(r"[A-Z]{3}").fillna(False).astype(bool)
-        problems.add(
-            _at(at, rows.index),
-            ev.PURCHASE_CURRENCY,
-            currency,
-            ERROR,
-            "currency '"
-            + shown
-            + capitals.map(
-                {
-                    True: "' is not an ISO 4217 currency code: use one like USD, EUR or JPY",
-                    False: "' is not a 3-letter currency code in capitals, like USD or EUR",
-                }
-            ),
-        )
-    return currency
-
-
-def _replaced(
-    column: pd.Series, rows: np.ndarray, values: pa.Array | pa.ChunkedArray
-) -> pd.Series | None:
-    """`column` with the cells where `rows` is true set to `values`, in pyarrow (pandas
-    sets text cells through NumPy objects, ten times slower); None when the column is
-    not held in pyarrow."""
-    data = arrow_text.arrow(column)
-    if data is None:
-        return None
-    new = pc.replace_with_mask(arrow_text.flat(data), pa.array(rows), arrow_text.flat(values))
-    return pd.Series(new, index=column.index, dtype=column.dtype, name=column.name)
-
-
-def _at(positions: np.ndarray, index: pd.Index) -> pd.Series:
-    """A mask of `index` true at `positions`."""
-    mask = np.zeros(len(index), dtype=bool)
-    mask[positions] = True
-    return pd.Series(mask, index=index)
-
-
-def _check_amount(
-    rows: pd.Series,
-    amount: pd.Series,
-    currency: pd.Series,
-    stripped: pd.DataFrame,
-    out: pd.DataFrame,
-    problems: _Problems,
-    amounts: money.Unit,
-    decimal_mark: str | None,
-) -> money.MarkSigns | None:
-    """Amounts of `rows` in minor units: the column's in the unit the person chose, into
-    `out`; those in the details JSON are always minor units (cents), as APIs write them.
-    Returns what the column's currency units showed of their decimal mark."""
-    where_rows = rows.to_numpy()
-    if not where_rows.any():
-        return None
-    own = _from_column(stripped, ev.PURCHASE_AMOUNT).to_numpy()
-    marks = None
-    if amounts == money.MAJOR and (where_rows & own).any():
-        marks = money.mark_signs(amount[where_rows & own])
-    for where, unit, in_column in (
-        (where_rows & own, amounts, True),
-        (where_rows & ~own, money.MINOR, False),
-    ):
-        if not where.any():
-            continue
-        positions = np.flatnonzero(where)
-        mark = (decimal_mark or money.mark_of([marks])) if marks else None
-        result = money.to_minor(amount[where], currency[where], unit=unit, mark=mark)
-        wrong = ~_blank(result.error)
-        if wrong.any():
-            shown = amount[where][wrong].str.slice(0, 40)
-            message = "amount '" + shown + "' " + result.error[wrong]
-            if not in_column:
-                message = message + " (amounts in the details JSON are always minor units)"
-            problems.add(
-                _at(positions[wrong], rows.index), ev.PURCHASE_AMOUNT, amount, ERROR, message
-            )
-        if in_column:  # sent as checked: the digits in minor units (most are as written)
-            sent = pa.array(out[ev.PURCHASE_AMOUNT].array).take(pa.array(positions))
-            minor = pa.array(result.minor.array)
-            changed = pc.fill_null(pc.not_equal(sent, minor), True)
-            change = changed.to_numpy(zero_copy_only=False).astype(bool)
-            if change.any():
-                rewrite = _at(positions[change], out.index).to_numpy()
-                replaced = _replaced(
-                    out[ev.PURCHASE_AMOUNT], rewrite, minor.filter(pa.array(change))
-                )
-                if replaced is None:
-                    out.loc[rewrite, ev.PURCHASE_AMOUNT] = result.minor.to_numpy()[change]
-                else:
-                    out[ev.PURCHASE_AMOUNT] = replaced
-    return marks
 
 
 class SeenRows:
@@ -1173,7 +522,7 @@ class SeenRows:
             self._levels.append((keys, rows[order]))
 
 
-def _flag_duplicates(out: pd.DataFrame, problems: _Problems, seen: SeenRows | None = None) -> None:
+def _flag_duplicates(out: pd.DataFrame, problems: Problems, seen: SeenRows | None = None) -> None:
     if out.empty:
         return
     if seen is None:

@@ -1,0 +1,81 @@
+"""The problems of a validation, collected check by check as whole columns at a time.
+
+Each check adds the rows where it found something (a mask), the column, the values and
+one message or a message per row; `Problems.table()` is the problems table `validate`
+returns, in spreadsheet row order and, within a row, in the order of the checks.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+ERROR = "error"
+
+
+WARNING = "warning"
+
+
+PROBLEM_COLUMNS = ["row", "column", "value", "severity", "message"]
+
+
+_SHOWN_VALUE_LENGTH = 200
+
+
+def _pick(values: pd.Series, mask: pd.Series, rows: pd.Index) -> pd.Series:
+    """`values` of the rows where `mask` is true. `values` is either a whole column or,
+    to spare work on the rows without a problem, only the rows with one."""
+    if len(values) == len(mask) and values.index.equals(mask.index):
+        return values[mask.to_numpy()]
+    return values.reindex(rows)
+
+
+class Problems:
+    """Collects problems check by check, as whole columns at a time."""
+
+    def __init__(self, keep: pd.Series | None = None) -> None:
+        self.parts: list[pd.DataFrame] = []
+        self.keep = keep  # the rows problems are kept for (empty rows have none)
+
+    def add(
+        self,
+        mask: pd.Series,
+        column: str,
+        values: pd.Series,
+        severity: str,
+        message: str | pd.Series,
+    ) -> None:
+        if self.keep is not None and len(mask) == len(self.keep):
+            # Positionally: every whole-column mask comes from the same table, in order.
+            # (A mask of some rows only, like the duplicates among valid rows, has no
+            # empty rows to drop.)
+            mask = mask & self.keep.to_numpy()
+        if not mask.any():
+            return
+        rows = mask.index[mask.to_numpy()]
+        shown = _pick(values, mask, rows).astype("str")
+        long = shown.str.len() > _SHOWN_VALUE_LENGTH
+        if long.any():
+            shown = shown.where(~long, shown.str.slice(0, _SHOWN_VALUE_LENGTH) + "...")
+        self.parts.append(
+            pd.DataFrame(
+                {
+                    "row": rows,
+                    "column": column,
+                    "value": shown.to_numpy(),
+                    "severity": severity,
+                    "message": _pick(message, mask, rows).to_numpy()
+                    if isinstance(message, pd.Series)
+                    else message,
+                }
+            )
+        )
+
+    def table(self) -> pd.DataFrame:
+        if not self.parts:
+            return pd.DataFrame({c: pd.Series(dtype="str") for c in PROBLEM_COLUMNS}).astype(
+                {"row": "int64"}
+            )
+        problems = pd.concat(self.parts, ignore_index=True)
+        problems["row"] = problems["row"].astype("int64")
+        # Keep the order of checks within a row; rows in spreadsheet order.
+        return problems.sort_values("row", kind="stable").reset_index(drop=True)

@@ -10,14 +10,8 @@ from __future__ import annotations
 import pandas as pd
 
 ERROR = "error"
-
-
 WARNING = "warning"
-
-
 PROBLEM_COLUMNS = ["row", "column", "value", "severity", "message"]
-
-
 _SHOWN_VALUE_LENGTH = 200
 
 

@@ -287,8 +287,9 @@ def _check_row(
     if "details" in raw and clean["details"]:
         for column in dotted:
             path = column.split(".")[1:]
+            # A path the JSON holds, even as null, is set there.
             if out[column] and any(
-                _dig(obj, path[:i]) is not None for i in range(1, len(path) + 1)
+                _holds(obj, path[:i]) for i in range(1, len(path) + 1)
             ):
                 add(
                     column,
@@ -459,6 +460,14 @@ def _dig(obj: Any, path: list[str]) -> Any:
             return None
         obj = obj[key]
     return obj
+
+
+def _holds(obj: Any, path: list[str]) -> bool:
+    for key in path:
+        if not isinstance(obj, dict) or key not in obj:
+            return False
+        obj = obj[key]
+    return True
 
 
 def _blocked(obj: Any, path: list[str]) -> bool:

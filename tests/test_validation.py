@@ -222,10 +222,13 @@ def test_fields_must_be_flat() -> None:
     assert problems_of(result, 3) == []  # text that merely starts with [ is fine
 
 
-def test_a_detail_set_in_two_places_is_an_error() -> None:
-    rows = [{"type": "t", "email": "a@x.com", "details.plan": "pro", "details": '{"plan": "free"}'}]
+@pytest.mark.parametrize("in_json", ['{"plan": "free"}', '{"plan": null}'])
+def test_a_detail_set_in_two_places_is_an_error(in_json: str) -> None:
+    """A null in the JSON is written too: the column would silently win over it."""
+    rows = [{"type": "t", "email": "a@x.com", "details.plan": "pro", "details": in_json}]
     result = validate(table(rows), now=NOW)
     assert "set both here and in the details JSON" in problems_of(result, 2)[0][2]
+    assert result.valid.empty
 
 
 def test_dates_become_utc_iso_and_bad_ones_are_errors() -> None:

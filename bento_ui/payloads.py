@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any, TypeAlias
+from typing import Any, NamedTuple, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -375,9 +375,18 @@ def _deep(value: Any) -> Any:
     return value
 
 
-# A column's cells: an object array of str (few distinct values, each converted once and
-# shared), or the Arrow text itself, converted only for the rows that need it.
-_Cells: TypeAlias = np.ndarray | pa.Array
+class _Coded(NamedTuple):
+    """A column of few distinct values: each converted to `str` once (`uniques`), and per
+    row the one it holds (`codes`); a row's value is only fetched for the rows that need
+    it, from the small array of uniques."""
+
+    uniques: np.ndarray
+    codes: np.ndarray
+
+
+# A column's cells: `_Coded`, or the Arrow text itself (converted only for the rows that
+# need it), or an object array of the rows' values.
+_Cells: TypeAlias = _Coded | np.ndarray | pa.Array
 
 
 def _cells(column: pd.Series) -> _Cells:
@@ -387,26 +396,32 @@ def _cells(column: pd.Series) -> _Cells:
 def _cells_filled(column: pd.Series) -> tuple[_Cells, np.ndarray]:
     """The column's cells (`_Cells`) and where they are not blank."""
     values = _combined(pa.array(column.astype("str").array))
-    filled = pc.fill_null(pc.not_equal(values, ""), True).to_numpy(zero_copy_only=False)
     few = len(values) > 1000 and len(pc.unique(values.slice(0, 1000))) < 200
     if few and not values.null_count:
         encoded = pc.dictionary_encode(values)
         distinct = encoded.dictionary.to_pylist()
         uniques = np.fromiter(distinct, dtype=object, count=len(distinct))
-        return uniques[encoded.indices.to_numpy(zero_copy_only=False)], filled
+        codes = encoded.indices.to_numpy(zero_copy_only=False)
+        return _Coded(uniques, codes), np.asarray(uniques != "", dtype=bool)[codes]
+    filled = pc.fill_null(pc.not_equal(values, ""), True).to_numpy(zero_copy_only=False)
     return values, filled
 
 
 def _at(cells: _Cells, rows: np.ndarray) -> list[Any]:
     """The cells of `rows`, as Python values."""
-    if isinstance(cells, np.ndarray):
-        listed: list[Any] = cells[rows].tolist()
+    if isinstance(cells, _Coded):
+        listed: list[Any] = cells.uniques[cells.codes[rows]].tolist()
+    elif isinstance(cells, np.ndarray):
+        listed = cells[rows].tolist()
     else:
         listed = cells.take(pa.array(rows)).to_pylist()
     return listed
 
 
 def _equals(cells: _Cells, text: str) -> np.ndarray:
+    if isinstance(cells, _Coded):
+        same: np.ndarray = np.asarray(cells.uniques == text, dtype=bool)[cells.codes]
+        return same
     if isinstance(cells, np.ndarray):
         return np.asarray(cells == text, dtype=bool)
     equal: np.ndarray = pc.fill_null(pc.equal(cells, text), False).to_numpy(zero_copy_only=False)
@@ -419,6 +434,13 @@ def _priced(values: _Cells, purchase: np.ndarray) -> _Cells:
     rows = np.flatnonzero(purchase)
     if not rows.size:
         return values
+    if isinstance(values, _Coded):  # the cents of each distinct amount after the amounts
+        count = len(values.uniques)
+        as_cents = map(_cents, values.uniques.tolist())
+        priced_uniques = np.fromiter(as_cents, dtype=object, count=count)
+        codes = values.codes.astype(np.int64)
+        codes[rows] += count
+        return _Coded(np.concatenate([values.uniques, priced_uniques]), codes)
     amounts = _at(values, rows)
     cents = {amount: _cents(amount) for amount in set(amounts)}
     if isinstance(values, np.ndarray):

@@ -153,20 +153,24 @@ def _patterns(masks: list[np.ndarray], n: int) -> Iterator[tuple[np.ndarray, np.
     if not masks:  # type and email only
         yield np.arange(n), np.zeros(0, dtype=bool)
         return
-    filled = np.column_stack(masks)
     if len(masks) <= 62:
-        codes = np.zeros(n, dtype=np.int64)
+        # One bit per slot; numpy sorts 16-bit keys by radix: a fraction of the time.
+        kind = np.uint16 if len(masks) <= 16 else np.int64
+        codes: np.ndarray = np.zeros(n, dtype=kind)
         for bit, mask in enumerate(masks):
-            codes |= mask.astype(np.int64) << bit
-        if len(masks) <= 16:  # numpy sorts 16-bit keys by radix: a fraction of the time
-            codes = codes.astype(np.uint16)
+            codes |= np.left_shift(mask.astype(kind), bit)
+        bits = np.asarray([1 << bit for bit in range(len(masks))], dtype=kind)
     else:
+        filled = np.column_stack(masks)
         _, codes = np.unique(np.packbits(filled, axis=1), axis=0, return_inverse=True)
         codes = codes.reshape(-1)
     order = np.argsort(codes, kind="stable")
     starts = np.flatnonzero(np.diff(codes[order])) + 1
     for rows in np.split(order, starts):
-        yield rows, filled[rows[0]]
+        if len(masks) <= 62:
+            yield rows, (codes[rows[0]] & bits) != 0
+        else:
+            yield rows, filled[rows[0]]
 
 
 def _tree(dotted: list[tuple[list[str], int]]) -> _Node:

@@ -302,14 +302,59 @@ _Templates = tuple[np.ndarray, np.ndarray]
 
 def _copier(parsed: dict[str, Any]) -> Callable[[], dict[str, Any]]:
     """What makes a copy of parsed details that shares no dict or list with them: a
-    shallow copy of a flat object (the usual details), else a copy in C where marshal
-    can write the object (not a WrittenNumber), else one made in Python."""
+    shallow copy of a flat object (the usual details); for a small nested one, a function
+    written for its shape (`_rebuilder`) that makes only its dicts and lists, sharing the
+    keys and values, which cannot change; else a copy in C where marshal can write the
+    object (not a WrittenNumber), else one made in Python."""
     if _is_flat(parsed):
         return parsed.copy
+    keys: list[str] = []
+    leaves: list[Any] = []
+    shape = _shape(parsed, keys, leaves, 0)
+    if shape is not None:
+        return functools.partial(_rebuilder(shape), tuple(keys), tuple(leaves))
     try:
         return functools.partial(marshal.loads, marshal.dumps(parsed))
     except ValueError:
         return functools.partial(_deep, parsed)
+
+
+# Nested details at most this deep and this big get a function for their shape.
+_SHAPE_DEPTH = 8
+_SHAPE_SIZE = 64
+
+
+def _shape(value: Any, keys: list[str], leaves: list[Any], depth: int) -> str | None:
+    """`value` as a display over `K[i]` (its keys, added to `keys`) and `L[j]` (its plain
+    values, added to `leaves`): the text holds no key or value. None when too deep or
+    too big to be worth writing."""
+    if isinstance(value, dict | list):
+        if depth == _SHAPE_DEPTH or len(keys) + len(leaves) + len(value) > _SHAPE_SIZE:
+            return None
+        items = list(value.items()) if isinstance(value, dict) else [(None, v) for v in value]
+        parts = []
+        for key, item in items:
+            inner = _shape(item, keys, leaves, depth + 1)
+            if inner is None:
+                return None
+            if key is not None:
+                keys.append(key)
+                inner = f"K[{len(keys) - 1}]: {inner}"
+            parts.append(inner)
+        opening, closing = ("{", "}") if isinstance(value, dict) else ("[", "]")
+        return opening + ", ".join(parts) + closing
+    leaves.append(value)
+    return f"L[{len(leaves) - 1}]"
+
+
+@functools.lru_cache(maxsize=256)
+def _rebuilder(shape: str) -> Callable[[tuple[str, ...], tuple[Any, ...]], dict[str, Any]]:
+    """A function making `shape` anew from its keys and values (written once per shape)."""
+    source = f"def rebuild(K, L):\n    return {shape}\n"
+    scope: dict[str, Any] = {}
+    exec(compile(source, "<bento_ui.payloads details copier>", "exec"), scope)
+    rebuild: Callable[[tuple[str, ...], tuple[Any, ...]], dict[str, Any]] = scope["rebuild"]
+    return rebuild
 
 
 def _json_cells(

@@ -262,3 +262,18 @@ def test_making_events_leaves_the_callers_garbage_collector_as_it_was() -> None:
     finally:
         gc.unfreeze()
         (gc.enable if was_enabled else gc.disable)()
+
+
+def test_each_event_owns_its_nested_details() -> None:
+    # Rows with the same details text share one parse: each event must still get dicts
+    # and lists of its own, at every level, so changing one event changes no other.
+    details = '{"cart": {"items": [{"sku": "S1", "qty": 1}], "n": 1.5e3}, "tags": ["a"]}'
+    emails = ["a@x.com", "b@x.com", "c@x.com"]
+    events = build_events(pd.DataFrame({"type": "note", "email": emails, "details": details}))
+    events[0]["details"]["cart"]["items"][0]["qty"] = 2
+    events[0]["details"]["cart"]["items"].append({"sku": "S2"})
+    events[1]["details"]["tags"].append("b")
+    expected = json.loads(details)
+    assert events[2]["details"] == expected
+    assert events[1]["details"] == {**expected, "tags": ["a", "b"]}
+    assert events[0]["details"]["tags"] == ["a"]

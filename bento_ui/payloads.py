@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any, TypeAlias
+from typing import Any, NamedTuple, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -43,12 +43,23 @@ def build_events(valid: pd.DataFrame) -> list[Event]:
 def _collector_paused() -> Iterator[None]:
     """Python's cyclic garbage collector paused while a table's dicts are made: every
     few thousand new dicts it would walk all the ones made so far (none is garbage),
-    which for a million events took as long as making them."""
+    which for a million events took as long as making them.
+
+    The new dicts are then handed to the oldest generation, where a long-lived table
+    belongs, without being walked: switched back on with them in the youngest one, the
+    collector's next young pass would walk every one of them at once (a fifth of the
+    time for a million events), and again when it promotes them. `gc.freeze()` then
+    `gc.unfreeze()` moves every tracked object to the oldest generation in one step;
+    skipped if the caller keeps objects frozen (they must stay so)."""
     enabled = gc.isenabled()
+    promote = gc.get_freeze_count() == 0
     gc.disable()
     try:
         yield
     finally:
+        if promote:
+            gc.freeze()
+            gc.unfreeze()
         if enabled:
             gc.enable()
 
@@ -142,20 +153,24 @@ def _patterns(masks: list[np.ndarray], n: int) -> Iterator[tuple[np.ndarray, np.
     if not masks:  # type and email only
         yield np.arange(n), np.zeros(0, dtype=bool)
         return
-    filled = np.column_stack(masks)
     if len(masks) <= 62:
-        codes = np.zeros(n, dtype=np.int64)
+        # One bit per slot; numpy sorts 16-bit keys by radix: a fraction of the time.
+        kind = np.uint16 if len(masks) <= 16 else np.int64
+        codes: np.ndarray = np.zeros(n, dtype=kind)
         for bit, mask in enumerate(masks):
-            codes |= mask.astype(np.int64) << bit
-        if len(masks) <= 16:  # numpy sorts 16-bit keys by radix: a fraction of the time
-            codes = codes.astype(np.uint16)
+            codes |= np.left_shift(mask.astype(kind), bit)
+        bits = np.asarray([1 << bit for bit in range(len(masks))], dtype=kind)
     else:
+        filled = np.column_stack(masks)
         _, codes = np.unique(np.packbits(filled, axis=1), axis=0, return_inverse=True)
         codes = codes.reshape(-1)
     order = np.argsort(codes, kind="stable")
     starts = np.flatnonzero(np.diff(codes[order])) + 1
     for rows in np.split(order, starts):
-        yield rows, filled[rows[0]]
+        if len(masks) <= 62:
+            yield rows, (codes[rows[0]] & bits) != 0
+        else:
+            yield rows, filled[rows[0]]
 
 
 def _tree(dotted: list[tuple[list[str], int]]) -> _Node:
@@ -287,14 +302,59 @@ _Templates = tuple[np.ndarray, np.ndarray]
 
 def _copier(parsed: dict[str, Any]) -> Callable[[], dict[str, Any]]:
     """What makes a copy of parsed details that shares no dict or list with them: a
-    shallow copy of a flat object (the usual details), else a copy in C where marshal
-    can write the object (not a WrittenNumber), else one made in Python."""
+    shallow copy of a flat object (the usual details); for a small nested one, a function
+    written for its shape (`_rebuilder`) that makes only its dicts and lists, sharing the
+    keys and values, which cannot change; else a copy in C where marshal can write the
+    object (not a WrittenNumber), else one made in Python."""
     if _is_flat(parsed):
         return parsed.copy
+    keys: list[str] = []
+    leaves: list[Any] = []
+    shape = _shape(parsed, keys, leaves, 0)
+    if shape is not None:
+        return functools.partial(_rebuilder(shape), tuple(keys), tuple(leaves))
     try:
         return functools.partial(marshal.loads, marshal.dumps(parsed))
     except ValueError:
         return functools.partial(_deep, parsed)
+
+
+# Nested details at most this deep and this big get a function for their shape.
+_SHAPE_DEPTH = 8
+_SHAPE_SIZE = 64
+
+
+def _shape(value: Any, keys: list[str], leaves: list[Any], depth: int) -> str | None:
+    """`value` as a display over `K[i]` (its keys, added to `keys`) and `L[j]` (its plain
+    values, added to `leaves`): the text holds no key or value. None when too deep or
+    too big to be worth writing."""
+    if isinstance(value, dict | list):
+        if depth == _SHAPE_DEPTH or len(keys) + len(leaves) + len(value) > _SHAPE_SIZE:
+            return None
+        items = list(value.items()) if isinstance(value, dict) else [(None, v) for v in value]
+        parts = []
+        for key, item in items:
+            inner = _shape(item, keys, leaves, depth + 1)
+            if inner is None:
+                return None
+            if key is not None:
+                keys.append(key)
+                inner = f"K[{len(keys) - 1}]: {inner}"
+            parts.append(inner)
+        opening, closing = ("{", "}") if isinstance(value, dict) else ("[", "]")
+        return opening + ", ".join(parts) + closing
+    leaves.append(value)
+    return f"L[{len(leaves) - 1}]"
+
+
+@functools.lru_cache(maxsize=256)
+def _rebuilder(shape: str) -> Callable[[tuple[str, ...], tuple[Any, ...]], dict[str, Any]]:
+    """A function making `shape` anew from its keys and values (written once per shape)."""
+    source = f"def rebuild(K, L):\n    return {shape}\n"
+    scope: dict[str, Any] = {}
+    exec(compile(source, "<bento_ui.payloads details copier>", "exec"), scope)
+    rebuild: Callable[[tuple[str, ...], tuple[Any, ...]], dict[str, Any]] = scope["rebuild"]
+    return rebuild
 
 
 def _json_cells(
@@ -364,9 +424,18 @@ def _deep(value: Any) -> Any:
     return value
 
 
-# A column's cells: an object array of str (few distinct values, each converted once and
-# shared), or the Arrow text itself, converted only for the rows that need it.
-_Cells: TypeAlias = np.ndarray | pa.Array
+class _Coded(NamedTuple):
+    """A column of few distinct values: each converted to `str` once (`uniques`), and per
+    row the one it holds (`codes`); a row's value is only fetched for the rows that need
+    it, from the small array of uniques."""
+
+    uniques: np.ndarray
+    codes: np.ndarray
+
+
+# A column's cells: `_Coded`, or the Arrow text itself (converted only for the rows that
+# need it), or an object array of the rows' values.
+_Cells: TypeAlias = _Coded | np.ndarray | pa.Array
 
 
 def _cells(column: pd.Series) -> _Cells:
@@ -376,26 +445,32 @@ def _cells(column: pd.Series) -> _Cells:
 def _cells_filled(column: pd.Series) -> tuple[_Cells, np.ndarray]:
     """The column's cells (`_Cells`) and where they are not blank."""
     values = _combined(pa.array(column.astype("str").array))
-    filled = pc.fill_null(pc.not_equal(values, ""), True).to_numpy(zero_copy_only=False)
     few = len(values) > 1000 and len(pc.unique(values.slice(0, 1000))) < 200
     if few and not values.null_count:
         encoded = pc.dictionary_encode(values)
         distinct = encoded.dictionary.to_pylist()
         uniques = np.fromiter(distinct, dtype=object, count=len(distinct))
-        return uniques[encoded.indices.to_numpy(zero_copy_only=False)], filled
+        codes = encoded.indices.to_numpy(zero_copy_only=False)
+        return _Coded(uniques, codes), np.asarray(uniques != "", dtype=bool)[codes]
+    filled = pc.fill_null(pc.not_equal(values, ""), True).to_numpy(zero_copy_only=False)
     return values, filled
 
 
 def _at(cells: _Cells, rows: np.ndarray) -> list[Any]:
     """The cells of `rows`, as Python values."""
-    if isinstance(cells, np.ndarray):
-        listed: list[Any] = cells[rows].tolist()
+    if isinstance(cells, _Coded):
+        listed: list[Any] = cells.uniques[cells.codes[rows]].tolist()
+    elif isinstance(cells, np.ndarray):
+        listed = cells[rows].tolist()
     else:
         listed = cells.take(pa.array(rows)).to_pylist()
     return listed
 
 
 def _equals(cells: _Cells, text: str) -> np.ndarray:
+    if isinstance(cells, _Coded):
+        same: np.ndarray = np.asarray(cells.uniques == text, dtype=bool)[cells.codes]
+        return same
     if isinstance(cells, np.ndarray):
         return np.asarray(cells == text, dtype=bool)
     equal: np.ndarray = pc.fill_null(pc.equal(cells, text), False).to_numpy(zero_copy_only=False)
@@ -408,6 +483,13 @@ def _priced(values: _Cells, purchase: np.ndarray) -> _Cells:
     rows = np.flatnonzero(purchase)
     if not rows.size:
         return values
+    if isinstance(values, _Coded):  # the cents of each distinct amount after the amounts
+        count = len(values.uniques)
+        as_cents = map(_cents, values.uniques.tolist())
+        priced_uniques = np.fromiter(as_cents, dtype=object, count=count)
+        codes = values.codes.astype(np.int64)
+        codes[rows] += count
+        return _Coded(np.concatenate([values.uniques, priced_uniques]), codes)
     amounts = _at(values, rows)
     cents = {amount: _cents(amount) for amount in set(amounts)}
     if isinstance(values, np.ndarray):

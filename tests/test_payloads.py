@@ -1,3 +1,4 @@
+import gc
 import json
 
 import pandas as pd
@@ -241,3 +242,38 @@ def test_both_ways_of_making_a_patterns_events_give_the_same_events(
     assert events == [json.loads(t) for t in encode_events(table).to_pylist()]
     assert len({id(e.get("details")) for e in events if e.get("details")}) == sum(
         1 for e in events if e.get("details"))  # no details object shared by two events
+
+
+def test_making_events_leaves_the_callers_garbage_collector_as_it_was() -> None:
+    # build_events pauses the collector and hands its new dicts to the oldest generation
+    # (gc.freeze then gc.unfreeze): objects the caller froze must stay frozen, and the
+    # collector stay off or on as the caller had it.
+    table = pd.concat([EDGE_TABLE] * 3, ignore_index=True)
+    was_enabled = gc.isenabled()
+    try:
+        gc.freeze()
+        frozen = gc.get_freeze_count()
+        assert frozen > 0
+        for enabled in (False, True):
+            (gc.enable if enabled else gc.disable)()
+            assert build_events(table) == [json.loads(t) for t in encode_events(table).to_pylist()]
+            assert gc.isenabled() is enabled
+            assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
+        (gc.enable if was_enabled else gc.disable)()
+
+
+def test_each_event_owns_its_nested_details() -> None:
+    # Rows with the same details text share one parse: each event must still get dicts
+    # and lists of its own, at every level, so changing one event changes no other.
+    details = '{"cart": {"items": [{"sku": "S1", "qty": 1}], "n": 1.5e3}, "tags": ["a"]}'
+    emails = ["a@x.com", "b@x.com", "c@x.com"]
+    events = build_events(pd.DataFrame({"type": "note", "email": emails, "details": details}))
+    events[0]["details"]["cart"]["items"][0]["qty"] = 2
+    events[0]["details"]["cart"]["items"].append({"sku": "S2"})
+    events[1]["details"]["tags"].append("b")
+    expected = json.loads(details)
+    assert events[2]["details"] == expected
+    assert events[1]["details"] == {**expected, "tags": ["a", "b"]}
+    assert events[0]["details"]["tags"] == ["a"]

@@ -258,7 +258,9 @@ def test_making_events_leaves_the_callers_garbage_collector_as_it_was() -> None:
             (gc.enable if enabled else gc.disable)()
             assert build_events(table) == [json.loads(t) for t in encode_events(table).to_pylist()]
             assert gc.isenabled() is enabled
-            assert gc.get_freeze_count() == frozen
+            # Still frozen (an unfreeze empties the permanent generation); a few of the
+            # frozen objects may die meanwhile in another thread of the test run.
+            assert gc.get_freeze_count() > frozen // 2
     finally:
         gc.unfreeze()
         (gc.enable if was_enabled else gc.disable)()

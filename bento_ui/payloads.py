@@ -723,16 +723,23 @@ def _json_details(column: pd.Series, purchase: np.ndarray) -> _Member:
     encoded = pc.dictionary_encode(_arrow(column))
     distinct = encoded.dictionary.to_pylist()
     codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    # Written a second time only where a $purchase row has it and it holds an amount.
+    on_purchase = np.zeros(len(distinct), dtype=bool)
+    on_purchase[codes[purchase]] = True
     plain, cents = [], []
-    for text in distinct:
+    for text, priced in zip(distinct, on_purchase.tolist(), strict=True):
         if not text.strip():
             plain.append("")
             cents.append("")
             continue
-        plain.append(_inside(_parse_details(text)))
-        priced = _parse_details(text)
-        _amount_to_cents(priced)
-        cents.append(_inside(priced))
+        parsed = _parse_details(text)
+        written = _inside(parsed)
+        plain.append(written)
+        value = parsed.get("value")
+        if priced and isinstance(value, dict) and "amount" in value:
+            _amount_to_cents(parsed)
+            written = _inside(parsed)
+        cents.append(written)
     inner = pa.array(plain + cents, _TEXT).take(
         pa.array(np.where(purchase, codes + len(distinct), codes))
     )

@@ -32,11 +32,12 @@ from bento_ui import json_limits
 from bento_ui.payloads import Event, encode_canonical, encode_events
 
 # Rows written at a time. Each write has a fixed cost of about 20 ms (pandas and
-# pyarrow calls per column), so a window of 100k rows costs a third of the CPU a row of
-# one of 1000 does; its texts are tens of MB. The first window is smaller: the first
-# request waits for it, and half of it is time enough to write the next one ahead.
+# pyarrow calls per column), so a row of a window of 100k rows costs a sixth of the CPU a
+# row of one of 1000 does; its texts are tens of MB. The first window is small, as the
+# first request waits for it, and each next one (written ahead) four times the last, so
+# that half a window's requests leave time enough to write the next.
 WINDOW = 100_000
-FIRST_WINDOW = 20_000
+FIRST_WINDOW = 5_000
 # Writes the next window ahead of a send (one at a time: the send needs one next).
 _AHEAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bento-ui-texts")
 _COMMA = pa.scalar(",", pa.large_string())
@@ -74,7 +75,8 @@ class _Texts:
             if self._next is None and end < len(self._rows.positions) and (
                 start - first >= (end - first) // 2
             ):
-                self._next = (end, _AHEAD.submit(self._write, end, end + WINDOW))
+                size = min(WINDOW, 4 * (end - first))
+                self._next = (end, _AHEAD.submit(self._write, end, end + size))
         return texts.slice(start - first, stop - start)
 
     def joined(self, start: int, stop: int, prefix: bytes, suffix: bytes) -> bytes:

@@ -145,6 +145,12 @@ class TableEvents(Sequence[Event]):
         """Every row's events of a validated table (`validate(...).valid`)."""
         return cls(_Rows(valid, np.arange(len(valid), dtype=np.int64)))
 
+    @classmethod
+    def at(cls, valid: pd.DataFrame, positions: Sequence[int] | np.ndarray) -> TableEvents:
+        """The events of these rows of a validated table, by position (`table.iloc`), in
+        this order (a row may come more than once)."""
+        return cls(_Rows(valid, np.asarray(positions, dtype=np.int64)))
+
     def __len__(self) -> int:
         return self._stop - self._start
 

@@ -232,3 +232,13 @@ def select(events: Sequence[Event], keep: Sequence[bool]) -> Sequence[Event]:
     if isinstance(events, TableEvents):
         return events.select(keep)
     return [e for e, k in zip(events, keep, strict=True) if k]
+
+
+def chained(parts: Sequence[Sequence[Event]]) -> Sequence[Event]:
+    """The events of `parts` one after the other; when they are all events of one table,
+    as one `TableEvents` of it (its fingerprints written from the table, no dicts)."""
+    ours = [p for p in parts if isinstance(p, TableEvents)]
+    if ours and len(ours) == len(parts) and len({id(p._rows.table) for p in ours}) == 1:
+        positions = np.concatenate([p.positions for p in ours])
+        return TableEvents.at(ours[0]._rows.table, positions)
+    return [e for p in parts for e in p]

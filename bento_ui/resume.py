@@ -28,13 +28,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from bento_ui.batching import MAX_BATCH_SIZE, Batch
 from bento_ui.config import Credentials
 from bento_ui.errors import LedgerError, ReadError
-from bento_ui.event_texts import TableEvents
+from bento_ui.event_texts import TableEvents, chained
 from bento_ui.guard import Resend, batches_held
 from bento_ui.ledger import BatchRecord, Ledger, RunRecord, file_hash, payload_hash
 from bento_ui.mapping import ColumnMapping, apply_mapping
@@ -248,15 +247,10 @@ def plan_resume(
             [r for r in rest for _ in by_row[r]],
         )
     if plan.batches:
-        check = ledger.check(run.site_uuid, _events_of(table, plan.batches), exclude_run=run.id)
+        events_going = chained([b.events for b in plan.batches])
+        check = ledger.check(run.site_uuid, events_going, exclude_run=run.id)
         plan.elsewhere = batches_held(check, plan.batches, resend)
     return plan
-
-
-def _events_of(table: pd.DataFrame, batches: list[Batch]) -> TableEvents:
-    """The events of these batches (slices of the table's events), in order, as one."""
-    positions = [b.events.positions for b in batches if isinstance(b.events, TableEvents)]
-    return TableEvents.at(table, np.concatenate(positions))
 
 
 def _planned(

@@ -219,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
             name = "plan_send(table).send()" + ("" if root == here else f" [{root}]")
             engines[name] = engine(root, False)
             if args.ledger:
-                engines[name.replace(".send()", ", ledger).send()")] = engine(root, True)
+                engines[name.replace("(table)", "(table, ledger)")] = engine(root, True)
     methods: dict[str, Callable[[], int]] = {
         name: method for key, name, method in (
             ("bare-body", "requests.post(data=pre-built body)", bare_body),

@@ -24,10 +24,11 @@ once, are sent by:
 Each engine runs in a child process (`PYTHONPATH` its checkout; the clock starts at
 `plan_send` and stops at its report, so imports and loading the table do not count).
 Each round runs every method in turn, and the emulator forgets the events between
-methods. Per method: the median events/s over the rounds, and the client's own CPU time
-per batch (wall time includes the emulator's work; CPU time is ours alone). The emulator
-closes the connection after each answer (as `Connection: close` servers do), so every
-method opens one connection per batch.
+methods. Per method: the median events/s over the rounds, the median of each round's
+ratio to the floor's time in that round (steadier on a shared machine), and the client's
+own CPU time per batch (wall time includes the emulator's work; CPU time is ours alone).
+The emulator closes the connection after each answer (as `Connection: close` servers
+do), so every method opens one connection per batch.
 """
 
 from __future__ import annotations
@@ -218,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
             name = "plan_send(table).send()" + ("" if root == here else f" [{root}]")
             engines[name] = engine(root, False)
             if args.ledger:
-                engines[name.replace(".send()", ", ledger).send()")] = engine(root, True)
+                engines[name.replace("(table)", "(table, ledger)")] = engine(root, True)
     methods: dict[str, Callable[[], int]] = {
         name: method for key, name, method in (
             ("bare-body", "requests.post(data=pre-built body)", bare_body),
@@ -256,12 +257,17 @@ def main(argv: list[str] | None = None) -> int:
     for name, runs in timings.items():
         wall = statistics.median(w for w, _ in runs)
         cpu = statistics.median(c for _, c in runs)
+        # Each round's time over the floor's in the same round: the methods of a round ran
+        # one after the other, under about the same load, so this is steadier.
+        ratios = [w / f for (w, _), (f, _) in zip(runs, timings[floor_name], strict=True)]
         rows.append([
             name, f"{total / wall:,.0f}", f"{wall:.2f}", f"{cpu / len(batches) * 1000:.1f}",
             f"{(wall / floor - 1) * 100:+.1f}%",
+            f"{statistics.median(ratios):.3f} ({min(ratios):.2f}-{max(ratios):.2f})",
         ])  # fmt: skip
     print(table(
-        ["method", "events/s", "seconds (median)", "client CPU ms/batch", f"vs {floor_name}"],
+        ["method", "events/s", "seconds (median)", "client CPU ms/batch", f"vs {floor_name}",
+         "round by round: median ratio (range)"],
         rows,
     ))  # fmt: skip
     print(

@@ -9,9 +9,10 @@ table, in order, that holds the table and the rows instead of a million dicts:
     batch.fingerprints(site_uuid)        # the ledger's fingerprints, without any dict
     batch[3]                             # one event as a dict, when a message needs it
 
-Texts are written a window of rows at a time (`WINDOW`) and the latest window is kept,
-so a send that walks its batches in order writes each row once, and memory stays flat;
-the next window is written ahead, while the current one's requests are out.
+Texts are written a window of rows at a time (`FIRST_WINDOW`, then `WINDOW`) and the
+latest window is kept, so a send that walks its batches in order writes each row once,
+and memory stays flat; the next window is written ahead, while the current one's
+requests are out.
 """
 
 from __future__ import annotations
@@ -25,15 +26,21 @@ from typing import overload
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from bento_ui import json_limits
 from bento_ui.payloads import Event, encode_canonical, encode_events
 
-# Rows written at a time: large enough that pyarrow's per-call cost vanishes, small
-# enough that a window's texts (tens of MB) do not matter.
-WINDOW = 20_000
+# Rows written at a time. Each write has a fixed cost of about 20 ms (pandas and
+# pyarrow calls per column), so a row of a window of 100k rows costs a sixth of the CPU a
+# row of one of 1000 does; its texts are tens of MB. The first window is small, as the
+# first request waits for it, and each next one (written ahead) four times the last, so
+# that half a window's requests leave time enough to write the next.
+WINDOW = 100_000
+FIRST_WINDOW = 5_000
 # Writes the next window ahead of a send (one at a time: the send needs one next).
 _AHEAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bento-ui-texts")
+_COMMA = pa.scalar(",", pa.large_string())
 
 
 class _Texts:
@@ -61,14 +68,26 @@ class _Texts:
                 if ahead is not None and ahead[0] == start:
                     window = ahead[1].result()
                 if window is None or not (window[0] <= start and stop <= window[1]):
-                    window = self._write(start, max(stop, start + WINDOW))
+                    size = FIRST_WINDOW if window is None else WINDOW
+                    window = self._write(start, max(stop, start + size))
                 self._window = window
             first, end, texts = window
             if self._next is None and end < len(self._rows.positions) and (
                 start - first >= (end - first) // 2
             ):
-                self._next = (end, _AHEAD.submit(self._write, end, end + WINDOW))
+                size = min(WINDOW, 4 * (end - first))
+                self._next = (end, _AHEAD.submit(self._write, end, end + size))
         return texts.slice(start - first, stop - start)
+
+    def joined(self, start: int, stop: int, prefix: bytes, suffix: bytes) -> bytes:
+        """The texts of these rows joined with commas, between `prefix` and `suffix`, as
+        UTF-8: one join in pyarrow, copied once (no Python string per row)."""
+        texts = self.get(start, stop)
+        lists = pa.LargeListArray.from_arrays(pa.array([0, len(texts)], pa.int64()), texts)
+        text = pc.binary_join(lists, _COMMA)
+        ends = np.frombuffer(text.buffers()[1], np.int64, 2, text.offset * 8)
+        data = memoryview(text.buffers()[2])[ends[0] : ends[1]] if len(texts) else b""
+        return b"".join((prefix, data, suffix))
 
     def one(self, at: int) -> str:
         """One row's text, from the current window or written alone: a message about one
@@ -126,6 +145,12 @@ class TableEvents(Sequence[Event]):
         """Every row's events of a validated table (`validate(...).valid`)."""
         return cls(_Rows(valid, np.arange(len(valid), dtype=np.int64)))
 
+    @classmethod
+    def at(cls, valid: pd.DataFrame, positions: Sequence[int] | np.ndarray) -> TableEvents:
+        """The events of these rows of a validated table, by position (`table.iloc`), in
+        this order (a row may come more than once)."""
+        return cls(_Rows(valid, np.asarray(positions, dtype=np.int64)))
+
     def __len__(self) -> int:
         return self._stop - self._start
 
@@ -175,8 +200,7 @@ class TableEvents(Sequence[Event]):
     def body(self) -> bytes:
         """The request body `{"events":[...]}` of these events: the bytes
         `client.batch_body` gives for their dicts."""
-        texts = self.texts().to_pylist()
-        return ('{"events":[' + ",".join(texts) + "]}").encode("utf-8")
+        return self._rows.payload.joined(self._start, self._stop, b'{"events":[', b"]}")
 
     def fingerprints(self, site_uuid: str) -> list[bytes]:
         """`ledger.event_fingerprint` of each event, for all the rows at once."""
@@ -185,9 +209,8 @@ class TableEvents(Sequence[Event]):
     def payload_hash(self) -> str:
         """`ledger.payload_hash` of these events."""
         if self._hash is None:
-            texts = self._rows.canonical.get(self._start, self._stop).to_pylist()
-            text = "[" + ",".join(texts) + "]"
-            self._hash = hashlib.sha256(text.encode("utf-8")).hexdigest()
+            text = self._rows.canonical.joined(self._start, self._stop, b"[", b"]")
+            self._hash = hashlib.sha256(text).hexdigest()
         return self._hash
 
     def select(self, keep: Sequence[bool]) -> TableEvents:
@@ -209,3 +232,13 @@ def select(events: Sequence[Event], keep: Sequence[bool]) -> Sequence[Event]:
     if isinstance(events, TableEvents):
         return events.select(keep)
     return [e for e, k in zip(events, keep, strict=True) if k]
+
+
+def chained(parts: Sequence[Sequence[Event]]) -> Sequence[Event]:
+    """The events of `parts` one after the other; when they are all events of one table,
+    as one `TableEvents` of it (its fingerprints written from the table, no dicts)."""
+    ours = [p for p in parts if isinstance(p, TableEvents)]
+    if ours and len(ours) == len(parts) and len({id(p._rows.table) for p in ours}) == 1:
+        positions = np.concatenate([p.positions for p in ours])
+        return TableEvents.at(ours[0]._rows.table, positions)
+    return [e for p in parts for e in p]

@@ -54,7 +54,7 @@ import pandas as pd
 from bento_ui.batching import Batch, describe_rows, plan_batches
 from bento_ui.config import Credentials
 from bento_ui.errors import LedgerError
-from bento_ui.event_texts import TableEvents, select
+from bento_ui.event_texts import TableEvents, chained, select
 from bento_ui.guard import DuplicateCheck, Found, Held, Resend, SourceRows
 from bento_ui.outcomes import (
     ANSWER_LOST,
@@ -606,7 +606,8 @@ class Ledger:
         (see `guard.batches_held` for which batches that keeps back)."""
         site = self._site(run_id)
         with self._write() as db:
-            check = self._check(site, [e for b in batches for e in b.events], exclude_run=run_id)
+            events = chained([b.events for b in batches])
+            check = self._check(site, events, exclude_run=run_id)
             db.execute("UPDATE runs SET updated_at = ? WHERE id = ?", (_now(), run_id))
         return check
 

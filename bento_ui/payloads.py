@@ -508,6 +508,7 @@ def _put(target: dict[str, Any], path: list[str], value: Any) -> None:
 
 # An amount as validation lets it through: whole minor units, written plainly.
 _WHOLE = re.compile(r"-?(?:0|[1-9][0-9]*)")
+_WHOLE_RE2 = r"^-?(?:0|[1-9][0-9]*)$"  # `_WHOLE.fullmatch`, for pyarrow (RE2: `$` is the end)
 
 
 def _amount_to_cents(details: dict[str, Any]) -> None:
@@ -707,17 +708,15 @@ def _string_texts(values: pa.Array, prefix: str) -> pa.Array:
 
 
 def _cent_texts(values: pa.Array, prefix: str) -> pa.Array:
-    """`prefix` + a $purchase amount as Bento wants it, integer cents (`_amount_to_cents`)."""
-    texts = []
-    for text in values.to_pylist():
-        amount = _cents(text)
-        if not text:
-            texts.append("")
-        elif isinstance(amount, int):  # the digits as they are
-            texts.append(prefix + text)
-        else:  # not a whole number: validation keeps such rows out
-            texts.append(prefix + json.dumps(text, ensure_ascii=False))
-    return pa.array(texts, _TEXT)
+    """`prefix` + a $purchase amount as Bento wants it, integer cents (`_amount_to_cents`):
+    the digits as they are where they are a whole number, else the text as a JSON string
+    (validation keeps such rows out); "" for a blank. In pyarrow, without the GIL."""
+    values = pc.fill_null(values, _lit(""))
+    whole = pc.and_(
+        pc.match_substring_regex(values, _WHOLE_RE2), pc.not_equal(values, _lit("-0"))
+    )
+    texts = pc.if_else(whole, _join([_lit(prefix), values]), _string_texts(values, prefix))
+    return pc.if_else(pc.equal(values, _lit("")), _lit(""), texts)
 
 
 # The bytes json.dumps escapes: control characters, '"' and '\\'.
@@ -805,16 +804,23 @@ def _json_details(column: pd.Series, purchase: np.ndarray) -> _Member:
     encoded = pc.dictionary_encode(_arrow(column))
     distinct = encoded.dictionary.to_pylist()
     codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    # Written a second time only where a $purchase row has it and it holds an amount.
+    on_purchase = np.zeros(len(distinct), dtype=bool)
+    on_purchase[codes[purchase]] = True
     plain, cents = [], []
-    for text in distinct:
+    for text, priced in zip(distinct, on_purchase.tolist(), strict=True):
         if not text.strip():
             plain.append("")
             cents.append("")
             continue
-        plain.append(_inside(_parse_details(text)))
-        priced = _parse_details(text)
-        _amount_to_cents(priced)
-        cents.append(_inside(priced))
+        parsed = _parse_details(text)
+        written = _inside(parsed)
+        plain.append(written)
+        value = parsed.get("value")
+        if priced and isinstance(value, dict) and "amount" in value:
+            _amount_to_cents(parsed)
+            written = _inside(parsed)
+        cents.append(written)
     inner = pa.array(plain + cents, _TEXT).take(
         pa.array(np.where(purchase, codes + len(distinct), codes))
     )

@@ -33,12 +33,12 @@ import pandas as pd
 from bento_ui.batching import MAX_BATCH_SIZE, Batch
 from bento_ui.config import Credentials
 from bento_ui.errors import LedgerError, ReadError
+from bento_ui.event_texts import TableEvents, chained
 from bento_ui.guard import Resend, batches_held
 from bento_ui.ledger import BatchRecord, Ledger, RunRecord, file_hash, payload_hash
 from bento_ui.mapping import ColumnMapping, apply_mapping
 from bento_ui.money import MINOR, UNITS, Unit
 from bento_ui.outcomes import BatchState
-from bento_ui.payloads import Event, build_events
 from bento_ui.sending import NO_RESEND, BatchResult, Origin, SendPlan
 from bento_ui.spreadsheet import read_table
 from bento_ui.validation import Validation, validate
@@ -214,16 +214,23 @@ def plan_resume(
         table = rebuild_table(run, source)
     # A row can make several events (a row of tags): its events in order, taken batch by
     # batch, as many as each batch's count says (a batch can end inside a row's events).
-    by_row: dict[int, list[Event]] = {}
-    for row, event in zip((int(r) for r in table.index), build_events(table), strict=True):
-        by_row.setdefault(row, []).append(event)
+    # Events are the table's rows by position, written as JSON only as they are needed
+    # (`TableEvents`), as for a first send: no dict is made for a batch that goes.
+    by_row: dict[int, list[int]] = {}
+    for position, row in enumerate(int(r) for r in table.index):
+        by_row.setdefault(row, []).append(position)
     taken: dict[int, int] = {}
     size = int(run.options.get("batch_size") or MAX_BATCH_SIZE)
     plan = SendPlan(
         credentials, ledger, Origin(run.source_name), resend, size, run_id=run.id, of=run.of
     )
-    for record in run.batches:
-        batch = _rebuilt(run, record, by_row, taken)
+    planned = [_planned(run, record, by_row, taken) for record in run.batches]
+    events = TableEvents.at(table, [p for _, positions in planned for p in positions])
+    start = 0
+    for record, (rows, positions) in zip(run.batches, planned, strict=True):
+        batch = Batch(record.number, rows, events[start : start + len(positions)])
+        start += len(positions)
+        _check_hash(run, record, batch)
         uncertain = record.uncertain_events > 0
         settled = record.state in (BatchState.ACCEPTED, BatchState.PARTIAL) and not uncertain
         if settled or (uncertain and not (resend.resend_unknown or resend.send_again)):
@@ -235,22 +242,25 @@ def plan_resume(
     if not run.planning_done:  # a streamed run that stopped early: read on past its end
         last = max((r for b in run.batches for r in b.row_numbers), default=0)
         rest = [r for r in by_row if r > last]
-        plan.extra = ([e for r in rest for e in by_row[r]], [r for r in rest for _ in by_row[r]])
+        plan.extra = (
+            TableEvents.at(table, [p for r in rest for p in by_row[r]]),
+            [r for r in rest for _ in by_row[r]],
+        )
     if plan.batches:
-        check = ledger.check(run.site_uuid, [e for b in plan.batches for e in b.events],
-                             exclude_run=run.id)  # fmt: skip
+        events_going = chained([b.events for b in plan.batches])
+        check = ledger.check(run.site_uuid, events_going, exclude_run=run.id)
         plan.elsewhere = batches_held(check, plan.batches, resend)
     return plan
 
 
-def _rebuilt(
-    run: RunRecord, record: BatchRecord, by_row: Mapping[int, list[Event]], taken: dict[int, int]
-) -> Batch:
-    """A batch of the run made again from the file, checked against its payload hash: the
-    next events of each of its rows, up to its event count (`taken` says how many of each
-    row's events earlier batches took)."""
+def _planned(
+    run: RunRecord, record: BatchRecord, by_row: Mapping[int, list[int]], taken: dict[int, int]
+) -> tuple[tuple[int, ...], list[int]]:
+    """A batch of the run made again from the file: its rows, and the table positions of
+    the next events of each of its rows, up to its event count (`taken` says how many of
+    each row's events earlier batches took)."""
     rows: list[int] = []
-    events: list[Event] = []
+    positions: list[int] = []
     for row in record.row_numbers:
         if row not in by_row:
             raise LedgerError(
@@ -259,11 +269,15 @@ def _rebuilt(
                 "options differ from the ones the run was sent with."
             )
         start = taken.get(row, 0)
-        count = min(len(by_row[row]) - start, record.events - len(events))
-        events.extend(by_row[row][start : start + count])
+        count = min(len(by_row[row]) - start, record.events - len(positions))
+        positions.extend(by_row[row][start : start + count])
         rows.extend([row] * count)
         taken[row] = start + count
-    batch = Batch(record.number, tuple(rows), tuple(events))
+    return tuple(rows), positions
+
+
+def _check_hash(run: RunRecord, record: BatchRecord, batch: Batch) -> None:
+    """Refuse a batch made again that does not hold the events the ledger planned."""
     if payload_hash(batch.events) != record.payload_hash:
         raise LedgerError(
             f"Cannot resume run {run.id}: batch {record.number} (rows {record.rows}) "
@@ -271,4 +285,3 @@ def _rebuilt(
             "differently (another version of bento-ui, other options): send it as a new "
             "run instead; events this site already accepted are skipped."
         )
-    return batch

@@ -246,7 +246,7 @@ class SendPlan:
     earlier: list[BatchResult] = field(default_factory=list)
     uncertain: list[int] = field(default_factory=list)  # batches left as they are: maybe sent
     elsewhere: dict[int, tuple[str, ...]] = field(default_factory=dict)  # held: other runs
-    extra: tuple[list[Event], list[int]] | None = None
+    extra: tuple[Sequence[Event], list[int]] | None = None
     of: int = 0
     _sent: bool = field(default=False, repr=False)
 

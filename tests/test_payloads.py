@@ -150,6 +150,31 @@ def test_batch_bodies_are_the_events_of_the_table() -> None:
         assert list(batch.events) == part and batch.events[1] == part[1]
 
 
+@pytest.mark.parametrize(("first", "window"), [(2, 3), (4, 4), (20_000, 100_000)])
+def test_every_batch_body_is_the_bytes_of_its_dicts_whatever_the_windows(
+    first: int, window: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Texts are written a window at a time and a body is cut from its window: batches
+    # that straddle windows, and a last short batch, post their own events, each once,
+    # byte for byte as the whole table's texts write them.
+    from bento_ui import event_texts
+    from bento_ui.ledger import payload_hash
+
+    monkeypatch.setattr(event_texts, "FIRST_WINDOW", first)
+    monkeypatch.setattr(event_texts, "WINDOW", window)
+    table = pd.concat([EDGE_TABLE] * 3, ignore_index=True)
+    expected = build_events(table)
+    texts = encode_events(table).to_pylist()
+    events = event_texts.TableEvents.of(table)
+    for start in range(0, len(table), 5):
+        part, stop = events[start : start + 5], start + 5
+        body = part.body()
+        assert body == ('{"events":[' + ",".join(texts[start:stop]) + "]}").encode("utf-8")
+        assert json.loads(body) == json.loads(batch_body(expected[start:stop]))
+        assert part.payload_hash() == payload_hash(expected[start:stop])
+    assert events[3:3].body() == b'{"events":[]}'
+
+
 def test_table_events_fingerprints_are_those_of_the_dicts() -> None:
     from bento_ui.event_texts import TableEvents
     from bento_ui.ledger import event_fingerprint, payload_hash

@@ -306,6 +306,42 @@ def test_a_closed_tab_is_resumed_from_the_event_table(emulator: Emulator, tmp_pa
     assert set(emails(emulator).values()) == {1} and len(emails(emulator)) == 25
 
 
+def test_a_run_whose_rows_make_several_events_is_resumed_event_by_event(
+    emulator: Emulator,
+) -> None:
+    # Row 2's tags make three events and batches of two cut through it: the resumed
+    # batches are the very events planned (their payload hashes), each sent once.
+    from bento_ui import validate
+
+    table = pd.DataFrame(
+        {"type": ["$tag", "signup", "$tag"], "email": ["a@x.com", "b@x.com", "c@x.com"],
+         "tags": ["vip, news, beta", "pro", "one"]},
+        index=pd.RangeIndex(2, 5, name="row"),
+    )  # fmt: skip
+    valid = validate(table).valid
+
+    class StopScript(Exception):
+        pass
+
+    def stop_after_one(result: BatchResult) -> None:
+        if result.number == 1:
+            raise StopScript
+
+    with pytest.raises(StopScript):
+        send(valid, emulator.credentials, batch_size=2, on_batch=stop_after_one)
+    with Ledger() as ledger:
+        (run,) = ledger.runs()
+        plan = plan_resume(run.id, emulator.credentials, ledger=ledger, table=valid)
+        assert [b.rows for b in plan.batches] == [(2, 3), (3, 4)]
+        report = plan.send(client=fast(emulator.credentials))
+    assert report.ok
+    adds_up(report.totals, 6)
+    sent = [(e["email"], e["type"], e.get("details", {}).get("tag")) for e in emulator.events()]
+    assert sorted(sent) == sorted(
+        (e["email"], e["type"], e.get("details", {}).get("tag")) for e in build_events(valid)
+    )
+
+
 def test_a_partial_batch_is_resent_only_on_request(emulator: Emulator, tmp_path: Path) -> None:
     file = write_csv(tmp_path / "a.csv", 6)
     # New meaning: only a partial batch whose failures Bento did not all name is uncertain

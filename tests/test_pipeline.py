@@ -212,3 +212,24 @@ def test_a_near_twin_in_another_chunk_is_not_a_duplicate(tmp_path: Path, chunk_r
     assert prepared.problems.equals(whole.problems)
     repeats = prepared.problems[prepared.problems["message"].str.contains("the same event")]
     assert len(repeats) == twins.duplicated().sum() > 0  # the exact repeats, no more
+
+
+def test_on_chunk_sees_every_chunk_in_order_and_its_error_stops_the_pass(tmp_path: Path) -> None:
+    path = tmp_path / "events.csv"
+    _events_csv(path, 200)
+    mapping = suggest_mapping(read_header(path))
+    seen: list[int] = []
+    prepared = prepare_in_chunks(
+        path, mapping, chunk_rows=30, now=NOW, on_chunk=lambda c: seen.append(c.validation.rows)
+    )
+    assert seen == [30] * 6 + [20] and prepared.rows == 200
+
+    def fails_on_the_second(chunk: object) -> None:
+        seen.append(1)
+        if len(seen) == 2:
+            raise RuntimeError("stop here")
+
+    seen.clear()
+    with pytest.raises(RuntimeError, match="stop here"):
+        prepare_in_chunks(path, mapping, chunk_rows=30, now=NOW, on_chunk=fails_on_the_second)
+    assert len(seen) == 2  # no chunk is handed over after the error

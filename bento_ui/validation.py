@@ -1193,12 +1193,20 @@ def _repeats_of_seen(out: pd.DataFrame, seen: SeenRows) -> tuple[pd.Series, pd.S
     earlier chunk's rows are known by their hash alone."""
     hashes = row_hashes(out)
     rows = out.index.to_numpy()
-    distinct, first, which = np.unique(hashes, return_index=True, return_inverse=True)
-    earlier = seen.first_rows(distinct)  # sorted: the fastest look-up
+    order = np.argsort(hashes, kind="stable")  # equal hashes: the first row first
+    ordered = hashes[order]
+    starts = np.ones(len(ordered), dtype=bool)  # where a run of equal hashes starts
+    starts[1:] = ordered[1:] != ordered[:-1]
+    earlier = seen.first_rows(ordered[starts])  # sorted: the fastest look-up
     new = earlier < 0
-    seen.add(distinct[new], rows[first[new]], is_sorted=True)
-    first_here = first[which]
-    before = earlier[which]
-    repeated = (before >= 0) | (first_here != np.arange(len(out)))
-    same_as = np.where(before >= 0, before, rows[first_here])
-    return pd.Series(repeated, index=out.index), pd.Series(same_as, index=out.index)
+    seen.add(ordered[starts][new], rows[order[starts][new]], is_sorted=True)
+    # For each row (in hash order): the row it repeats, or -1.
+    run = np.cumsum(starts) - 1
+    same_as = earlier[run]
+    within = ~starts & (same_as < 0)
+    same_as[within] = rows[order[starts]][run[within]]
+    repeated = np.zeros(len(out), dtype=bool)
+    repeated[order] = same_as >= 0
+    same_as_rows = np.empty(len(out), dtype=rows.dtype)
+    same_as_rows[order] = same_as
+    return pd.Series(repeated, index=out.index), pd.Series(same_as_rows, index=out.index)

@@ -233,3 +233,16 @@ def test_on_chunk_sees_every_chunk_in_order_and_its_error_stops_the_pass(tmp_pat
     with pytest.raises(RuntimeError, match="stop here"):
         prepare_in_chunks(path, mapping, chunk_rows=30, now=NOW, on_chunk=fails_on_the_second)
     assert len(seen) == 2  # no chunk is handed over after the error
+
+
+def test_a_rows_hash_does_not_depend_on_the_rows_beside_it() -> None:
+    # Each chunk is hashed on its own: a cell must hash the same in a column of cells all
+    # as long as it (one row alone), of short cells, or of long and short ones.
+    from bento_ui.row_hashes import row_hashes
+
+    frame = _near_twins()
+    whole = row_hashes(frame)
+    alone = [row_hashes(frame.iloc[[i]])[0] for i in range(len(frame))]
+    assert list(whole) == alone
+    short = frame[frame["fields.a"].str.len() == 2]
+    assert list(row_hashes(short)) == list(whole[short.index])

@@ -80,14 +80,14 @@ def _cell_hashes(array: pa.LargeStringArray) -> np.ndarray:
     elif int(lengths.min()) == longest:  # all as long (dates, ids): word k of each cell
         hashes = lengths.astype(np.uint64) * _SEED  # is every `longest` bytes from byte 8k
         for k in range(0, longest, 8):
-            word = np.array(
+            column_word: np.ndarray = np.array(
                 np.ndarray((len(lengths),), "<u8", padded, offset=k, strides=(longest,))
             )
             if longest - k < 8:
-                cut = np.uint64((8 - (longest - k)) * 8)
-                word <<= cut
-                word >>= cut
-            hashes = _step(hashes, word)
+                spare_bits = np.uint64((8 - (longest - k)) * 8)
+                np.left_shift(column_word, spare_bits, out=column_word)
+                np.right_shift(column_word, spare_bits, out=column_word)
+            hashes = _step(hashes, column_word)
     else:
         # Longest cells first: the cells that still have bytes at word k are a prefix.
         spare = (longest - lengths).astype(np.uint16 if longest < 1 << 16 else np.int64)

@@ -9,8 +9,9 @@
 Memory stays flat as the file grows: a CSV or TSV file on disk is parsed by pyarrow's
 streaming reader `chunk_rows` rows at a time (with the same text-exact options as
 `read_table`), and each chunk is mapped, validated and turned into request bodies on its
-own. What is kept between chunks is small: the problems found, and 16 bytes a row to
-find a row that repeats one of an earlier chunk (`validation.SeenRows`). Other sources
+own. What is kept between chunks is small: the problems found, and 12 bytes a row to
+find a row that repeats one of an earlier chunk (`validation.SeenRows`: a 64-bit hash of
+every cell of the row, `row_hashes`, and its row number). Other sources
 (workbooks, bytes, uploads, files that are not UTF-8) are read whole by `read_table` and
 then handled in the same chunks, so everything downstream is the same.
 
@@ -417,7 +418,9 @@ def prepare_in_chunks(
     amounts: Unit = MINOR,
 ) -> PreparedFile:
     """Check every row of a file, chunk by chunk (the first pass): the summary and the
-    problems `validate` would give for the whole table. `on_chunk` sees each chunk."""
+    problems `validate` would give for the whole table. `on_chunk` sees each chunk, in
+    order, in a thread of its own while the next chunk is checked (so one chunk more is
+    held while it runs); its error stops the pass."""
     timezone = check_timezone(timezone)  # before reading a byte of a big file
     decimal_mark: str | None = None
     while True:

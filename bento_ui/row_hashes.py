@@ -57,8 +57,8 @@ def row_hashes(frame: pd.DataFrame) -> np.ndarray:
                 part = pd.util.hash_pandas_object(column, index=False).to_numpy(np.uint64)
             else:
                 part = _cell_hashes(arrow_text.flat(data))
-            hashes = _mix(hashes * _SEED + part)
-    return hashes
+            hashes = _step(hashes, part)  # a bijection of the hash so far, for each cell
+        return _mix(hashes)
 
 
 def _cell_hashes(array: pa.LargeStringArray) -> np.ndarray:
@@ -103,7 +103,7 @@ def _cell_hashes(array: pa.LargeStringArray) -> np.ndarray:
             if full < count:  # the cells ending in this word: keep their own (low) bytes
                 cut = ((8 * (k + 1) - ordered[full:count]) * 8).astype(np.uint64)
                 word[full:count] = (word[full:count] << cut) >> cut
-            state[:count] = _step(state[:count], word)
+            _step(state[:count], word)  # in place
         hashes = np.empty(len(lengths), dtype=np.uint64)
         hashes[order] = state
     if array.null_count:

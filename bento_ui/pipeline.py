@@ -9,8 +9,9 @@
 Memory stays flat as the file grows: a CSV or TSV file on disk is parsed by pyarrow's
 streaming reader `chunk_rows` rows at a time (with the same text-exact options as
 `read_table`), and each chunk is mapped, validated and turned into request bodies on its
-own. What is kept between chunks is small: the problems found, and 16 bytes a row to
-find a row that repeats one of an earlier chunk (`validation.SeenRows`). Other sources
+own. What is kept between chunks is small: the problems found, and 12 bytes a row to
+find a row that repeats one of an earlier chunk (`validation.SeenRows`: a 64-bit hash of
+every cell of the row, `row_hashes`, and its row number). Other sources
 (workbooks, bytes, uploads, files that are not UTF-8) are read whole by `read_table` and
 then handled in the same chunks, so everything downstream is the same.
 
@@ -41,7 +42,7 @@ import io
 import os
 import re
 from collections.abc import Callable, Generator, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -417,7 +418,9 @@ def prepare_in_chunks(
     amounts: Unit = MINOR,
 ) -> PreparedFile:
     """Check every row of a file, chunk by chunk (the first pass): the summary and the
-    problems `validate` would give for the whole table. `on_chunk` sees each chunk."""
+    problems `validate` would give for the whole table. `on_chunk` sees each chunk, in
+    order, in a thread of its own while the next chunk is checked (so one chunk more is
+    held while it runs); its error stops the pass."""
     timezone = check_timezone(timezone)  # before reading a byte of a big file
     decimal_mark: str | None = None
     while True:
@@ -438,6 +441,13 @@ def _first_pass(
 ) -> tuple[DateOrder | None, str | None] | None:
     """Run the first pass; the date order and decimal mark to start again with, if the
     dates or the amounts need it."""
+    with _in_order(on_chunk) as seen_by_caller:
+        return _first_pass_chunks(prepared, now, seen_by_caller)
+
+
+def _first_pass_chunks(
+    prepared: PreparedFile, now: pd.Timestamp | None, on_chunk: Callable[[Chunk], None] | None
+) -> tuple[DateOrder | None, str | None] | None:
     ambiguous_before = False
     marks: list[MarkSigns] = []  # what each chunk's amounts showed of their decimal mark
     for chunk in _check_chunks(prepared, SeenRows(), now):
@@ -466,6 +476,38 @@ def _first_pass(
             return prepared.date_order, mark
         prepared.decimal_mark = mark
     return None
+
+
+@contextlib.contextmanager
+def _in_order(
+    on_chunk: Callable[[Chunk], None] | None,
+) -> Iterator[Callable[[Chunk], None] | None]:
+    """`on_chunk`, called in a thread of its own, chunk after chunk, while the next chunk
+    is checked: what it does with a chunk (its payloads, mostly pyarrow, which lets go
+    of the GIL) takes the other core instead of time. One chunk waits at most; an error
+    of `on_chunk` stops the pass, as if it had been called in line."""
+    if on_chunk is None:
+        yield None
+        return
+    with ThreadPoolExecutor(1, thread_name_prefix="bento-ui-chunk") as pool:
+        pending: Future[None] | None = None
+
+        def hand_over(chunk: Chunk) -> None:
+            nonlocal pending
+            if pending is not None:
+                pending.result()  # the chunk before is done (or its error raised here)
+            pending = pool.submit(on_chunk, chunk)
+
+        try:
+            yield hand_over
+        except BaseException:
+            if pending is not None:  # stopped: the chunk under way ends, its outcome unasked
+                pending.cancel()
+                with contextlib.suppress(Exception):
+                    pending.result()
+            raise
+        if pending is not None:
+            pending.result()
 
 
 def _check_chunks(

@@ -29,6 +29,7 @@ from bento_ui.detail_checks import (
 )
 from bento_ui.kind_checks import check_kinds, check_tags_cells
 from bento_ui.problems import ERROR, PROBLEM_COLUMNS, WARNING, Problems
+from bento_ui.row_hashes import row_hashes
 from bento_ui.tags import explode_tags
 
 __all__ = ["ERROR", "PROBLEM_COLUMNS", "WARNING", "SeenRows", "Validation", "validate"]
@@ -481,10 +482,11 @@ def _check_flat(column: str, clean: pd.Series, problems: Problems) -> None:
 
 
 class SeenRows:
-    """The rows validated so far, as 64-bit hashes with the row each was first seen in:
-    finds a row that repeats one of an earlier chunk (`bento_ui.pipeline`). 12 bytes a
-    row (60 MB for 5 million rows), kept as a few sorted arrays merged like a binary
-    counter, so adding a chunk and looking one up stay fast as the file grows."""
+    """The rows validated so far, as 64-bit hashes of every cell (`row_hashes`) with the
+    row each was first seen in: finds a row that repeats one of an earlier chunk
+    (`bento_ui.pipeline`). 12 bytes a row (60 MB for 5 million rows), kept as a few
+    sorted arrays merged like a binary counter, so adding a chunk and looking one up
+    stay fast as the file grows."""
 
     def __init__(self) -> None:
         self._levels: list[tuple[np.ndarray, np.ndarray]] = []  # (sorted hashes, rows)
@@ -493,7 +495,8 @@ class SeenRows:
         return sum(len(keys) for keys, _ in self._levels)
 
     def first_rows(self, hashes: np.ndarray) -> np.ndarray:
-        """For each hash, the row it was first seen in, or -1."""
+        """For each hash, the row it was first seen in, or -1. Sorted hashes are looked
+        up fastest (each search starts where the one before ended)."""
         found = np.full(len(hashes), -1, dtype=np.int64)
         for keys, rows in self._levels:
             if not len(keys):
@@ -503,12 +506,15 @@ class SeenRows:
             found[hit] = rows[at[hit]]
         return found
 
-    def add(self, hashes: np.ndarray, rows: np.ndarray) -> None:
-        """Remember rows whose hashes were not seen before."""
+    def add(self, hashes: np.ndarray, rows: np.ndarray, *, is_sorted: bool = False) -> None:
+        """Remember rows whose hashes were not seen before (all different)."""
         if not len(hashes):
             return
-        order = np.argsort(hashes, kind="stable")
-        self._levels.append((hashes[order], rows[order].astype(np.int32)))
+        if is_sorted:
+            self._levels.append((hashes, rows.astype(np.int32)))
+        else:
+            order = np.argsort(hashes, kind="stable")
+            self._levels.append((hashes[order], rows[order].astype(np.int32)))
         while len(self._levels) > 1 and len(self._levels[-2][0]) <= 2 * len(self._levels[-1][0]):
             # One array at a time, the parts let go as soon as they are joined: the merge
             # of the two largest levels is the peak of a streamed file's memory.
@@ -538,26 +544,50 @@ def _flag_duplicates(out: pd.DataFrame, problems: Problems, seen: SeenRows | Non
         out = out[out[ev.EMAIL].duplicated(keep=False).to_numpy()]
         if out.empty:
             return
-    hashes = pd.util.hash_pandas_object(out, index=False)
-    repeated = hashes.duplicated(keep="first")
-    first_row = hashes.drop_duplicates(keep="first")
-    first_of = pd.Series(first_row.index, index=first_row.to_numpy())
-    same_as = hashes.map(first_of)
     if seen is not None:
-        values, rows = hashes.to_numpy(), out.index.to_numpy()
-        earlier = seen.first_rows(values)
-        before = earlier >= 0
-        seen.add(values[~before & ~repeated.to_numpy()], rows[~before & ~repeated.to_numpy()])
-        same_as = pd.Series(np.where(before, earlier, same_as.to_numpy()), index=out.index)
-        repeated = repeated | before
+        repeated, same_as = _repeats_of_seen(out, seen)
+    else:
+        hashes = pd.util.hash_pandas_object(out, index=False)
+        repeated = hashes.duplicated(keep="first")
+        first_row = hashes.drop_duplicates(keep="first")
+        first_of = pd.Series(first_row.index, index=first_row.to_numpy())
+        same_as = hashes.map(first_of)
     if not repeated.any():
         return
+    # Messages for the repeated rows only (a chunk's mask covers all of its rows).
+    twice = repeated.to_numpy()
+    rows = out.index[twice]
     problems.add(
         repeated,
         "(row)",
-        out.index.to_series().astype("str"),
+        pd.Series(rows.astype("str"), index=rows),
         WARNING,
         "the same event as row "
-        + same_as.astype("str")
+        + pd.Series(same_as.to_numpy()[twice], index=rows).astype("str")
         + ": it would be sent twice; drop this row if that is a mistake",
     )
+
+
+def _repeats_of_seen(out: pd.DataFrame, seen: SeenRows) -> tuple[pd.Series, pd.Series]:
+    """(rows that repeat an earlier one of this table or of `seen`, the row each repeats),
+    and `seen` learns the rest. Every row is hashed, from its bytes (`row_hashes`): an
+    earlier chunk's rows are known by their hash alone."""
+    hashes = row_hashes(out)
+    rows = out.index.to_numpy()
+    order = np.argsort(hashes, kind="stable")  # equal hashes: the first row first
+    ordered = hashes[order]
+    starts = np.ones(len(ordered), dtype=bool)  # where a run of equal hashes starts
+    starts[1:] = ordered[1:] != ordered[:-1]
+    earlier = seen.first_rows(ordered[starts])  # sorted: the fastest look-up
+    new = earlier < 0
+    seen.add(ordered[starts][new], rows[order[starts][new]], is_sorted=True)
+    # For each row (in hash order): the row it repeats, or -1.
+    run = np.cumsum(starts) - 1
+    same_as = earlier[run]
+    within = ~starts & (same_as < 0)
+    same_as[within] = rows[order[starts]][run[within]]
+    repeated = np.zeros(len(out), dtype=bool)
+    repeated[order] = same_as >= 0
+    same_as_rows = np.empty(len(out), dtype=rows.dtype)
+    same_as_rows[order] = same_as
+    return pd.Series(repeated, index=out.index), pd.Series(same_as_rows, index=out.index)

@@ -169,3 +169,80 @@ def test_seen_rows_remembers_the_first_row_of_each_hash() -> None:
     assert len(seen) == 1000
     probe = np.array([0, 7919 * 999, 5, 7919 * 500], dtype=np.uint64)
     assert list(seen.first_rows(probe)) == [2, 1001, -1, 502]
+
+
+def _near_twins() -> pd.DataFrame:
+    """Rows of equal lengths that differ in one byte, at every position of a cell up to
+    past the third 8-byte word, or only in where one cell ends and the next begins; and
+    exact repeats of some of them. Cheap keys (lengths) cannot tell any of them apart."""
+    base = "abcdefghijklmnopqrstuvwxyz0123"
+    rows = [(base, "ab", "c")]
+    rows += [(base[:at] + "é" + base[at + 2 :], "ab", "c") for at in range(0, 28, 3)]
+    rows += [(base[:at] + "_" + base[at + 1 :], "ab", "c") for at in range(len(base))]
+    rows += [(base, "a", "bc"), (base, "", "abc"), (base, "abc", "")]
+    rows += rows[::7]  # exact repeats
+    return pd.DataFrame(rows, columns=["fields.note", "fields.a", "fields.b"], dtype="str")
+
+
+def test_row_hashes_tell_apart_exactly_the_rows_pandas_tells_apart() -> None:
+    from bento_ui.row_hashes import row_hashes
+
+    frame = _near_twins()
+    frame.loc[len(frame)] = [None, "ab", "c"]  # a missing cell is not ""
+    frame.loc[len(frame)] = ["", "ab", "c"]
+    ours = pd.Series(row_hashes(frame))
+    pandas = pd.util.hash_pandas_object(frame, index=False)
+    assert ours.duplicated().sum() == _near_twins().duplicated().sum() > 0
+    # The same rows are equal: the first of each group is the same row for both.
+    first, first_pandas = (h.groupby(h).transform("idxmin") for h in (ours, pandas))
+    assert (first == first_pandas).all()
+
+
+@pytest.mark.parametrize("chunk_rows", [3, 10_000])
+def test_a_near_twin_in_another_chunk_is_not_a_duplicate(tmp_path: Path, chunk_rows: int) -> None:
+    twins = _near_twins()
+    lines = ["Email,Event,Date,Note,A,B"]
+    for note, a, b in twins.itertuples(index=False):
+        lines.append(f"same@example.com,signup,2024-01-05 10:00,{note},{a},{b}")
+    path = tmp_path / "twins.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    mapping = suggest_mapping(read_header(path))
+    whole = validate(apply_mapping(read_table(path), mapping), now=NOW)
+    prepared = prepare_in_chunks(path, mapping, chunk_rows=chunk_rows, now=NOW)
+    assert prepared.problems.equals(whole.problems)
+    repeats = prepared.problems[prepared.problems["message"].str.contains("the same event")]
+    assert len(repeats) == twins.duplicated().sum() > 0  # the exact repeats, no more
+
+
+def test_on_chunk_sees_every_chunk_in_order_and_its_error_stops_the_pass(tmp_path: Path) -> None:
+    path = tmp_path / "events.csv"
+    _events_csv(path, 200)
+    mapping = suggest_mapping(read_header(path))
+    seen: list[int] = []
+    prepared = prepare_in_chunks(
+        path, mapping, chunk_rows=30, now=NOW, on_chunk=lambda c: seen.append(c.validation.rows)
+    )
+    assert seen == [30] * 6 + [20] and prepared.rows == 200
+
+    def fails_on_the_second(chunk: object) -> None:
+        seen.append(1)
+        if len(seen) == 2:
+            raise RuntimeError("stop here")
+
+    seen.clear()
+    with pytest.raises(RuntimeError, match="stop here"):
+        prepare_in_chunks(path, mapping, chunk_rows=30, now=NOW, on_chunk=fails_on_the_second)
+    assert len(seen) == 2  # no chunk is handed over after the error
+
+
+def test_a_rows_hash_does_not_depend_on_the_rows_beside_it() -> None:
+    # Each chunk is hashed on its own: a cell must hash the same in a column of cells all
+    # as long as it (one row alone), of short cells, or of long and short ones.
+    from bento_ui.row_hashes import row_hashes
+
+    frame = _near_twins()
+    whole = row_hashes(frame)
+    alone = [row_hashes(frame.iloc[[i]])[0] for i in range(len(frame))]
+    assert list(whole) == alone
+    short = frame[frame["fields.a"].str.len() == 2]
+    assert list(row_hashes(short)) == list(whole[short.index])

@@ -163,15 +163,6 @@ def _dig(obj: Any, path: list[str]) -> Any:
     return obj
 
 
-def _holds(obj: Any, path: list[str]) -> bool:
-    """Whether `obj` has `path`, whatever its value (null too: the person wrote it)."""
-    for key in path:
-        if not isinstance(obj, dict) or key not in obj:
-            return False
-        obj = obj[key]
-    return True
-
-
 def detail_values(stripped: pd.DataFrame, details: Details, column: str) -> pd.Series:
     """A detail's text per row, from its dotted column or else from the details JSON."""
     path = column.split(".")[1:]
@@ -199,12 +190,10 @@ def check_details_overlap(stripped: pd.DataFrame, details: Details, problems: Pr
         column = str(name)
         if not ev.is_details_column(column):
             continue
-        # Candidates first: the distinct objects that set the path (most set none).
-        path = column.split(".")[1:]
-        sets_it = [
-            any(_holds(d, path[:i]) for i in range(1, len(path) + 1))
-            for d in details.objects
-        ]
+        # Candidates first: the distinct objects that set the path or a part of it (most
+        # set none). Every part of a path starts with its first key: that says it.
+        first = column.split(".")[1]
+        sets_it = [first in d for d in details.objects]
         if not any(sets_it):
             continue
         clash = details.rows_where(sets_it) & arrow_text.filled(values)

@@ -7,7 +7,9 @@ returns, in spreadsheet row order and, within a row, in the order of the checks.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 ERROR = "error"
 WARNING = "warning"
@@ -21,6 +23,19 @@ def _pick(values: pd.Series, mask: pd.Series, rows: pd.Index) -> pd.Series:
     if len(values) == len(mask) and values.index.equals(mask.index):
         return values[mask.to_numpy()]
     return values.reindex(rows)
+
+
+_STR = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas' "str"
+
+
+def _texts(values: pd.Series) -> pd.Series:
+    return pd.Series(values.array, dtype=_STR) if values.dtype == _STR else values.astype(_STR)
+
+
+def _repeated(text: str, count: int) -> pd.Series:
+    """`text` `count` times, as one pyarrow column (its bytes once, offsets repeated)."""
+    one = pa.array([text], pa.large_string())
+    return pd.Series(one.take(pa.array(np.zeros(count, dtype=np.int64))), dtype=_STR)
 
 
 class Problems:
@@ -50,16 +65,19 @@ class Problems:
         long = shown.str.len() > _SHOWN_VALUE_LENGTH
         if long.any():
             shown = shown.where(~long, shown.str.slice(0, _SHOWN_VALUE_LENGTH) + "...")
+        # Text columns stay in pyarrow: a Python string per problem costs more than the
+        # check that found it.
+        texts = _texts(shown)
         self.parts.append(
             pd.DataFrame(
                 {
-                    "row": rows,
-                    "column": column,
-                    "value": shown.to_numpy(),
-                    "severity": severity,
-                    "message": _pick(message, mask, rows).to_numpy()
+                    "row": rows.to_numpy(),
+                    "column": _repeated(column, len(rows)),
+                    "value": texts,
+                    "severity": _repeated(severity, len(rows)),
+                    "message": _texts(_pick(message, mask, rows))
                     if isinstance(message, pd.Series)
-                    else message,
+                    else _repeated(message, len(rows)),
                 }
             )
         )

@@ -44,9 +44,17 @@ def each_column(work: Callable[[T], R], columns: Sequence[T], rows: int) -> list
 _BESIDE = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bento-ui-beside")
 
 
-def beside(work: Callable[[], R]) -> Future[R]:
-    """`work()` started in a thread of its own, beside the caller's; `.result()` waits."""
-    return _BESIDE.submit(work)
+def beside(work: Callable[[], R], rows: int) -> Future[R]:
+    """`work()` started in a thread of its own, beside the caller's, when the table is
+    big; else done at once. `.result()` gives its answer (or raises its error)."""
+    if rows >= PARALLEL_FROM:
+        return _BESIDE.submit(work)
+    done: Future[R] = Future()
+    try:
+        done.set_result(work())
+    except Exception as error:
+        done.set_exception(error)
+    return done
 
 
 def arrow(column: pd.Series) -> pa.ChunkedArray | None:

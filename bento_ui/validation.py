@@ -182,8 +182,7 @@ def validate(
             dates.check(text[ev.DATE], timezone, now, beside)
         return email
 
-    running = arrow_text.beside(email_and_dates) if len(text) >= arrow_text.PARALLEL_FROM else None
-    checked_email = email_and_dates() if running is None else None
+    checked_email = arrow_text.beside(email_and_dates, len(text))
     checks_before = len(problems.parts)
 
     for column in (c for c in text.columns if ev.is_fields_column(c)):
@@ -203,11 +202,8 @@ def validate(
     amount_marks = None
     if ev.TYPE in out:
         amount_marks = check_kinds(out, stripped, details, problems, amounts, decimal_mark)
-    if running is not None:
-        checked_email = running.result()
-    assert checked_email is not None
+    out[ev.EMAIL] = checked_email.result()
     problems.parts[checks_before:checks_before] = beside.parts
-    out[ev.EMAIL] = checked_email
     if dates.iso is not None:
         out[ev.DATE] = dates.iso
 

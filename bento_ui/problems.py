@@ -25,17 +25,15 @@ def _pick(values: pd.Series, mask: pd.Series, rows: pd.Index) -> pd.Series:
     return values.reindex(rows)
 
 
-_STR = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas' "str"
-
-
 def _texts(values: pd.Series) -> pd.Series:
-    return pd.Series(values.array, dtype=_STR) if values.dtype == _STR else values.astype(_STR)
+    """`values` as text, numbered from 0 like the other columns of a part."""
+    return pd.Series(values.astype("str").array)
 
 
 def _repeated(text: str, count: int) -> pd.Series:
     """`text` `count` times, as one pyarrow column (its bytes once, offsets repeated)."""
     one = pa.array([text], pa.large_string())
-    return pd.Series(one.take(pa.array(np.zeros(count, dtype=np.int64))), dtype=_STR)
+    return pd.Series(one.take(pa.array(np.zeros(count, dtype=np.int64))), dtype="str")
 
 
 class Problems:

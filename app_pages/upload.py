@@ -70,7 +70,7 @@ from bento_ui.payloads import to_json
 from bento_ui.resume import apply_edits
 from bento_ui.sending import Origin
 from bento_ui.spreadsheet import REPEATED_HEADERS, describe_repeated_headers, rehead
-from bento_ui.templates import template_csv, template_xlsx
+from bento_ui.templates import template_csv, template_frame, template_xlsx
 from ui.checked import Checked
 from ui.logic import (
     AMOUNT_UNITS,
@@ -110,11 +110,17 @@ PREVIEW_EVENTS = 3  # events shown as JSON before sending
 DATE_ORDERS = {"day-first": "Day first (31/12/2024)", "month-first": "Month first (12/31/2024)"}
 
 
-def templates() -> None:
+def templates(*, example: bool) -> None:
+    """The templates to download; `example`: their rows shown as well (before a file is
+    chosen). Drawing a table and a code block then also has the browser load the code it
+    draws them with while the person picks a file: the first summary would otherwise
+    wait about a second for it (the JSON preview's code block is 1.5 MB of script)."""
     st.caption(
         "One example row each for a custom event, a `$purchase` and a `$tag`. Fill it in, "
         "keep the headers, and upload it here."
     )
+    if example:
+        st.dataframe(template_frame(), hide_index=True, width="stretch")
     left, right, _ = st.columns([1, 1, 3])
     left.download_button("Template (CSV)", template_csv, file_name="bento-events-template.csv",
                          mime="text/csv", key="upload_template_csv", on_click="ignore")
@@ -123,6 +129,9 @@ def templates() -> None:
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         key="upload_template_xlsx", on_click="ignore",
     )
+    if example:
+        st.caption("Or copy the CSV text into a file of your own:")
+        st.code(template_csv().decode("utf-8"), language="csv")
 
 
 @dataclass(frozen=True)
@@ -731,7 +740,7 @@ st.caption(
 
 chosen = chosen_file()
 with st.expander("Templates: start from an example file", expanded=chosen is None):
-    templates()
+    templates(example=chosen is None)
 if chosen is None:
     st.info("Upload a file to start. Not sure how to lay it out? Download a template above.",
             icon=":material/upload_file:")

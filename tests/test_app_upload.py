@@ -70,6 +70,9 @@ def test_empty_state_offers_templates() -> None:
     assert "Upload a file to start" in " ".join(texts(at.info))
     labels = [b.label for b in at.download_button]
     assert labels == ["Template (CSV)", "Template (Excel)"]
+    # The template's rows, as a table and as CSV text to copy.
+    assert at.dataframe[0].value["type"].tolist() == ["webinar_attended", "$purchase", "$tag"]
+    assert at.code[0].value.splitlines()[0].startswith("type,email,date,")
     assert at.file_uploader(key="upload_file").allowed_type == [
         ".csv", ".tsv", ".txt", ".xlsx", ".xls", ".ods", ".jsonl", ".ndjson"]
 

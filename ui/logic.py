@@ -34,6 +34,10 @@ from typing import Any
 
 import pandas as pd
 
+# At start, not at the first upload: pandas' Styler (and jinja2) take a few tenths of a
+# second to import, and the fix grid's marks need it on every upload with problems.
+from pandas.io.formats.style import Styler
+
 from bento_ui import events as ev
 from bento_ui.batching import Batch, describe_rows
 from bento_ui.config import Credentials
@@ -622,14 +626,14 @@ def mark_bad_cells(frame: pd.DataFrame, problems: pd.DataFrame) -> tuple[pd.Data
     return out, severities
 
 
-def marked(frame: pd.DataFrame, severities: Mapping[str, pd.Series]) -> Any:
+def marked(frame: pd.DataFrame, severities: Mapping[str, pd.Series]) -> Styler:
     """A Styler that paints the marker cells (errors red, warnings amber); a data editor
     shows the styles of its read-only columns."""
     def paint(column: pd.Series) -> list[str]:
         found = severities[str(column.name)]
         return [_MARK_STYLE.get(str(found.get(row)), "") for row in column.index]
 
-    return frame.style.apply(paint, subset=list(severities))
+    return Styler(frame).apply(paint, subset=list(severities))
 
 
 def _notes(problems: pd.DataFrame) -> pd.Series:

@@ -29,7 +29,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from bento_ui import json_limits
-from bento_ui.payloads import Event, encode_canonical, encode_events
+from bento_ui.event_json import EventJson
+from bento_ui.payloads import Event, encode_canonical
 
 # Rows written at a time. Each write has a fixed cost of about 20 ms (pandas and
 # pyarrow calls per column), so a row of a window of 100k rows costs a sixth of the CPU a
@@ -50,9 +51,9 @@ class _Texts:
     written in a thread (pyarrow works without the GIL) while the requests of this one
     wait for their answers, so the send loop seldom waits for a window."""
 
-    def __init__(self, rows: _Rows, encode: Callable[[pd.DataFrame], pa.Array]) -> None:
+    def __init__(self, rows: _Rows, write: Callable[[int, int], pa.Array]) -> None:
         self._rows = rows
-        self._encode = encode
+        self._write_rows = write
         self._window: tuple[int, int, pa.Array] | None = None
         self._next: tuple[int, Future[tuple[int, int, pa.Array]]] | None = None
         self._lock = threading.Lock()
@@ -101,8 +102,7 @@ class _Texts:
 
     def _write(self, start: int, stop: int) -> tuple[int, int, pa.Array]:
         stop = min(len(self._rows.positions), stop)
-        table = self._rows.table.iloc[self._rows.positions[start:stop]]
-        return start, stop, self._encode(table)
+        return start, stop, self._write_rows(start, stop)
 
 
 class _Rows:
@@ -111,9 +111,33 @@ class _Rows:
     def __init__(self, table: pd.DataFrame, positions: np.ndarray) -> None:
         self.table = table
         self.positions = positions
-        self.payload = _Texts(self, encode_events)
-        self.canonical = _Texts(self, encode_canonical)
+        self.payload = _Texts(self, self._payload)
+        self.canonical = _Texts(self, self._canonical)
         self.prints: dict[str, list[bytes]] = {}  # per site UUID, every row's fingerprint
+        self._cells: dict[str, pa.ChunkedArray] | None = None
+        self._writer: EventJson | None = None
+        self._lock = threading.Lock()
+
+    def _payload(self, start: int, stop: int) -> pa.Array:
+        """`encode_events` of these rows, straight from the table's Arrow cells: the
+        columns taken from pandas once, a window a slice of them (no copy of the rows
+        in order), one writer for every window (see `event_json`)."""
+        with self._lock:
+            if self._cells is None or self._writer is None:
+                self._writer = EventJson(self.table.columns)
+                wanted = {leaf.column for leaf in self._writer.leaves}
+                self._cells = {c: _arrow_cells(self.table[c]) for c in wanted}
+            cells, writer = self._cells, self._writer
+        at = self.positions[start:stop]
+        if len(at) and at[-1] - at[0] == len(at) - 1 and bool((np.diff(at) == 1).all()):
+            window = {c: _one_array(a.slice(int(at[0]), len(at))) for c, a in cells.items()}
+        else:
+            rows = pa.array(at)
+            window = {c: _one_array(a.take(rows)) for c, a in cells.items()}
+        return writer.write(window)
+
+    def _canonical(self, start: int, stop: int) -> pa.Array:
+        return encode_canonical(self.table.iloc[self.positions[start:stop]])
 
     def fingerprints(self, site_uuid: str) -> list[bytes]:
         found = self.prints.get(site_uuid)
@@ -225,6 +249,18 @@ class TableEvents(Sequence[Event]):
             mine = prints[self._start : self._stop]
             rows.prints[site] = [p for p, k in zip(mine, mask.tolist(), strict=True) if k]
         return TableEvents(rows)
+
+
+def _arrow_cells(column: pd.Series) -> pa.ChunkedArray:
+    """A column's cells as Arrow text, as `payloads.encode_events` reads them (no copy
+    of a column pandas keeps in Arrow already)."""
+    cells = pa.array(column.astype("str").array)
+    chunked = cells if isinstance(cells, pa.ChunkedArray) else pa.chunked_array([cells])
+    return chunked.cast(pa.large_string())
+
+
+def _one_array(cells: pa.ChunkedArray) -> pa.Array:
+    return cells.chunk(0) if cells.num_chunks == 1 else cells.combine_chunks()
 
 
 def select(events: Sequence[Event], keep: Sequence[bool]) -> Sequence[Event]:

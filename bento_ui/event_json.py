@@ -56,6 +56,21 @@ class EventJson:
         self.leaves = _leaves(list(columns))
         # Per details text: its members as written, plain and on a $purchase row.
         self._details: dict[str, tuple[str, str | None]] = {}
+        # Per leaf, the glues before it, by the leaf there before it (-1: none) and
+        # whether each is quoted (`write`'s codes); then the glues at the end.
+        count = len(self.leaves)
+        # Each array ends with "", taken where the leaf is not there.
+        self._glues = [
+            _texts(
+                self._glue(p, p_quoted, i, i_quoted)
+                for p in range(-1, i)
+                for p_quoted in (False, True)
+                for i_quoted in (False, True)
+            )
+            for i in range(count)
+        ]
+        ends = [(p, quoted) for p in range(-1, count) for quoted in (False, True)]
+        self._glues.append(_texts(self._glue(p, quoted, None, False) for p, quoted in ends))
 
     def write(self, cells: Mapping[str, pa.Array]) -> pa.Array:
         """The JSON text of each row's event, from the table's cells (large strings)."""
@@ -96,22 +111,12 @@ class EventJson:
         for i in range(len(leaves)):
             own = np.broadcast_to(np.asarray(quoted[i], dtype=bool), (n,))
             codes = ((before + 1) * 2 + before_quoted) * 2 + own
-            variants = [
-                self._glue(p, p_quoted, i, i_quoted)
-                for p in range(-1, i)
-                for p_quoted in (False, True)
-                for i_quoted in (False, True)
-            ]
-            parts.append(_chosen(variants, np.where(there[i], codes, len(variants))))
+            variants = self._glues[i]
+            parts.append(_chosen(variants, np.where(there[i], codes, len(variants) - 1)))
             parts.append(texts[i])
             before = np.where(there[i], i, before)
             before_quoted = np.where(there[i], own, before_quoted)
-        ends = [
-            self._glue(p, p_quoted, None, False)
-            for p in range(-1, len(leaves))
-            for p_quoted in (False, True)
-        ]
-        parts.append(_chosen(ends, (before + 1) * 2 + before_quoted))
+        parts.append(_chosen(self._glues[-1], (before + 1) * 2 + before_quoted))
         joined = pc.binary_join_element_wise(*parts, _EMPTY)
         return joined.combine_chunks() if isinstance(joined, pa.ChunkedArray) else joined
 
@@ -235,9 +240,13 @@ def _quoted(values: pa.Array, purchase: np.ndarray) -> np.ndarray | bool:
     return quoted
 
 
-def _chosen(variants: list[str], codes: np.ndarray) -> pa.Array | pa.Scalar:
-    """Per row, `variants[code]` ("" past the end): a scalar when every row takes one."""
+def _texts(texts: Iterable[str]) -> pa.Array:
+    return pa.array([*texts, ""], _TEXT)
+
+
+def _chosen(variants: pa.Array, codes: np.ndarray) -> pa.Array | pa.Scalar:
+    """Per row, `variants[code]`: a scalar when every row takes the same."""
     first, last = int(codes.min()), int(codes.max())
     if first == last:
-        return pa.scalar(variants[first] if first < len(variants) else "", _TEXT)
-    return pa.array([*variants, ""], _TEXT).take(pa.array(codes))
+        return variants[first]
+    return variants.take(pa.array(codes))

@@ -72,8 +72,9 @@ class EventJson:
         ends = [(p, quoted) for p in range(-1, count) for quoted in (False, True)]
         self._glues.append(_texts(self._glue(p, quoted, None, False) for p, quoted in ends))
 
-    def write(self, cells: Mapping[str, pa.Array]) -> pa.Array:
-        """The JSON text of each row's event, from the table's cells (large strings)."""
+    def write(self, cells: Mapping[str, pa.Array], *, then: str = "") -> pa.Array:
+        """The JSON text of each row's event, from the table's cells (large strings),
+        each followed by `then`."""
         leaves = self.leaves
         n = len(cells[ev.TYPE])
         if n == 0:
@@ -117,6 +118,8 @@ class EventJson:
             before = np.where(there[i], i, before)
             before_quoted = np.where(there[i], own, before_quoted)
         parts.append(_chosen(self._glues[-1], (before + 1) * 2 + before_quoted))
+        if then:
+            parts.append(pa.scalar(then, _TEXT))
         joined = pc.binary_join_element_wise(*parts, _EMPTY)
         return joined.combine_chunks() if isinstance(joined, pa.ChunkedArray) else joined
 

@@ -49,16 +49,30 @@ class _Texts:
 
     A send walks the rows in order: once half a window is taken, the next window is
     written in a thread (pyarrow works without the GIL) while the requests of this one
-    wait for their answers, so the send loop seldom waits for a window."""
+    wait for their answers, so the send loop seldom waits for a window.
 
-    def __init__(self, rows: _Rows, write: Callable[[int, int], pa.Array]) -> None:
+    `separated`: each text is written with a comma after it, so that a request body is
+    one copy of a stretch of the window's bytes (`joined`), not a join; `get` and `one`
+    give the texts without it."""
+
+    def __init__(
+        self, rows: _Rows, write: Callable[[int, int], pa.Array], *, separated: bool = False
+    ) -> None:
         self._rows = rows
         self._write_rows = write
+        self._separated = separated
         self._window: tuple[int, int, pa.Array] | None = None
         self._next: tuple[int, Future[tuple[int, int, pa.Array]]] | None = None
         self._lock = threading.Lock()
 
     def get(self, start: int, stop: int) -> pa.Array:
+        texts = self._written(start, stop)
+        if not self._separated:
+            return texts
+        bare = pc.binary_slice(texts.cast(pa.large_binary()), 0, -1)
+        return bare.cast(pa.large_string())
+
+    def _written(self, start: int, stop: int) -> pa.Array:
         if start >= stop:
             return pa.array([], pa.large_string())
         with self._lock:
@@ -82,8 +96,13 @@ class _Texts:
 
     def joined(self, start: int, stop: int, prefix: bytes, suffix: bytes) -> bytes:
         """The texts of these rows joined with commas, between `prefix` and `suffix`, as
-        UTF-8: one join in pyarrow, copied once (no Python string per row)."""
-        texts = self.get(start, stop)
+        UTF-8: one join in pyarrow, copied once (no Python string per row); texts
+        written `separated` are copied as they lie, but for the last comma."""
+        texts = self._written(start, stop)
+        if self._separated:
+            ends = np.frombuffer(texts.buffers()[1], np.int64, len(texts) + 1, texts.offset * 8)
+            cut = memoryview(texts.buffers()[2])[ends[0] : ends[-1] - 1] if len(texts) else b""
+            return b"".join((prefix, cut, suffix))
         lists = pa.LargeListArray.from_arrays(pa.array([0, len(texts)], pa.int64()), texts)
         text = pc.binary_join(lists, _COMMA)
         ends = np.frombuffer(text.buffers()[1], np.int64, 2, text.offset * 8)
@@ -94,11 +113,10 @@ class _Texts:
         """One row's text, from the current window or written alone: a message about one
         event (a failure Bento named) must not make the send write its windows again."""
         window = self._window
-        if window is not None and window[0] <= at < window[1]:
-            text: str = window[2][at - window[0]].as_py()
-            return text
-        alone: str = self._write(at, at + 1)[2][0].as_py()
-        return alone
+        if window is None or not window[0] <= at < window[1]:
+            window = self._write(at, at + 1)
+        text: str = window[2][at - window[0]].as_py()
+        return text[:-1] if self._separated else text
 
     def _write(self, start: int, stop: int) -> tuple[int, int, pa.Array]:
         stop = min(len(self._rows.positions), stop)
@@ -111,7 +129,7 @@ class _Rows:
     def __init__(self, table: pd.DataFrame, positions: np.ndarray) -> None:
         self.table = table
         self.positions = positions
-        self.payload = _Texts(self, self._payload)
+        self.payload = _Texts(self, self._payload, separated=True)
         self.canonical = _Texts(self, self._canonical)
         self.prints: dict[str, list[bytes]] = {}  # per site UUID, every row's fingerprint
         self._cells: dict[str, pa.ChunkedArray] | None = None
@@ -134,7 +152,7 @@ class _Rows:
         else:
             rows = pa.array(at)
             window = {c: _one_array(a.take(rows)) for c, a in cells.items()}
-        return writer.write(window)
+        return writer.write(window, then=",")
 
     def _canonical(self, start: int, stop: int) -> pa.Array:
         return encode_canonical(self.table.iloc[self.positions[start:stop]])

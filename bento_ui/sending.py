@@ -425,7 +425,7 @@ def plan_send(
     # The events are written batch by batch as they are sent (and their fingerprints
     # straight from the table): no dict is made for a row that goes as planned.
     events: Sequence[Event] = TableEvents.of(source)
-    rows = [int(r) for r in source.index]
+    rows = _row_numbers(source.index)
     plan.candidates = (events, rows)
     if ledger is not None:
         plan.check = ledger.check(credentials.site_uuid, events, source=plan._rows(rows))
@@ -436,6 +436,15 @@ def plan_send(
     plan.batches = plan_batches(events, rows, batch_size)
     plan.of = len(plan.batches)
     return plan
+
+
+def _row_numbers(index: pd.Index) -> list[int]:
+    """The table's spreadsheet rows as Python ints: an integer index's `tolist`, not one
+    `int` call a row (a third of a second for a million rows)."""
+    if pd.api.types.is_integer_dtype(index.dtype):
+        numbers: list[int] = index.tolist()
+        return numbers
+    return [int(r) for r in index]
 
 
 def send(

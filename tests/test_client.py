@@ -422,3 +422,23 @@ def test_states_and_user_agent() -> None:
         "waiting", "sending", "accepted", "partial", "rejected", "failed", "unknown", "skipped",
     }  # fmt: skip
     assert USER_AGENT.startswith("bento-ui/")
+
+
+@pytest.mark.parametrize("bypass", [False, True])
+def test_the_environments_proxy_is_used_unless_no_proxy_names_the_host(
+    bento: Emulator, sleeps: Sleeps, bypass: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The client reads the proxy settings once, not at every request: still those of
+    # the environment, as requests reads them.
+    for name in ("no_proxy", "NO_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    answer = b'{"results": 1, "failed": 0}'
+    with answering(200, answer, "application/json") as proxy:
+        for name in ("http_proxy", "HTTP_PROXY"):
+            monkeypatch.setenv(name, proxy.removesuffix("/api/v1"))
+        if bypass:
+            monkeypatch.setenv("no_proxy", "127.0.0.1")
+        with client_for(bento.credentials, sleeps) as client:
+            outcomes = [client.send_batch(events(1)) for _ in range(2)]
+    assert [o.state for o in outcomes] == ["accepted", "accepted"]
+    assert bento.events() == (events(1) * 2 if bypass else [])

@@ -172,6 +172,7 @@ def test_every_batch_body_is_the_bytes_of_its_dicts_whatever_the_windows(
         assert body == ('{"events":[' + ",".join(texts[start:stop]) + "]}").encode("utf-8")
         assert json.loads(body) == json.loads(batch_body(expected[start:stop]))
         assert part.payload_hash() == payload_hash(expected[start:stop])
+        assert part.texts().to_pylist() == texts[start:stop]  # no separator left on them
     assert events[3:3].body() == b'{"events":[]}'
 
 

@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 
 from bento_ui import events as ev
 from bento_ui import json_limits
+from bento_ui._arrow_text import beside
 
 Event = dict[str, Any]
 
@@ -71,9 +72,10 @@ def _build_events(valid: pd.DataFrame) -> list[Event]:
     n = len(valid)
     if n == 0:
         return []
-    types = _cells(valid[ev.TYPE])
+    prepared = _prepared(valid)
+    types = prepared[ev.TYPE][0]
     purchase = _equals(types, ev.PURCHASE)
-    slots: list[_Cells] = [types, _cells(valid[ev.EMAIL])]
+    slots: list[_Cells] = [types, prepared[ev.EMAIL][0]]
     masks: list[np.ndarray] = []  # per optional slot, the rows where it is filled
     # What each optional slot becomes in an event, in the order of the masks.
     fields_keys: list[tuple[str, int]] = []
@@ -86,9 +88,9 @@ def _build_events(valid: pd.DataFrame) -> list[Event]:
         return len(slots) - 1
 
     for column in (c for c in valid.columns if ev.is_fields_column(c)):
-        fields_keys.append((column[len(ev.FIELDS_PREFIX) :], add(*_cells_filled(valid[column]))))
+        fields_keys.append((column[len(ev.FIELDS_PREFIX) :], add(*prepared[column])))
     for column in (c for c in valid.columns if ev.is_details_column(c)):
-        values, filled = _cells_filled(valid[column])
+        values, filled = prepared[column]
         if column == ev.PURCHASE_AMOUNT:
             values = _priced(values, filled & purchase)
         dotted.append((column.split(".")[1:], add(values, filled)))
@@ -102,7 +104,7 @@ def _build_events(valid: pd.DataFrame) -> list[Event]:
     templates: _Templates | None = None
     clean = _nested_cleanly([path for path, _ in dotted])
     if ev.DETAILS in valid:
-        templates = _details_templates(valid[ev.DETAILS], purchase)
+        templates = _details_templates(prepared[ev.DETAILS][0], purchase)
         table, where = templates
         tops = {path[0] for path, _ in dotted}
         parsed = [copy() if copy is not None else None for copy in table.tolist()]
@@ -119,7 +121,7 @@ def _build_events(valid: pd.DataFrame) -> list[Event]:
             masks[slot - 2] = masks[slot - 2] & ~by_hand
         hand_slot = add(hand, has_details)
     if ev.DATE in valid:
-        date_slot = add(*_cells_filled(valid[ev.DATE]))
+        date_slot = add(*prepared[ev.DATE])
 
     built = np.empty(n, dtype=object)
     for rows, filled in _patterns(masks, n):
@@ -141,6 +143,31 @@ def _build_events(valid: pd.DataFrame) -> list[Event]:
         built[rows] = _make(shape, columns, len(rows))
     events: list[Event] = built.tolist()
     return events
+
+
+def _prepared(valid: pd.DataFrame) -> dict[str, tuple[_Cells, np.ndarray]]:
+    """Every column's cells and where they are filled; the details JSON column's as its
+    distinct texts (`_Coded`, no mask). In a big table the few-valued columns are encoded
+    in a thread (pyarrow lets go of the GIL) while this one turns the others into `str`."""
+    columns = [c for c in valid.columns if c in _EVENT_KEYS or ev.is_fields_column(c)]
+    columns += [c for c in valid.columns if ev.is_details_column(c)]
+    arrays = {c: _combined(pa.array(valid[c].astype("str").array)) for c in columns}
+    coded = [c for c in columns if c == ev.DETAILS or _few(arrays[c])]
+
+    def encode() -> dict[str, tuple[_Cells, np.ndarray]]:
+        return {
+            c: (_distinct_texts(arrays[c]), _NO_MASK) if c == ev.DETAILS else _coded(arrays[c])
+            for c in coded
+        }
+
+    encoding = beside(encode, len(valid))
+    texts = {c: _texts(arrays[c]) for c in columns if c not in coded}
+    done = {**texts, **encoding.result()}
+    return {c: done[c] for c in columns}
+
+
+_NO_MASK = np.zeros(0, dtype=bool)
+_EVENT_KEYS = (ev.TYPE, ev.EMAIL, ev.DETAILS, ev.DATE)
 
 
 # A dict to make, as its keys and what goes under each: a slot's value, or another dict.
@@ -267,18 +294,25 @@ def _assemble(node: _Node, lists: list[list[Any]]) -> list[dict[str, Any]]:
     return made
 
 
-def _details_templates(column: pd.Series, purchase: np.ndarray) -> _Templates:
+def _distinct_texts(values: pa.Array) -> _Coded:
+    """The column's distinct texts, and per row the one it holds (a null: their count)."""
+    encoded = pc.dictionary_encode(values)
+    distinct = encoded.dictionary.to_pylist()
+    codes = encoded.indices
+    if codes.null_count:
+        codes = codes.fill_null(len(distinct))
+    return _Coded(np.fromiter(distinct, dtype=object, count=len(distinct)), codes.to_numpy())
+
+
+def _details_templates(texts: _Cells, purchase: np.ndarray) -> _Templates:
     """Per row, what makes a fresh copy of its details JSON parsed as validation parsed it
     ($purchase rows' amount as cents), None where the cell is blank once trimmed. Each
     distinct text is parsed once (a real column repeats a few thousand texts)."""
-    values = _combined(pa.array(column.astype("str").array))
-    encoded = pc.dictionary_encode(values)
-    distinct = encoded.dictionary.to_pylist()
+    assert isinstance(texts, _Coded)
+    distinct = texts.uniques.tolist()
     count = len(distinct)
-    codes = encoded.indices
-    if codes.null_count:
-        codes = codes.fill_null(2 * count)
-    where = codes.to_numpy(zero_copy_only=False).astype(np.int64)
+    where = texts.codes.astype(np.int64)
+    where[where == count] = 2 * count  # a null
     where = np.where(purchase & (where < count), where + count, where)
     wanted = np.bincount(where, minlength=2 * count + 1) > 0  # plain, then priced
     copiers: list[Callable[[], dict[str, Any]] | None] = [None] * (2 * count + 1)
@@ -438,22 +472,27 @@ class _Coded(NamedTuple):
 _Cells: TypeAlias = _Coded | np.ndarray | pa.Array
 
 
-def _cells(column: pd.Series) -> _Cells:
-    return _cells_filled(column)[0]
-
-
-def _cells_filled(column: pd.Series) -> tuple[_Cells, np.ndarray]:
-    """The column's cells (`_Cells`) and where they are not blank."""
-    values = _combined(pa.array(column.astype("str").array))
+def _few(values: pa.Array) -> bool:
+    """Whether a column looks few-valued (types, plans, countries) and has no null."""
     few = len(values) > 1000 and len(pc.unique(values.slice(0, 1000))) < 200
-    if few and not values.null_count:
-        encoded = pc.dictionary_encode(values)
-        distinct = encoded.dictionary.to_pylist()
-        uniques = np.fromiter(distinct, dtype=object, count=len(distinct))
-        codes = encoded.indices.to_numpy(zero_copy_only=False)
-        return _Coded(uniques, codes), np.asarray(uniques != "", dtype=bool)[codes]
+    return few and not values.null_count
+
+
+def _coded(values: pa.Array) -> tuple[_Coded, np.ndarray]:
+    """A few-valued column's cells (`_Coded`) and where they are not blank."""
+    encoded = pc.dictionary_encode(values)
+    distinct = encoded.dictionary.to_pylist()
+    uniques = np.fromiter(distinct, dtype=object, count=len(distinct))
+    codes = encoded.indices.to_numpy(zero_copy_only=False)
+    return _Coded(uniques, codes), np.asarray(uniques != "", dtype=bool)[codes]
+
+
+def _texts(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Any other column's cells as an object array of `str` (None for a null, which
+    counts as filled), made at once: the rows of a pattern are then taken from it in
+    order, a fraction of the time of turning each pattern's text into `str`."""
     filled = pc.fill_null(pc.not_equal(values, ""), True).to_numpy(zero_copy_only=False)
-    return values, filled
+    return values.to_numpy(zero_copy_only=False), filled
 
 
 def _at(cells: _Cells, rows: np.ndarray) -> list[Any]:

@@ -73,9 +73,9 @@ def _build_events(valid: pd.DataFrame) -> list[Event]:
     if n == 0:
         return []
     prepared = _prepared(valid)
-    types = prepared[ev.TYPE][0]
+    types = prepared(ev.TYPE)[0]
     purchase = _equals(types, ev.PURCHASE)
-    slots: list[_Cells] = [types, prepared[ev.EMAIL][0]]
+    slots: list[_Cells] = [types, prepared(ev.EMAIL)[0]]
     masks: list[np.ndarray] = []  # per optional slot, the rows where it is filled
     # What each optional slot becomes in an event, in the order of the masks.
     fields_keys: list[tuple[str, int]] = []
@@ -87,32 +87,37 @@ def _build_events(valid: pd.DataFrame) -> list[Event]:
         masks.append(filled)
         return len(slots) - 1
 
-    for column in (c for c in valid.columns if ev.is_fields_column(c)):
-        fields_keys.append((column[len(ev.FIELDS_PREFIX) :], add(*prepared[column])))
-    for column in (c for c in valid.columns if ev.is_details_column(c)):
-        values, filled = prepared[column]
-        if column == ev.PURCHASE_AMOUNT:
-            values = _priced(values, filled & purchase)
-        dotted.append((column.split(".")[1:], add(values, filled)))
-
     # The details JSON of a row goes first in its details, the dotted cells after it
     # (`{**json, ...}`) where they set other keys, as validation makes sure. Rows whose
     # details are put together one by one: those where the JSON sets a key a dotted column
     # sets too, and every row with details if one dotted path lies inside another (both
-    # of which validation refuses).
+    # of which validation refuses). The JSON first: its distinct texts are encoded first,
+    # and they are parsed while the thread encodes the other columns.
+    paths = [c.split(".")[1:] for c in valid.columns if ev.is_details_column(c)]
     by_hand = np.zeros(n, dtype=bool)
     templates: _Templates | None = None
-    clean = _nested_cleanly([path for path, _ in dotted])
+    json_cells: tuple[np.ndarray, np.ndarray] | None = None
+    clean = _nested_cleanly(paths)
     if ev.DETAILS in valid:
-        templates = _details_templates(prepared[ev.DETAILS][0], purchase)
+        templates = _details_templates(prepared(ev.DETAILS)[0], purchase)
         table, where = templates
-        tops = {path[0] for path, _ in dotted}
+        tops = {path[0] for path in paths}
         parsed = [copy() if copy is not None else None for copy in table.tolist()]
         apart = [p is not None and clean and not tops & p.keys() for p in parsed]
         merged = np.array(apart, dtype=bool)[where]
         by_hand = np.array([p is not None for p in parsed], dtype=bool)[where] & ~merged
         if merged.any():
-            json_slot = add(*_json_cells(table, where, parsed, merged))
+            json_cells = _json_cells(table, where, parsed, merged)
+
+    for column in (c for c in valid.columns if ev.is_fields_column(c)):
+        fields_keys.append((column[len(ev.FIELDS_PREFIX) :], add(*prepared(column))))
+    for column in (c for c in valid.columns if ev.is_details_column(c)):
+        values, filled = prepared(column)
+        if column == ev.PURCHASE_AMOUNT:
+            values = _priced(values, filled & purchase)
+        dotted.append((column.split(".")[1:], add(values, filled)))
+    if json_cells is not None:
+        json_slot = add(*json_cells)
     if dotted and not clean:
         by_hand |= np.logical_or.reduce([masks[slot - 2] for _, slot in dotted])
     if by_hand.any():
@@ -121,7 +126,7 @@ def _build_events(valid: pd.DataFrame) -> list[Event]:
             masks[slot - 2] = masks[slot - 2] & ~by_hand
         hand_slot = add(hand, has_details)
     if ev.DATE in valid:
-        date_slot = add(*prepared[ev.DATE])
+        date_slot = add(*prepared(ev.DATE))
 
     built = np.empty(n, dtype=object)
     for rows, filled in _patterns(masks, n):
@@ -145,25 +150,34 @@ def _build_events(valid: pd.DataFrame) -> list[Event]:
     return events
 
 
-def _prepared(valid: pd.DataFrame) -> dict[str, tuple[_Cells, np.ndarray]]:
-    """Every column's cells and where they are filled; the details JSON column's as its
-    distinct texts (`_Coded`, no mask). In a big table the few-valued columns are encoded
-    in a thread (pyarrow lets go of the GIL) while this one turns the others into `str`."""
+def _prepared(valid: pd.DataFrame) -> Callable[[str], tuple[_Cells, np.ndarray]]:
+    """What gives every column's cells and where they are filled; the details JSON
+    column's as its distinct texts (`_Coded`, no mask). In a big table the few-valued
+    columns are encoded in a thread (pyarrow lets go of the GIL) while this one turns the
+    others into `str`."""
     columns = [c for c in valid.columns if c in _EVENT_KEYS or ev.is_fields_column(c)]
     columns += [c for c in valid.columns if ev.is_details_column(c)]
     arrays = {c: _combined(pa.array(valid[c].astype("str").array)) for c in columns}
     coded = [c for c in columns if c == ev.DETAILS or _few(arrays[c])]
 
-    def encode() -> dict[str, tuple[_Cells, np.ndarray]]:
+    def encode(some: list[str]) -> dict[str, tuple[_Cells, np.ndarray]]:
         return {
             c: (_distinct_texts(arrays[c]), _NO_MASK) if c == ev.DETAILS else _coded(arrays[c])
-            for c in coded
+            for c in some
         }
 
-    encoding = beside(encode, len(valid))
+    # Types and the details JSON first: their events' details are worked out meanwhile.
+    first = [c for c in coded if c in (ev.TYPE, ev.DETAILS)]
+    early = beside(lambda: encode(first), len(valid))
+    late = beside(lambda: encode([c for c in coded if c not in first]), len(valid))
     texts = {c: _texts(arrays[c]) for c in columns if c not in coded}
-    done = {**texts, **encoding.result()}
-    return {c: done[c] for c in columns}
+
+    def cells(column: str) -> tuple[_Cells, np.ndarray]:
+        if column in texts:
+            return texts[column]
+        return (early if column in first else late).result()[column]
+
+    return cells
 
 
 _NO_MASK = np.zeros(0, dtype=bool)
@@ -487,12 +501,12 @@ def _coded(values: pa.Array) -> tuple[_Coded, np.ndarray]:
     return _Coded(uniques, codes), np.asarray(uniques != "", dtype=bool)[codes]
 
 
-def _texts(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """Any other column's cells as an object array of `str` (None for a null, which
-    counts as filled), made at once: the rows of a pattern are then taken from it in
-    order, a fraction of the time of turning each pattern's text into `str`."""
+def _texts(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """Any other column's cells, kept in pyarrow (each pattern's rows taken and turned
+    into `str` in their order, where they are made), and where they are filled (a null
+    counts as filled)."""
     filled = pc.fill_null(pc.not_equal(values, ""), True).to_numpy(zero_copy_only=False)
-    return values.to_numpy(zero_copy_only=False), filled
+    return values, filled
 
 
 def _at(cells: _Cells, rows: np.ndarray) -> list[Any]:

@@ -333,12 +333,14 @@ def _details_templates(texts: _Cells, purchase: np.ndarray) -> _Templates:
     for k, text in enumerate(distinct):
         if text is None or not text.strip():
             continue
-        for slot, priced in ((k, False), (k + count, True)):
-            if wanted[slot]:
+        parsed = _parse_details(text)
+        plain = copiers[k] = _copier(parsed) if wanted[k] else None
+        if wanted[k + count]:  # the same object on a $purchase row unless it has an amount
+            if _has_amount(parsed):
                 parsed = _parse_details(text)
-                if priced:
-                    _amount_to_cents(parsed)
-                copiers[slot] = _copier(parsed)
+                _amount_to_cents(parsed)
+                plain = None
+            copiers[k + count] = plain or _copier(parsed)
     table = np.fromiter(copiers, dtype=object, count=len(copiers))
     return table, where
 
@@ -562,6 +564,11 @@ def _put(target: dict[str, Any], path: list[str], value: Any) -> None:
 # An amount as validation lets it through: whole minor units, written plainly.
 _WHOLE = re.compile(r"-?(?:0|[1-9][0-9]*)")
 _WHOLE_RE2 = r"^-?(?:0|[1-9][0-9]*)$"  # `_WHOLE.fullmatch`, for pyarrow (RE2: `$` is the end)
+
+
+def _has_amount(details: dict[str, Any]) -> bool:
+    value = details.get("value")
+    return isinstance(value, dict) and "amount" in value
 
 
 def _amount_to_cents(details: dict[str, Any]) -> None:

@@ -128,7 +128,7 @@ def _build_events(valid: pd.DataFrame) -> list[Event]:
     if ev.DATE in valid:
         date_slot = add(*prepared(ev.DATE))
 
-    built = np.empty(n, dtype=object)
+    plans: list[tuple[np.ndarray, _Node, set[int]]] = []
     for rows, filled in _patterns(masks, n):
         there = {slot for slot, is_filled in enumerate(filled, start=2) if is_filled}
         shape: _Node = [("type", 0), ("email", 1)]
@@ -143,8 +143,22 @@ def _build_events(valid: pd.DataFrame) -> list[Event]:
             shape.append(("details", details))
         if date_slot in there:
             shape.append(("date", date_slot))
-        used = _used_slots(shape)
-        columns = [_at(values, rows) if i in used else [] for i, values in enumerate(slots)]
+        plans.append((rows, shape, _used_slots(shape)))
+
+    # Each pattern's rows of the text kept in pyarrow are taken in the thread (without
+    # the GIL), a pattern ahead of the one whose dicts are made.
+    def taken(rows: np.ndarray, used: set[int]) -> dict[int, pa.Array]:
+        texts = {i: values for i in used if isinstance(values := slots[i], pa.Array)}
+        return {i: values.take(pa.array(rows)) for i, values in texts.items()}
+
+    ahead = [beside(functools.partial(taken, rows, used), n) for rows, _, used in plans]
+    built = np.empty(n, dtype=object)
+    for (rows, shape, used), texts in zip(plans, ahead, strict=True):
+        took = texts.result()
+        columns = [
+            took[i].to_pylist() if i in took else _at(values, rows) if i in used else []
+            for i, values in enumerate(slots)
+        ]
         built[rows] = _make(shape, columns, len(rows))
     events: list[Event] = built.tolist()
     return events

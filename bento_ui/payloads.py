@@ -14,7 +14,7 @@ import json
 import marshal
 import re
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, NamedTuple, TypeAlias
 
@@ -146,15 +146,24 @@ def _build_events(valid: pd.DataFrame) -> list[Event]:
         plans.append((rows, shape, _used_slots(shape)))
 
     # Each pattern's rows of the text kept in pyarrow are taken in the thread (without
-    # the GIL), a pattern ahead of the one whose dicts are made.
+    # the GIL) while the pattern before has its dicts made: one pattern ahead, not all
+    # (each take is a copy of that text).
     def taken(rows: np.ndarray, used: set[int]) -> dict[int, pa.Array]:
         texts = {i: values for i in used if isinstance(values := slots[i], pa.Array)}
         return {i: values.take(pa.array(rows)) for i, values in texts.items()}
 
-    ahead = [beside(functools.partial(taken, rows, used), n) for rows, _, used in plans]
+    def take_ahead(k: int) -> Future[dict[int, pa.Array]] | None:
+        if k == len(plans):
+            return None
+        rows, _, used = plans[k]
+        return beside(functools.partial(taken, rows, used), n)
+
+    ahead = take_ahead(0)
     built = np.empty(n, dtype=object)
-    for (rows, shape, used), texts in zip(plans, ahead, strict=True):
-        took = texts.result()
+    for k, (rows, shape, used) in enumerate(plans):
+        assert ahead is not None
+        took = ahead.result()
+        ahead = take_ahead(k + 1)
         columns = [
             took[i].to_pylist() if i in took else _at(values, rows) if i in used else []
             for i, values in enumerate(slots)

@@ -176,8 +176,9 @@ def _build_events(valid: pd.DataFrame) -> list[Event]:
 def _prepared(valid: pd.DataFrame) -> Callable[[str], tuple[_Cells, np.ndarray]]:
     """What gives every column's cells and where they are filled; the details JSON
     column's as its distinct texts (`_Coded`, no mask). In a big table the few-valued
-    columns are encoded in a thread (pyarrow lets go of the GIL) while this one turns the
-    others into `str`."""
+    columns are encoded in a thread (pyarrow lets go of the GIL) while this one goes on;
+    the others stay pyarrow text. Not to be called from a `beside` task (it would wait
+    for itself)."""
     columns = [c for c in valid.columns if c in _EVENT_KEYS or ev.is_fields_column(c)]
     columns += [c for c in valid.columns if ev.is_details_column(c)]
     arrays = {c: _combined(pa.array(valid[c].astype("str").array)) for c in columns}

@@ -14,6 +14,7 @@ import json
 import marshal
 import re
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager
 from typing import Any, NamedTuple, TypeAlias
 
@@ -24,6 +25,7 @@ import pyarrow.compute as pc
 
 from bento_ui import events as ev
 from bento_ui import json_limits
+from bento_ui._arrow_text import beside
 
 Event = dict[str, Any]
 
@@ -70,9 +72,10 @@ def _build_events(valid: pd.DataFrame) -> list[Event]:
     n = len(valid)
     if n == 0:
         return []
-    types = _cells(valid[ev.TYPE])
+    prepared = _prepared(valid)
+    types = prepared(ev.TYPE)[0]
     purchase = _equals(types, ev.PURCHASE)
-    slots: list[_Cells] = [types, _cells(valid[ev.EMAIL])]
+    slots: list[_Cells] = [types, prepared(ev.EMAIL)[0]]
     masks: list[np.ndarray] = []  # per optional slot, the rows where it is filled
     # What each optional slot becomes in an event, in the order of the masks.
     fields_keys: list[tuple[str, int]] = []
@@ -84,32 +87,37 @@ def _build_events(valid: pd.DataFrame) -> list[Event]:
         masks.append(filled)
         return len(slots) - 1
 
-    for column in (c for c in valid.columns if ev.is_fields_column(c)):
-        fields_keys.append((column[len(ev.FIELDS_PREFIX) :], add(*_cells_filled(valid[column]))))
-    for column in (c for c in valid.columns if ev.is_details_column(c)):
-        values, filled = _cells_filled(valid[column])
-        if column == ev.PURCHASE_AMOUNT:
-            values = _priced(values, filled & purchase)
-        dotted.append((column.split(".")[1:], add(values, filled)))
-
     # The details JSON of a row goes first in its details, the dotted cells after it
     # (`{**json, ...}`) where they set other keys, as validation makes sure. Rows whose
     # details are put together one by one: those where the JSON sets a key a dotted column
     # sets too, and every row with details if one dotted path lies inside another (both
-    # of which validation refuses).
+    # of which validation refuses). The JSON first: its distinct texts are encoded first,
+    # and they are parsed while the thread encodes the other columns.
+    paths = [c.split(".")[1:] for c in valid.columns if ev.is_details_column(c)]
     by_hand = np.zeros(n, dtype=bool)
     templates: _Templates | None = None
-    clean = _nested_cleanly([path for path, _ in dotted])
+    json_cells: tuple[np.ndarray, np.ndarray] | None = None
+    clean = _nested_cleanly(paths)
     if ev.DETAILS in valid:
-        templates = _details_templates(valid[ev.DETAILS], purchase)
+        templates = _details_templates(prepared(ev.DETAILS)[0], purchase)
         table, where = templates
-        tops = {path[0] for path, _ in dotted}
+        tops = {path[0] for path in paths}
         parsed = [copy() if copy is not None else None for copy in table.tolist()]
         apart = [p is not None and clean and not tops & p.keys() for p in parsed]
         merged = np.array(apart, dtype=bool)[where]
         by_hand = np.array([p is not None for p in parsed], dtype=bool)[where] & ~merged
         if merged.any():
-            json_slot = add(*_json_cells(table, where, parsed, merged))
+            json_cells = _json_cells(table, where, parsed, merged)
+
+    for column in (c for c in valid.columns if ev.is_fields_column(c)):
+        fields_keys.append((column[len(ev.FIELDS_PREFIX) :], add(*prepared(column))))
+    for column in (c for c in valid.columns if ev.is_details_column(c)):
+        values, filled = prepared(column)
+        if column == ev.PURCHASE_AMOUNT:
+            values = _priced(values, filled & purchase)
+        dotted.append((column.split(".")[1:], add(values, filled)))
+    if json_cells is not None:
+        json_slot = add(*json_cells)
     if dotted and not clean:
         by_hand |= np.logical_or.reduce([masks[slot - 2] for _, slot in dotted])
     if by_hand.any():
@@ -118,9 +126,9 @@ def _build_events(valid: pd.DataFrame) -> list[Event]:
             masks[slot - 2] = masks[slot - 2] & ~by_hand
         hand_slot = add(hand, has_details)
     if ev.DATE in valid:
-        date_slot = add(*_cells_filled(valid[ev.DATE]))
+        date_slot = add(*prepared(ev.DATE))
 
-    built = np.empty(n, dtype=object)
+    plans: list[tuple[np.ndarray, _Node, set[int]]] = []
     for rows, filled in _patterns(masks, n):
         there = {slot for slot, is_filled in enumerate(filled, start=2) if is_filled}
         shape: _Node = [("type", 0), ("email", 1)]
@@ -135,11 +143,69 @@ def _build_events(valid: pd.DataFrame) -> list[Event]:
             shape.append(("details", details))
         if date_slot in there:
             shape.append(("date", date_slot))
-        used = _used_slots(shape)
-        columns = [_at(values, rows) if i in used else [] for i, values in enumerate(slots)]
+        plans.append((rows, shape, _used_slots(shape)))
+
+    # Each pattern's rows of the text kept in pyarrow are taken in the thread (without
+    # the GIL) while the pattern before has its dicts made: one pattern ahead, not all
+    # (each take is a copy of that text).
+    def taken(rows: np.ndarray, used: set[int]) -> dict[int, pa.Array]:
+        texts = {i: values for i in used if isinstance(values := slots[i], pa.Array)}
+        return {i: values.take(pa.array(rows)) for i, values in texts.items()}
+
+    def take_ahead(k: int) -> Future[dict[int, pa.Array]] | None:
+        if k == len(plans):
+            return None
+        rows, _, used = plans[k]
+        return beside(functools.partial(taken, rows, used), n)
+
+    ahead = take_ahead(0)
+    built = np.empty(n, dtype=object)
+    for k, (rows, shape, used) in enumerate(plans):
+        assert ahead is not None
+        took = ahead.result()
+        ahead = take_ahead(k + 1)
+        columns = [
+            took[i].to_pylist() if i in took else _at(values, rows) if i in used else []
+            for i, values in enumerate(slots)
+        ]
         built[rows] = _make(shape, columns, len(rows))
     events: list[Event] = built.tolist()
     return events
+
+
+def _prepared(valid: pd.DataFrame) -> Callable[[str], tuple[_Cells, np.ndarray]]:
+    """What gives every column's cells and where they are filled; the details JSON
+    column's as its distinct texts (`_Coded`, no mask). In a big table the few-valued
+    columns are encoded in a thread (pyarrow lets go of the GIL) while this one goes on;
+    the others stay pyarrow text. Not to be called from a `beside` task (it would wait
+    for itself)."""
+    columns = [c for c in valid.columns if c in _EVENT_KEYS or ev.is_fields_column(c)]
+    columns += [c for c in valid.columns if ev.is_details_column(c)]
+    arrays = {c: _combined(pa.array(valid[c].astype("str").array)) for c in columns}
+    coded = [c for c in columns if c == ev.DETAILS or _few(arrays[c])]
+
+    def encode(some: list[str]) -> dict[str, tuple[_Cells, np.ndarray]]:
+        return {
+            c: (_distinct_texts(arrays[c]), _NO_MASK) if c == ev.DETAILS else _coded(arrays[c])
+            for c in some
+        }
+
+    # Types and the details JSON first: their events' details are worked out meanwhile.
+    first = [c for c in coded if c in (ev.TYPE, ev.DETAILS)]
+    early = beside(lambda: encode(first), len(valid))
+    late = beside(lambda: encode([c for c in coded if c not in first]), len(valid))
+    texts = {c: _texts(arrays[c]) for c in columns if c not in coded}
+
+    def cells(column: str) -> tuple[_Cells, np.ndarray]:
+        if column in texts:
+            return texts[column]
+        return (early if column in first else late).result()[column]
+
+    return cells
+
+
+_NO_MASK = np.zeros(0, dtype=bool)
+_EVENT_KEYS = (ev.TYPE, ev.EMAIL, ev.DETAILS, ev.DATE)
 
 
 # A dict to make, as its keys and what goes under each: a slot's value, or another dict.
@@ -266,30 +332,39 @@ def _assemble(node: _Node, lists: list[list[Any]]) -> list[dict[str, Any]]:
     return made
 
 
-def _details_templates(column: pd.Series, purchase: np.ndarray) -> _Templates:
+def _distinct_texts(values: pa.Array) -> _Coded:
+    """The column's distinct texts, and per row the one it holds (a null: their count)."""
+    encoded = pc.dictionary_encode(values)
+    distinct = encoded.dictionary.to_pylist()
+    codes = encoded.indices
+    if codes.null_count:
+        codes = codes.fill_null(len(distinct))
+    return _Coded(np.fromiter(distinct, dtype=object, count=len(distinct)), codes.to_numpy())
+
+
+def _details_templates(texts: _Cells, purchase: np.ndarray) -> _Templates:
     """Per row, what makes a fresh copy of its details JSON parsed as validation parsed it
     ($purchase rows' amount as cents), None where the cell is blank once trimmed. Each
     distinct text is parsed once (a real column repeats a few thousand texts)."""
-    values = _combined(pa.array(column.astype("str").array))
-    encoded = pc.dictionary_encode(values)
-    distinct = encoded.dictionary.to_pylist()
+    assert isinstance(texts, _Coded)
+    distinct = texts.uniques.tolist()
     count = len(distinct)
-    codes = encoded.indices
-    if codes.null_count:
-        codes = codes.fill_null(2 * count)
-    where = codes.to_numpy(zero_copy_only=False).astype(np.int64)
+    where = texts.codes.astype(np.int64)
+    where[where == count] = 2 * count  # a null
     where = np.where(purchase & (where < count), where + count, where)
     wanted = np.bincount(where, minlength=2 * count + 1) > 0  # plain, then priced
     copiers: list[Callable[[], dict[str, Any]] | None] = [None] * (2 * count + 1)
     for k, text in enumerate(distinct):
         if text is None or not text.strip():
             continue
-        for slot, priced in ((k, False), (k + count, True)):
-            if wanted[slot]:
+        parsed = _parse_details(text)
+        plain = copiers[k] = _copier(parsed) if wanted[k] else None
+        if wanted[k + count]:  # the same object on a $purchase row unless it has an amount
+            if _has_amount(parsed):
                 parsed = _parse_details(text)
-                if priced:
-                    _amount_to_cents(parsed)
-                copiers[slot] = _copier(parsed)
+                _amount_to_cents(parsed)
+                plain = None
+            copiers[k + count] = plain or _copier(parsed)
     table = np.fromiter(copiers, dtype=object, count=len(copiers))
     return table, where
 
@@ -437,20 +512,25 @@ class _Coded(NamedTuple):
 _Cells: TypeAlias = _Coded | np.ndarray | pa.Array
 
 
-def _cells(column: pd.Series) -> _Cells:
-    return _cells_filled(column)[0]
-
-
-def _cells_filled(column: pd.Series) -> tuple[_Cells, np.ndarray]:
-    """The column's cells (`_Cells`) and where they are not blank."""
-    values = _combined(pa.array(column.astype("str").array))
+def _few(values: pa.Array) -> bool:
+    """Whether a column looks few-valued (types, plans, countries) and has no null."""
     few = len(values) > 1000 and len(pc.unique(values.slice(0, 1000))) < 200
-    if few and not values.null_count:
-        encoded = pc.dictionary_encode(values)
-        distinct = encoded.dictionary.to_pylist()
-        uniques = np.fromiter(distinct, dtype=object, count=len(distinct))
-        codes = encoded.indices.to_numpy(zero_copy_only=False)
-        return _Coded(uniques, codes), np.asarray(uniques != "", dtype=bool)[codes]
+    return few and not values.null_count
+
+
+def _coded(values: pa.Array) -> tuple[_Coded, np.ndarray]:
+    """A few-valued column's cells (`_Coded`) and where they are not blank."""
+    encoded = pc.dictionary_encode(values)
+    distinct = encoded.dictionary.to_pylist()
+    uniques = np.fromiter(distinct, dtype=object, count=len(distinct))
+    codes = encoded.indices.to_numpy(zero_copy_only=False)
+    return _Coded(uniques, codes), np.asarray(uniques != "", dtype=bool)[codes]
+
+
+def _texts(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """Any other column's cells, kept in pyarrow (each pattern's rows taken and turned
+    into `str` in their order, where they are made), and where they are filled (a null
+    counts as filled)."""
     filled = pc.fill_null(pc.not_equal(values, ""), True).to_numpy(zero_copy_only=False)
     return values, filled
 
@@ -508,6 +588,11 @@ def _put(target: dict[str, Any], path: list[str], value: Any) -> None:
 # An amount as validation lets it through: whole minor units, written plainly.
 _WHOLE = re.compile(r"-?(?:0|[1-9][0-9]*)")
 _WHOLE_RE2 = r"^-?(?:0|[1-9][0-9]*)$"  # `_WHOLE.fullmatch`, for pyarrow (RE2: `$` is the end)
+
+
+def _has_amount(details: dict[str, Any]) -> bool:
+    value = details.get("value")
+    return isinstance(value, dict) and "amount" in value
 
 
 def _amount_to_cents(details: dict[str, Any]) -> None:

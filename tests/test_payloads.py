@@ -4,6 +4,7 @@ import json
 import pandas as pd
 import pytest
 
+from bento_ui import _arrow_text as arrow_text
 from bento_ui import build_events, payloads, plan_batches, validate
 from bento_ui.batching import describe_rows
 from bento_ui.client import batch_body
@@ -305,3 +306,29 @@ def test_each_event_owns_its_nested_details() -> None:
     assert events[2]["details"] == expected
     assert events[1]["details"] == {**expected, "tags": ["a", "b"]}
     assert events[0]["details"]["tags"] == ["a"]
+
+
+def test_a_big_tables_events_are_the_same_made_with_a_thread(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # In a big table the few-valued columns are encoded in a thread while the others are
+    # turned into str: the same events as one thread makes, keys in the same order.
+    n = 3000
+    table = pd.DataFrame(
+        {
+            "type": ["$purchase", "signup", "note"] * (n // 3),
+            "email": [f"ü{i}@x.com" for i in range(n)],
+            "fields.plan": ["free", "", "pro"] * (n // 3),
+            "fields.name": [f"N{i}" if i % 4 else "" for i in range(n)],
+            "details.value.amount": ["100", "", "7"] * (n // 3),
+            "details": ['{"a": 1.5e3}', "", '{"b": [1]}'] * (n // 3),
+            "date": [f"2024-01-01T00:00:{i % 60:02d}Z" for i in range(n)],
+        },
+        dtype="str",
+    )
+    made = []
+    for parallel_from in (10**9, 1):
+        monkeypatch.setattr(arrow_text, "PARALLEL_FROM", parallel_from)
+        made.append(json.dumps(build_events(table), ensure_ascii=False))
+    assert made[0] == made[1]
+    assert json.loads(made[1]) == [json.loads(t) for t in encode_events(table).to_pylist()]

@@ -144,8 +144,9 @@ class EventJson:
         return text
 
     def _members(self, values: pa.Array, purchase: np.ndarray) -> tuple[pa.Array, np.ndarray]:
-        """The details JSON's members (`"k":v,...`, as `payloads._json_details` writes
-        them) and where there are any: each distinct text parsed once per writer."""
+        """The details JSON's members (`"k":v,...`: `payloads._inside` of the parsed object,
+        its amount in cents on a $purchase row) and where there are any: each distinct
+        text parsed once per writer."""
         encoded = pc.dictionary_encode(values)
         distinct = encoded.dictionary.to_pylist()
         codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)

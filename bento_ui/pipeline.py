@@ -60,7 +60,16 @@ from bento_ui.event_texts import TableEvents
 from bento_ui.mapping import ColumnMapping, apply_mapping, folded_rows
 from bento_ui.money import MINOR, MarkSigns, Unit, mark_of
 from bento_ui.payloads import build_events, encode_events
-from bento_ui.validation import ERROR, PROBLEM_COLUMNS, WARNING, SeenRows, Validation, validate
+from bento_ui.validation import (
+    ERROR,
+    PROBLEM_COLUMNS,
+    WARNING,
+    SeenRows,
+    Validation,
+    repeat_problems,
+    validate,
+    with_repeats,
+)
 
 __all__ = [
     "Chunk",
@@ -286,6 +295,10 @@ def _read_error(error: Exception, label: str, ragged: list[str]) -> ReadError:
 
 
 def _frame(table: pa.Table, names: list[str], first_row: int) -> pd.DataFrame:
+    # Each column in one piece of memory, as `validate` wants it (`_arrow_text.one_chunk`):
+    # joined here, in the reading thread, instead of while the chunk before is checked.
+    table = table.cast(pa.schema([(f.name, pa.large_string()) for f in table.schema]))
+    table = table.combine_chunks()
     frame = pd.DataFrame(
         {name: pd.Series(table.column(i), dtype="str") for i, name in enumerate(names)},
     )
@@ -398,7 +411,10 @@ class PreparedFile:
 
     def chunks(self) -> Iterator[Chunk]:
         """The file again, chunk by chunk, checked as in the first pass."""
-        yield from _check_chunks(self, SeenRows(), None)
+        for chunk, repeats in _check_chunks(self, SeenRows(), None):
+            if repeats is not None:
+                with_repeats(chunk.validation, repeats.result())
+            yield chunk
 
     def __repr__(self) -> str:
         counts = ", ".join(f"{v:,} {k}" for k, v in self.summary.items())
@@ -450,7 +466,18 @@ def _first_pass_chunks(
 ) -> tuple[DateOrder | None, str | None] | None:
     ambiguous_before = False
     marks: list[MarkSigns] = []  # what each chunk's amounts showed of their decimal mark
-    for chunk in _check_chunks(prepared, SeenRows(), now):
+    # A chunk's repeats of earlier rows are looked for while the next chunk is checked:
+    # its problems (and `on_chunk`) wait for them until then.
+    waiting: tuple[Chunk, Future[pd.DataFrame] | None] | None = None
+
+    def done(chunk: Chunk, repeats: Future[pd.DataFrame] | None) -> None:
+        if repeats is not None:
+            with_repeats(chunk.validation, repeats.result())
+        prepared.problem_parts.append(chunk.validation.problems)
+        if on_chunk is not None:
+            on_chunk(chunk)
+
+    for chunk, repeats in _check_chunks(prepared, SeenRows(), now):
         result = chunk.validation
         if prepared.date_order is None and result.date_order is not None:
             if ambiguous_before:
@@ -464,9 +491,11 @@ def _first_pass_chunks(
         prepared.valid_source_rows += result.valid_rows
         prepared.empty_rows.extend(result.empty_rows)
         prepared.folded.update(chunk.folded)
-        prepared.problem_parts.append(result.problems)
-        if on_chunk is not None:
-            on_chunk(chunk)
+        if waiting is not None:
+            done(*waiting)
+        waiting = (chunk, repeats)
+    if waiting is not None:
+        done(*waiting)
     prepared.dates_ambiguous = ambiguous_before and prepared.date_order is None
     if prepared.decimal_mark is None and marks:
         # Like the date order, the decimal mark is the file's (1.299,00 in one chunk makes
@@ -511,22 +540,42 @@ def _in_order(
 
 
 def _check_chunks(
-    prepared: PreparedFile, seen: SeenRows, now: pd.Timestamp | None
-) -> Iterator[Chunk]:
+    prepared: PreparedFile, seen: SeenRows | None, now: pd.Timestamp | None
+) -> Iterator[tuple[Chunk, Future[pd.DataFrame] | None]]:
+    """Each chunk, checked but for the rows that repeat earlier ones: their warnings
+    (`validation.repeat_problems`) come later, worked out in a thread of their own while
+    the next chunk is checked (hashing rows is NumPy work, which lets go of the GIL).
+    Without `seen`, repeats are not looked for at all (sending needs only the valid rows,
+    and repeats are warnings)."""
+    handed: list[pd.DataFrame] = []
+    checking = SeenRows() if seen is None else seen
+    checking.later = handed.append if seen is not None else lambda _rows: None
     parts = iter_table(prepared.source, chunk_rows=prepared.chunk_rows, sheet=prepared.sheet)
-    # An order's line items may run past the end of a chunk: each chunk ends on an order.
-    for part in line_items.whole_orders(parts, prepared.mapping.columns):
-        table = apply_mapping(part, prepared.mapping)
-        result = validate(
-            table,
-            timezone=prepared.timezone,
-            date_order=prepared.date_order,
-            now=now,
-            seen=seen,
-            amounts=prepared.amounts,
-            decimal_mark=prepared.decimal_mark,
-        )
-        yield Chunk(result.valid, result, folded_rows(table))
+    with ThreadPoolExecutor(1, thread_name_prefix="bento-ui-repeats") as pool:
+        repeats: Future[pd.DataFrame] | None = None
+        try:
+            # An order's line items may run past the end of a chunk: each chunk ends on
+            # an order.
+            for part in line_items.whole_orders(parts, prepared.mapping.columns):
+                table = apply_mapping(part, prepared.mapping)
+                result = validate(
+                    table,
+                    timezone=prepared.timezone,
+                    date_order=prepared.date_order,
+                    now=now,
+                    seen=checking,
+                    amounts=prepared.amounts,
+                    decimal_mark=prepared.decimal_mark,
+                )
+                # One pool thread: chunk after chunk, in order, as `seen` needs them.
+                repeats = pool.submit(repeat_problems, handed.pop(), checking) if handed else None
+                yield Chunk(result.valid, result, folded_rows(table)), repeats
+        except BaseException:
+            if repeats is not None:  # stopped early: the look under way ends, unasked
+                repeats.cancel()
+            raise
+        finally:
+            checking.later = None
 
 
 # --- sending --------------------------------------------------------------------------
@@ -537,7 +586,7 @@ def stream_batches(prepared: PreparedFile, size: int) -> Iterator[Batch]:
     boundaries, each event with its row: what `sending.plan_send` sends of a stream."""
     number = 0
     carry: pd.DataFrame | None = None
-    for chunk in prepared.chunks():
+    for chunk, _repeats in _check_chunks(prepared, None, None):  # the valid rows only
         valid = chunk.valid if carry is None else pd.concat([carry, chunk.valid])
         # One chunk's events, written window by window as its batches are sent.
         events = TableEvents.of(valid)

@@ -10,6 +10,7 @@ only the few values that fail are looked at one by one, to explain them.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -486,6 +487,10 @@ class SeenRows:
 
     def __init__(self) -> None:
         self._levels: list[tuple[np.ndarray, np.ndarray]] = []  # (sorted hashes, rows)
+        # Set by `bento_ui.pipeline`: `validate` hands it the rows to look for repeats
+        # in instead of looking itself, and the pipeline has `repeat_problems` find them
+        # in a thread of its own while the next chunk is checked (see `with_repeats`).
+        self.later: Callable[[pd.DataFrame], None] | None = None
 
     def __len__(self) -> int:
         return sum(len(keys) for keys, _ in self._levels)
@@ -524,7 +529,35 @@ class SeenRows:
             self._levels.append((keys, rows[order]))
 
 
+def repeat_problems(out: pd.DataFrame, seen: SeenRows) -> pd.DataFrame:
+    """The warnings for the rows of `out` (the valid rows `validate` handed to
+    `seen.later`) that repeat an earlier row of `out` or of `seen`, as a problems table;
+    `seen` learns the rows. Tables must come in the order they were validated."""
+    problems = Problems()
+    _flag_repeats(out, problems, seen)
+    return problems.table()
+
+
+def with_repeats(result: Validation, repeats: pd.DataFrame) -> None:
+    """`result` with the warnings of `repeat_problems` among its problems, as `validate`
+    would have given them: a row's repeat warning comes after its other problems."""
+    if not len(repeats):
+        return
+    merged = Problems()
+    merged.parts = [result.problems, repeats] if len(result.problems) else [repeats]
+    result.problems = merged.table()
+
+
 def _flag_duplicates(out: pd.DataFrame, problems: Problems, seen: SeenRows | None = None) -> None:
+    if out.empty:
+        return
+    if seen is not None and seen.later is not None:
+        seen.later(out)
+        return
+    _flag_repeats(out, problems, seen)
+
+
+def _flag_repeats(out: pd.DataFrame, problems: Problems, seen: SeenRows | None) -> None:
     if out.empty:
         return
     if seen is None:

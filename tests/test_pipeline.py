@@ -89,7 +89,11 @@ def test_prepare_in_chunks_finds_what_validate_finds(tmp_path: Path, chunk_rows:
     assert prepared.summary == whole.summary
     assert prepared.problems.equals(whole.problems)
     assert "the same event as row" in " ".join(prepared.problems["message"])
-    assert pd.concat([c.valid for c in prepared.chunks()]).equals(whole.valid)
+    again = list(prepared.chunks())
+    assert pd.concat([c.valid for c in again]).equals(whole.valid)
+    # Read again, each chunk's own problems are the first pass's, repeats and all.
+    problems = pd.concat([c.validation.problems for c in again], ignore_index=True)
+    assert problems.equals(whole.problems)
 
 
 def test_the_first_chunk_that_decides_the_date_order_decides_it_for_the_file(

@@ -517,12 +517,15 @@ class SeenRows:
         """Remember rows whose hashes were not seen before (all different)."""
         if not len(hashes):
             return
-        np.bitwise_or.at(self._bits, *_filter_bits(hashes))
         if is_sorted:
             self._levels.append((hashes, rows.astype(np.int32)))
         else:
             order = np.argsort(hashes)
             self._levels.append((hashes[order], rows[order].astype(np.int32)))
+        # Sorted hashes have their bits in order: each word's bits are set at once.
+        word, bit = _filter_bits(self._levels[-1][0])
+        starts = np.flatnonzero(np.diff(word, prepend=-1))
+        self._bits[word[starts]] |= np.bitwise_or.reduceat(bit, starts)
         while len(self._levels) > 1 and len(self._levels[-2][0]) <= 2 * len(self._levels[-1][0]):
             # One array at a time, the parts let go as soon as they are joined: the merge
             # of the two largest levels is the peak of a streamed file's memory.
@@ -540,8 +543,9 @@ _FILTER_BITS = 1 << 26
 
 
 def _filter_bits(hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Where each hash's bit of the filter is: (word, the bit in it)."""
-    at = hashes & np.uint64(_FILTER_BITS - 1)
+    """Where each hash's bit of the filter is: (word, the bit in it), from its top bits
+    (so that sorted hashes have their words in order)."""
+    at = hashes >> np.uint64(64 - _FILTER_BITS.bit_length() + 1)
     return (at >> np.uint64(6)).astype(np.intp), np.left_shift(np.uint64(1), at & np.uint64(63))
 
 

@@ -9,15 +9,17 @@
 Memory stays flat as the file grows: a CSV or TSV file on disk is parsed by pyarrow's
 streaming reader `chunk_rows` rows at a time (with the same text-exact options as
 `read_table`), and each chunk is mapped, validated and turned into request bodies on its
-own. What is kept between chunks is small: the problems found, and 12 bytes a row to
-find a row that repeats one of an earlier chunk (`validation.SeenRows`: a 64-bit hash of
-every cell of the row, `row_hashes`, and its row number). Other sources
+own. What is kept between chunks is small: the problems found, and 12 bytes a row (and
+an 8 MB filter) to find a row that repeats one of an earlier chunk (`validation.SeenRows`:
+a 64-bit hash of every cell of the row, `row_hashes`, and its row number); a chunk's rows
+are looked up there in a thread of their own while the next chunk is checked. Other sources
 (workbooks, bytes, uploads, files that are not UTF-8) are read whole by `read_table` and
 then handled in the same chunks, so everything downstream is the same.
 
 What is decided for the whole file, as `validate` decides it for a whole table:
 
-- Duplicates: a row that repeats any earlier row of the file is flagged, across chunks.
+- Duplicates: a row that repeats any earlier row of the file is flagged, across chunks
+  (in the first pass: sending, which reads the file again, needs only the valid rows).
 - Orders written one line item a row (Shopify): a chunk ends on a whole order, so the
   rows that continue it are folded into it however the file is cut (`line_items`).
 - Date order: the first chunk whose numeric dates decide it (a day over 12 first or

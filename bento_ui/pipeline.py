@@ -46,7 +46,7 @@ import re
 from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -178,14 +178,33 @@ def iter_table(
     path = os.fspath(source)
     layout = _csv_layout(path)
     if layout is None:
-        table = sheet_io.read_table(path, sheet=sheet)
-        for start in range(0, len(table), chunk_rows):
-            yield table.iloc[start : start + chunk_rows]
+        yield from _slices(path, chunk_rows, sheet)
         return
     yield from _read_ahead(_stream_csv(path, layout, chunk_rows))
 
 
-def _read_ahead(chunks: Generator[pd.DataFrame, None, None]) -> Iterator[pd.DataFrame]:
+def _parts(
+    path: str, chunk_rows: int, sheet: str | int | None
+) -> Generator[pd.DataFrame, None, None]:
+    """`iter_table`, read in the caller's thread."""
+    layout = _csv_layout(path)
+    if layout is None:
+        return _slices(path, chunk_rows, sheet)
+    return _stream_csv(path, layout, chunk_rows)
+
+
+def _slices(
+    path: str, chunk_rows: int, sheet: str | int | None
+) -> Generator[pd.DataFrame, None, None]:
+    table = sheet_io.read_table(path, sheet=sheet)
+    for start in range(0, len(table), chunk_rows):
+        yield table.iloc[start : start + chunk_rows]
+
+
+T = TypeVar("T")
+
+
+def _read_ahead(chunks: Generator[T, None, None]) -> Iterator[T]:
     """`chunks`, the next one read in a thread while the caller checks this one: pyarrow
     parses without holding the GIL, so the parse takes another core instead of time."""
     with ThreadPoolExecutor(1, thread_name_prefix="bento-ui-read") as pool:
@@ -559,14 +578,10 @@ def _check_chunks(
     handed: list[pd.DataFrame] = []
     checking = SeenRows() if seen is None else seen
     checking.later = handed.append if seen is not None else lambda _rows: None
-    parts = iter_table(prepared.source, chunk_rows=prepared.chunk_rows, sheet=prepared.sheet)
     with ThreadPoolExecutor(1, thread_name_prefix="bento-ui-repeats") as pool:
         repeats: Future[pd.DataFrame] | None = None
         try:
-            # An order's line items may run past the end of a chunk: each chunk ends on
-            # an order.
-            for part in line_items.whole_orders(parts, prepared.mapping.columns):
-                table = apply_mapping(part, prepared.mapping)
+            for table, folded in _read_ahead(_event_tables(prepared)):
                 result = validate(
                     table,
                     timezone=prepared.timezone,
@@ -578,13 +593,30 @@ def _check_chunks(
                 )
                 # One pool thread: chunk after chunk, in order, as `seen` needs them.
                 repeats = pool.submit(repeat_problems, handed.pop(), checking) if handed else None
-                yield Chunk(result.valid, result, folded_rows(table)), repeats
+                yield Chunk(result.valid, result, folded), repeats
         except BaseException:
             if repeats is not None:  # stopped early: the look under way ends, unasked
                 repeats.cancel()
             raise
         finally:
             checking.later = None
+
+
+def _event_tables(
+    prepared: PreparedFile,
+) -> Generator[tuple[pd.DataFrame, dict[int, int]], None, None]:
+    """Each chunk as an event table, with the rows folded into its orders: read, joined
+    to whole orders and mapped in the reading thread (`_read_ahead`), so that the caller's
+    thread only checks them."""
+    parts = _parts(prepared.source, prepared.chunk_rows, prepared.sheet)
+    try:
+        # An order's line items may run past the end of a chunk: each chunk ends on an
+        # order (and a chunk joined to the end of the one before is made one piece here).
+        for part in line_items.whole_orders(parts, prepared.mapping.columns):
+            table = arrow_text.one_chunk(apply_mapping(part, prepared.mapping))
+            yield table, folded_rows(table)
+    finally:
+        parts.close()  # stopped early: the file is closed now, not when collected
 
 
 # --- sending --------------------------------------------------------------------------

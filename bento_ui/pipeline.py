@@ -614,7 +614,9 @@ def _event_tables(
         # order (and a chunk joined to the end of the one before is made one piece here).
         for part in line_items.whole_orders(parts, prepared.mapping.columns):
             table = arrow_text.one_chunk(apply_mapping(part, prepared.mapping))
+            del part  # held no longer than the caller holds the table: memory stays flat
             yield table, folded_rows(table)
+            del table
     finally:
         parts.close()  # stopped early: the file is closed now, not when collected
 

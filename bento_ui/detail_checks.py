@@ -175,12 +175,24 @@ def detail_values(stripped: pd.DataFrame, details: Details, column: str) -> pd.S
             return stripped[column]
         return pd.Series("", stripped.index, dtype="str")
     # Each distinct object's text, taken for its rows ("" put last for blank rows).
+    distinct = pa.array([*found, ""], pa.large_string())
     where = np.where(details.codes < 0, len(found), details.codes)
-    texts = pa.array([*found, ""], pa.large_string()).take(pa.array(where))
-    from_json = pd.Series(texts, stripped.index, dtype="str")
     if column in stripped:
-        return stripped[column].where(arrow_text.filled(stripped[column]), from_json)
-    return from_json
+        # Candidates first: only the blank cells whose object holds the path take its
+        # text (a few rows of most tables); the column is kept as it is where none do.
+        own = stripped[column]
+        held = np.array([v != "" for v in found] + [False], dtype=bool)[where]
+        held &= ~arrow_text.filled(own)
+        data = arrow_text.arrow(own)
+        if not held.any():
+            return own
+        if data is not None:
+            texts = distinct.take(pa.array(where[held]))
+            new = pc.replace_with_mask(arrow_text.flat(data), pa.array(held), texts)
+            return pd.Series(new, index=own.index, dtype=own.dtype, name=own.name)
+        from_json = pd.Series(distinct.take(pa.array(where)), stripped.index, dtype="str")
+        return own.where(~held, from_json)
+    return pd.Series(distinct.take(pa.array(where)), stripped.index, dtype="str")
 
 
 def check_details_overlap(stripped: pd.DataFrame, details: Details, problems: Problems) -> None:

@@ -119,8 +119,12 @@ class _Kinds:
         self.codes, self.distinct = codes_and_values(types)
 
     def rows(self, *kinds: str) -> np.ndarray:
-        picked = [code for code, kind in enumerate(self.distinct) if kind in kinds]
-        found: np.ndarray = np.isin(self.codes, picked)
+        flags = np.array([kind in kinds for kind in self.distinct] + [False], dtype=bool)
+        # A table look-up per row (a missing type's code is out of range: not picked).
+        codes = self.codes
+        if len(codes) and (codes.min() < 0 or codes.max() >= len(self.distinct)):
+            codes = np.where((codes >= 0) & (codes < len(self.distinct)), codes, -1)
+        found: np.ndarray = flags[codes]
         return found
 
 
@@ -179,7 +183,7 @@ def check_tags_cells(clean: pd.Series, problems: Problems) -> None:
 def _from_column(stripped: pd.DataFrame, column: str) -> pd.Series:
     """Rows whose value of `column` is in its own column (not in the details JSON)."""
     if column in stripped:
-        return stripped[column] != ""
+        return pd.Series(arrow_text.filled(stripped[column]), index=stripped.index)
     return pd.Series(False, index=stripped.index)
 
 

@@ -42,6 +42,7 @@ class Problems:
     def __init__(self, keep: pd.Series | None = None) -> None:
         self.parts: list[pd.DataFrame] = []
         self.keep = keep  # the rows problems are kept for (empty rows have none)
+        self._keep: np.ndarray | None = None  # `keep` as NumPy, made once
 
     def add(
         self,
@@ -51,14 +52,18 @@ class Problems:
         severity: str,
         message: str | pd.Series,
     ) -> None:
-        if self.keep is not None and len(mask) == len(self.keep):
+        flags = mask.to_numpy(dtype=bool)
+        if self.keep is not None and len(flags) == len(self.keep):
             # Positionally: every whole-column mask comes from the same table, in order.
             # (A mask of some rows only, like the duplicates among valid rows, has no
             # empty rows to drop.)
-            mask = mask & self.keep.to_numpy()
-        if not mask.any():
+            if self._keep is None:
+                self._keep = self.keep.to_numpy(dtype=bool)
+            flags = flags & self._keep
+            mask = pd.Series(flags, index=mask.index)
+        if not flags.any():
             return
-        rows = mask.index[mask.to_numpy()]
+        rows = mask.index[flags]
         shown = _pick(values, mask, rows).astype("str")
         long = shown.str.len() > _SHOWN_VALUE_LENGTH
         if long.any():

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from bento_ui import _arrow_text as arrow_text
@@ -364,9 +365,15 @@ def _after(iso: pd.Series, now_text: str) -> pd.Series:
     data = arrow_text.arrow(iso)
     if data is None:
         return (iso.str.slice(0, 19) > now_text) & (iso != "")
-    later = pc.greater(pc.utf8_slice_codeunits(data, 0, 19), now_text)
+    # The whole text compares as its first 19 characters do, but for a text that starts
+    # with `now_text` itself (the same second: not after it): no sliced copy of the column.
+    later = pc.greater(arrow_text.flat(data), now_text)
     # "" is never after a time; a missing value is not either (as in pandas).
-    found = pc.fill_null(later, False).to_numpy(zero_copy_only=False)
+    found = pc.fill_null(later, False).to_numpy(zero_copy_only=False).astype(bool)
+    some = np.flatnonzero(found)  # future dates are few
+    if len(some):
+        same = pc.starts_with(arrow_text.flat(data).take(pa.array(some)), now_text)
+        found[some[pc.fill_null(same, False).to_numpy(zero_copy_only=False)]] = False
     return pd.Series(found, index=iso.index)
 
 
@@ -458,9 +465,7 @@ def _check_size(text: pd.DataFrame, problems: Problems) -> None:
 
 
 def _check_flat(column: str, clean: pd.Series, problems: Problems) -> None:
-    if not arrow_text.any_starts_with(clean, ("{", "[")):
-        return
-    looks_nested = clean.str.startswith("{") | clean.str.startswith("[")
+    looks_nested = arrow_text.starting_with(clean, "{[")
     if not looks_nested.any():
         return
     nested = looks_nested.copy()
@@ -468,7 +473,7 @@ def _check_flat(column: str, clean: pd.Series, problems: Problems) -> None:
         [isinstance(json_or_none(v), dict | list) for v in clean[looks_nested].tolist()], bool
     )
     problems.add(
-        nested,
+        pd.Series(nested, index=clean.index),
         column,
         clean,
         ERROR,

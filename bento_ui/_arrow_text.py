@@ -201,8 +201,8 @@ def starting_with(column: pd.Series, firsts: str) -> np.ndarray:
     data = arrow(column)
     if data is None or not firsts.isascii():
         found = np.zeros(len(column), dtype=bool)
-        for first in firsts:
-            found |= column.str.startswith(first).to_numpy(dtype=bool, na_value=False)
+        for char in firsts:
+            found |= column.str.startswith(char).to_numpy(dtype=bool, na_value=False)
         return found
     starts, values = offsets_and_bytes(flat(data))
     if not len(values):
@@ -320,6 +320,64 @@ def may_hold_controls(array: pa.LargeStringArray, *, breaks: bool) -> bool:
         return False
     lead = np.flatnonzero(used[:-1] == 0xC2)
     return bool((used[lead + 1] < 0xA0).any())
+
+
+# Up to that many cells are put in place one slice at a time; more take pyarrow's kernel.
+_FEW_REPLACED = 20_000
+
+
+def replaced(array: pa.LargeStringArray, rows: np.ndarray, values: pa.Array) -> pa.Array:
+    """`pc.replace_with_mask(array, rows, values)` (`rows` a boolean mask, `values` one
+    text per true row, in order). A few cells of a big column (currencies upper-cased,
+    amounts rewritten) are put in place with NumPy: pyarrow's kernel goes through every
+    cell, as long as a copy of the column ten times over."""
+    values = flat(values)
+    positions = np.flatnonzero(rows)
+    if (
+        array.null_count
+        or values.null_count
+        or len(positions) != len(values)
+        or len(positions) > _FEW_REPLACED
+    ):
+        return pc.replace_with_mask(array, pa.array(rows), values)
+    if not len(positions):
+        return array
+    starts, data = offsets_and_bytes(array)
+    new_starts, new_data = offsets_and_bytes(values)
+    old_lengths = starts[positions + 1] - starts[positions]
+    new_lengths = np.diff(new_starts)
+    inserted = new_data[new_starts[0] : new_starts[-1]]
+    if np.array_equal(old_lengths, new_lengths):
+        # The same lengths (USD for usd): the offsets stay, the bytes are written over.
+        out = data.copy()
+        ramp = np.arange(len(inserted)) - np.repeat(new_starts[:-1] - new_starts[0], new_lengths)
+        out[np.repeat(starts[positions], new_lengths) + ramp] = inserted
+        result: pa.Array = pa.Array.from_buffers(
+            pa.large_string(),
+            len(array),
+            [None, array.buffers()[1], pa.py_buffer(out)],
+            offset=array.offset,
+        )
+        return result
+    # Else the bytes between the replaced cells, and the new cells' bytes, in turn.
+    pieces = []
+    at = int(starts[0])
+    cuts = new_starts - new_starts[0]
+    for i, position in enumerate(positions.tolist()):
+        pieces.append(data[at : starts[position]])
+        pieces.append(inserted[cuts[i] : cuts[i + 1]])
+        at = int(starts[position + 1])
+    pieces.append(data[at : starts[-1]])
+    lengths = np.diff(starts)
+    lengths[positions] = new_lengths
+    offsets = np.zeros(len(array) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    result = pa.Array.from_buffers(
+        pa.large_string(),
+        len(array),
+        [None, pa.py_buffer(offsets), pa.py_buffer(np.concatenate(pieces))],
+    )
+    return result
 
 
 def empty_texts(count: int) -> pa.LargeStringArray:

@@ -188,7 +188,7 @@ def detail_values(stripped: pd.DataFrame, details: Details, column: str) -> pd.S
             return own
         if data is not None:
             texts = distinct.take(pa.array(where[held]))
-            new = pc.replace_with_mask(arrow_text.flat(data), pa.array(held), texts)
+            new = arrow_text.replaced(arrow_text.flat(data), held, texts)
             return pd.Series(new, index=own.index, dtype=own.dtype, name=own.name)
         from_json = pd.Series(distinct.take(pa.array(where)), stripped.index, dtype="str")
         return own.where(~held, from_json)

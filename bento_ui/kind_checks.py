@@ -27,10 +27,14 @@ def check_kinds(
     problems: Problems,
     amounts: money.Unit,
     decimal_mark: str | None,
+    *,
+    type_codes: tuple[np.ndarray, list[str]] | None = None,
 ) -> money.MarkSigns | None:
-    """The checks of Bento's kinds of event; what the amounts showed of their mark."""
+    """The checks of Bento's kinds of event; what the amounts showed of their mark.
+    `type_codes`: each row's type as a code into a list of the types, when the type's
+    own check worked them out already."""
     types = out[ev.TYPE]
-    kinds = _Kinds(types)
+    kinds = _Kinds(types, type_codes)
     index = types.index
     found: dict[str, pd.Series] = {}
     blank: dict[str, np.ndarray] = {}
@@ -115,8 +119,8 @@ def check_kinds(
 class _Kinds:
     """The rows of each event type, found once per distinct type (a table has a few)."""
 
-    def __init__(self, types: pd.Series) -> None:
-        self.codes, self.distinct = codes_and_values(types)
+    def __init__(self, types: pd.Series, codes: tuple[np.ndarray, list[str]] | None) -> None:
+        self.codes, self.distinct = codes if codes is not None else codes_and_values(types)
 
     def rows(self, *kinds: str) -> np.ndarray:
         flags = np.array([kind in kinds for kind in self.distinct] + [False], dtype=bool)
@@ -269,7 +273,7 @@ def _replaced(
     data = arrow_text.arrow(column)
     if data is None:
         return None
-    new = pc.replace_with_mask(arrow_text.flat(data), pa.array(rows), arrow_text.flat(values))
+    new = arrow_text.replaced(arrow_text.flat(data), rows, values)
     return pd.Series(new, index=column.index, dtype=column.dtype, name=column.name)
 
 

@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from bento_ui import _arrow_text as arrow_text
+
 ERROR = "error"
 WARNING = "warning"
 PROBLEM_COLUMNS = ["row", "column", "value", "severity", "message"]
@@ -21,7 +23,13 @@ def _pick(values: pd.Series, mask: pd.Series, rows: pd.Index) -> pd.Series:
     """`values` of the rows where `mask` is true. `values` is either a whole column or,
     to spare work on the rows without a problem, only the rows with one."""
     if len(values) == len(mask) and values.index.equals(mask.index):
-        return values[mask.to_numpy()]
+        flags = mask.to_numpy()
+        data = arrow_text.arrow(values)
+        if data is None:
+            return values[flags]
+        # The few rows taken in pyarrow: a mask of a whole column filters every cell.
+        picked = arrow_text.flat(data).take(pa.array(np.flatnonzero(flags)))
+        return pd.Series(picked, index=rows, dtype=values.dtype, name=values.name)
     return values.reindex(rows)
 
 

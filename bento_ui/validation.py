@@ -149,8 +149,9 @@ def validate(
         text, stripped = cleaned, cleaned.apply(lambda col: col.str.strip())
     out = text.copy()
 
+    type_codes = None  # each row's type as a code into the distinct (trimmed) types
     if ev.TYPE in text:
-        out[ev.TYPE] = _check_type(text[ev.TYPE], stripped[ev.TYPE], problems)
+        out[ev.TYPE], type_codes = _check_type(text[ev.TYPE], stripped[ev.TYPE], problems)
     else:  # a table built by hand without the column: every event needs a type
         out[ev.TYPE] = ""
         problems.add(
@@ -202,7 +203,9 @@ def validate(
     check_details_paths(stripped, details, problems)
     amount_marks = None
     if ev.TYPE in out:
-        amount_marks = check_kinds(out, stripped, details, problems, amounts, decimal_mark)
+        amount_marks = check_kinds(
+            out, stripped, details, problems, amounts, decimal_mark, type_codes=type_codes
+        )
     out[ev.EMAIL] = checked_email.result()
     problems.parts[checks_before:checks_before] = beside.parts
     if dates.iso is not None:
@@ -324,10 +327,14 @@ def _quoted(values: pd.Series) -> pd.Series:
     return "'" + short.where(values.str.len() <= 60, short + "...") + "'"
 
 
-def _check_type(raw: pd.Series, clean: pd.Series, problems: Problems) -> pd.Series:
+def _check_type(
+    raw: pd.Series, clean: pd.Series, problems: Problems
+) -> tuple[pd.Series, tuple[np.ndarray, list[str]] | None]:
+    """The trimmed types, and (when worked out per distinct type) each row's code into
+    the distinct trimmed types, which the checks of Bento's kinds use again."""
     checks = _type_checks(raw)
     if checks is not None:
-        missing, trimmed, hinted, hinted_messages = checks
+        missing, trimmed, hinted, hinted_messages, codes = checks
         problems.add(
             missing, ev.TYPE, raw, ERROR,
             "type is missing: add an event name such as webinar_attended or $purchase, "
@@ -336,7 +343,7 @@ def _check_type(raw: pd.Series, clean: pd.Series, problems: Problems) -> pd.Seri
         problems.add(trimmed, ev.TYPE, raw, WARNING, "type had spaces around it: they were trimmed")
         if len(hinted_messages):
             problems.add(hinted, ev.TYPE, raw, WARNING, hinted_messages)
-        return clean
+        return clean, codes
     problems.add(
         clean == "",
         ev.TYPE,
@@ -356,7 +363,7 @@ def _check_type(raw: pd.Series, clean: pd.Series, problems: Problems) -> pd.Seri
     if hints:
         hinted = clean.isin(list(hints))
         problems.add(hinted, ev.TYPE, raw, WARNING, clean[hinted].map(hints))
-    return clean
+    return clean, None
 
 
 def _after(iso: pd.Series, now_text: str) -> pd.Series:
@@ -377,10 +384,13 @@ def _after(iso: pd.Series, now_text: str) -> pd.Series:
     return pd.Series(found, index=iso.index)
 
 
-def _type_checks(raw: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series] | None:
-    """(missing, trimmed, hinted, hint) of `_check_type`, worked out once per distinct
-    type (an export has a handful); `hint` only for the rows that get one. None when the column is
-    not held in pyarrow or has missing values (the pandas way compares those)."""
+def _type_checks(
+    raw: pd.Series,
+) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series, tuple[np.ndarray, list[str]]] | None:
+    """(missing, trimmed, hinted, hint, (codes, trimmed types)) of `_check_type`, worked
+    out once per distinct type (an export has a handful); `hint` only for the rows that get
+    one. None when the column is not held in pyarrow or has missing values (the pandas way
+    compares those)."""
     data = arrow_text.arrow(raw)
     if data is None or data.null_count:
         return None
@@ -398,6 +408,7 @@ def _type_checks(raw: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series, pd.Se
         pd.Series(trimmed[codes], index=raw.index),
         pd.Series(hinted, index=raw.index),
         pd.Series(messages, index=raw.index[hinted], dtype="str"),
+        (codes, cleaned),
     )
 
 

@@ -150,13 +150,17 @@ def _trimmed(data: pa.ChunkedArray) -> pa.LargeStringArray:
     if not len(candidates):
         return array
     if len(candidates) * 8 < len(array):
-        # Candidates first: most are letters like `é` that end as a space may end; the
-        # column is trimmed only when one of them is changed by it.
+        # Candidates first: most are letters like `é` that end as a space may end; only
+        # the cells a trim changes are put in place (a few), or the column stays as it is.
         some = array.take(pa.array(candidates))
-        if pc.sum(pc.binary_length(pc.utf8_trim_whitespace(some))) == pc.sum(
-            pc.binary_length(some)
-        ):
+        some_trimmed = pc.utf8_trim_whitespace(some)
+        changed = byte_lengths(flat(some_trimmed)) != byte_lengths(flat(some))
+        if not changed.any():
             return array
+        if np.count_nonzero(changed) <= _FEW_REPLACED:
+            rows = np.zeros(len(array), dtype=bool)
+            rows[candidates[changed]] = True
+            return flat(replaced(array, rows, some_trimmed.filter(pa.array(changed))))
     trimmed: pa.LargeStringArray = pc.utf8_trim_whitespace(array)
     return trimmed
 
@@ -281,20 +285,25 @@ def trim_candidates(array: pa.LargeStringArray) -> np.ndarray:
     byte is one a white space character starts or ends with): the only cells a trim can
     change. A few more may be flagged (`é` ends like U+2000), never fewer."""
     starts, data = offsets_and_bytes(array)
-    filled = np.diff(starts) > 0
-    if not filled.any():
-        return filled
+    if not len(data) or starts[-1] == starts[0]:
+        return np.zeros(len(array), dtype=bool)
     # An empty cell's first and last bytes are another cell's (or past the end: clipped);
-    # `filled` leaves them out. Most bytes are letters: the table is read only for the
-    # few cells whose bytes are low (controls, space) or high (beyond ASCII).
+    # the few cells found are checked for being filled at the end. Most bytes are
+    # letters: the table is read only for the few cells whose bytes are low (controls,
+    # space) or high (beyond ASCII).
     first = np.take(data, starts[:-1], mode="clip")
     final = np.take(data, starts[1:] - 1, mode="clip")
     # Below 0x21 or above 0x7F, both at once: the bytes wrap around below 0x21.
-    found: np.ndarray = ((first - np.uint8(0x21)) >= 0x5F) | ((final - np.uint8(0x21)) >= 0x5F)
+    first -= np.uint8(0x21)
+    final -= np.uint8(0x21)
+    found: np.ndarray = first >= 0x5F
+    found |= final >= 0x5F
     some = np.flatnonzero(found)
     if len(some):
-        found[some] = _SPACE_FIRST_BYTE[first[some]] | _SPACE_LAST_BYTE[final[some]]
-    found &= filled
+        first_byte = first[some] + np.uint8(0x21)
+        final_byte = final[some] + np.uint8(0x21)
+        filled = starts[some + 1] > starts[some]
+        found[some] = (_SPACE_FIRST_BYTE[first_byte] | _SPACE_LAST_BYTE[final_byte]) & filled
     return found
 
 

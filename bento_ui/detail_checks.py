@@ -272,6 +272,8 @@ def send_trimmed(
         column = str(name)
         if not (ev.is_fields_column(column) or ev.is_details_column(column)):
             continue
+        if arrow_text.same_texts(text[column], stripped[column]):
+            continue  # the trim kept the column as it was (most columns)
         raw, trimmed = _arrow_of(text[column]), _arrow_of(stripped[column])
         if pc.sum(pc.binary_length(raw)) == pc.sum(pc.binary_length(trimmed)):
             continue  # the common case: trimming changed nothing (it only ever shortens)

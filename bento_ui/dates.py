@@ -19,6 +19,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from bento_ui import _arrow_text as arrow_text
 from bento_ui._regex import SPACE
@@ -132,6 +133,10 @@ def parse_dates(
     take = pa.array(position)
 
     def merged(fast: pa.Array, other: pd.Series) -> pd.Series:
+        other_data = arrow_text.arrow(other)
+        if other_data is not None and _all_blank(fast) and _all_blank(other_data):
+            # No error anywhere (the common case): blank texts, made without a take.
+            return pd.Series(arrow_text.empty_texts(len(text)), index=text.index, dtype="str")
         both = pa.concat_arrays([fast, arrow_text.flat(pa.array(other.array))])
         return pd.Series(both.take(take), index=text.index, dtype="str")
 
@@ -141,6 +146,11 @@ def parse_dates(
         order=others.order,
         ambiguous=others.ambiguous,
     )
+
+
+def _all_blank(data: pa.Array | pa.ChunkedArray) -> bool:
+    """Whether every cell is "" (none missing)."""
+    return not data.null_count and not pc.sum(pc.binary_length(data)).as_py()
 
 
 @dataclass
@@ -195,16 +205,14 @@ def _canonical(text: pd.Series) -> _Canonical | None:
     if data is None or not len(text):
         return None
     array = arrow_text.flat(data)
-    fits = arrow_text.byte_lengths(array) == _CANONICAL_LENGTH
+    lengths = arrow_text.byte_lengths(array)
+    fits = lengths == _CANONICAL_LENGTH
     if array.null_count:
         fits &= ~array.is_null().to_numpy(zero_copy_only=False)
     where = np.flatnonzero(fits)
     if not len(where):
         return None
-    if len(where) < len(array):
-        array = arrow_text.flat(array.take(pa.array(where)))
-    starts, data_bytes = arrow_text.offsets_and_bytes(array)
-    flat_bytes = data_bytes[starts[0] : starts[-1]]
+    flat_bytes = _bytes_of(array, lengths, fits)
     grid = flat_bytes.reshape(-1, _CANONICAL_LENGTH)
     # Each pair of digits is read as one 16-bit number through a table: one look-up
     # both checks that they are digits and gives their value (128 where they are not).
@@ -234,6 +242,29 @@ def _canonical(text: pd.Series) -> _Canonical | None:
         hour, minute, second = hour[keep], minute[keep], second[keep]
     seconds = days * 86400 + (hour.astype(np.int32) * 3600 + minute.astype(np.int32) * 60 + second)
     return _Canonical(where=where, text=grid, seconds=seconds)
+
+
+def _bytes_of(array: pa.LargeStringArray, lengths: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """The bytes of the cells where `keep` is true, one after the other. Blank cells hold
+    no bytes: only the few other cells left out (a date written another way) are cut
+    out of the column's bytes, without a copy of the column cell by cell."""
+    starts, data = arrow_text.offsets_and_bytes(array)
+    cut = np.flatnonzero(~keep & (lengths > 0))
+    if not len(cut):
+        used: np.ndarray = data[starts[0] : starts[-1]]
+        return used
+    if len(cut) > 20_000:
+        taken = arrow_text.flat(array.take(pa.array(np.flatnonzero(keep))))
+        taken_starts, taken_data = arrow_text.offsets_and_bytes(taken)
+        kept: np.ndarray = taken_data[taken_starts[0] : taken_starts[-1]]
+        return kept
+    bounds = np.empty(2 * len(cut) + 2, dtype=np.int64)
+    bounds[0], bounds[-1] = starts[0], starts[-1]
+    bounds[1:-1:2] = starts[cut]  # a piece ends where a cut cell starts,
+    bounds[2:-1:2] = starts[cut + 1]  # and the next one starts where it ends
+    pieces = [data[a:b] for a, b in zip(bounds[::2].tolist(), bounds[1::2].tolist(), strict=True)]
+    joined: np.ndarray = np.concatenate(pieces)
+    return joined
 
 
 def _canonical_iso(canonical: _Canonical, timezone: str) -> tuple[np.ndarray, pa.Array, pa.Array]:

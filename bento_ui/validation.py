@@ -103,6 +103,16 @@ class Validation:
         return f"<Validation: {counts}>"
 
 
+def _rows_in(index: pd.Index, rows: np.ndarray) -> np.ndarray:
+    """`index.isin(rows)`; for row numbers in a row (a table's own index), by position."""
+    if isinstance(index, pd.RangeIndex) and index.step == 1:
+        found = np.zeros(len(index), dtype=bool)
+        at = np.asarray(rows, dtype=np.int64) - index.start
+        found[at[(at >= 0) & (at < len(index))]] = True
+        return found
+    return np.asarray(index.isin(rows), dtype=bool)
+
+
 def _rows_with(problems: pd.DataFrame, severity: str) -> list[int]:
     rows = problems.loc[problems["severity"] == severity, "row"]
     return sorted(int(r) for r in rows.unique())
@@ -213,7 +223,7 @@ def validate(
 
     found = problems.table()
     bad_rows = found.loc[found["severity"] == ERROR, "row"].unique()
-    valid = arrow_text.rows(out, (~empty & ~out.index.isin(bad_rows)).to_numpy())
+    valid = arrow_text.rows(out, ~empty.to_numpy() & ~_rows_in(out.index, bad_rows))
     # Only rows that can be sent can be sent twice. Rows with errors are left out: an
     # unreadable date is blank in `out`, which would make different rows look the same.
     checked = len(problems.parts)

@@ -171,7 +171,8 @@ def filled(column: pd.Series) -> np.ndarray:
     if data is None:
         return (column != "").to_numpy(dtype=bool, na_value=True)
     array = flat(data)
-    result: np.ndarray = byte_lengths(array) > 0
+    starts, _ = offsets_and_bytes(array)
+    result: np.ndarray = starts[1:] != starts[:-1]  # offsets never go back
     if array.null_count:
         result |= array.is_null().to_numpy(zero_copy_only=False)
     return result
@@ -401,6 +402,26 @@ def empty_texts(count: int) -> pa.LargeStringArray:
 _MIX = np.uint64(0x9E3779B97F4A7C15)  # an odd constant: multiplying by it spreads bits
 
 
+def _fixed_width_content(used: np.ndarray, width: int, count: int) -> np.ndarray:
+    """A number per cell of `count` cells of `width` bytes each, one after the other in
+    `used`: the bytes themselves (little-endian) up to 7 bytes, else 8 at a time mixed."""
+    if width < 8:
+        if width in (1, 2, 4):
+            return used.view(f"<u{width}").astype(np.uint64)
+        # Read 8 bytes from each cell's start (the last ones padded) and keep `width`.
+        padded = np.zeros(len(used) + 8, dtype=np.uint8)
+        padded[: len(used)] = used
+        words = np.ndarray((count,), "<u8", padded, offset=0, strides=(width,))
+        content: np.ndarray = words & np.uint64((1 << (8 * width)) - 1)
+        return content
+    content = np.zeros(count, dtype=np.uint64)
+    for at in sorted({*range(0, width - 7, 8), width - 8}):  # the last 8 overlap
+        word = np.ndarray((count,), "<u8", used, offset=at, strides=(width,))
+        content ^= word
+        content *= _MIX
+    return content
+
+
 def row_keys(frame: pd.DataFrame) -> np.ndarray | None:
     """A 64-bit number per row, equal for rows whose cells are equal (rows that differ
     mostly get different ones): each cell's length in bytes, and the bytes themselves
@@ -415,28 +436,24 @@ def row_keys(frame: pd.DataFrame) -> np.ndarray | None:
                 return None
             array = flat(data)
             starts, values = offsets_and_bytes(array)
-            lengths = np.diff(starts)
-            part = lengths.astype(np.uint64)
+            # The lengths are a new array (never negative): worked on in place, as the
+            # 64-bit numbers they are, without a copy per step.
+            part = np.diff(starts).view(np.uint64)
+            width = int(part.max()) if len(part) else 0
+            filled = int(np.count_nonzero(part))
+            fixed = 0 < width <= 64 and width * filled == starts[-1] - starts[0]
+            has_bytes = part > 0 if fixed and filled != len(part) else None
             if array.null_count:
                 part |= array.is_null().to_numpy(zero_copy_only=False).astype(np.uint64) << 40
-            width = int(lengths.max()) if len(lengths) else 0
-            filled = np.count_nonzero(lengths)
-            if 0 < width <= 64 and width * filled == starts[-1] - starts[0]:
+            if fixed:
                 # Every filled cell is `width` bytes long: they lie one after the other.
                 used = values[starts[0] : starts[-1]]
-                content = np.zeros(filled, dtype=np.uint64)
-                if width < 8:
-                    grid = used.reshape(-1, width)
-                    for at in range(width):
-                        content |= grid[:, at].astype(np.uint64) << np.uint64(8 * at)
-                else:  # 8 bytes at a time, the last 8 overlapping the ones before
-                    for at in sorted({*range(0, width - 7, 8), width - 8}):
-                        word = np.ndarray((filled,), "<u8", used, offset=at, strides=(width,))
-                        content = (content ^ word) * _MIX
-                if filled == len(part):
+                content = _fixed_width_content(used, width, filled)
+                if has_bytes is None:
                     part += content
                 else:
-                    part[lengths > 0] += content
-            keys = keys * _MIX + part
+                    part[has_bytes] += content
+            keys *= _MIX
+            keys += part
         keys ^= keys >> np.uint64(29)
     return keys

@@ -147,10 +147,11 @@ def check_details_json(stripped: pd.DataFrame, problems: Problems) -> Details:
             )
     details = Details(np.full(len(column), -1, dtype=np.int64), parsed)
     details.codes[filled] = codes
-    messages = details.per_row(message, "")
-    bad = messages != ""
+    # Which rows are wrong, per distinct text; the messages only for those rows.
+    bad = details.rows_where([m != "" for m in message])
     if bad.any():
-        shown = pd.Series(messages[bad], index=column.index[bad], dtype="str")
+        texts = np.array(message, dtype=object)[details.codes[bad]]
+        shown = pd.Series(texts, index=column.index[bad], dtype="str")
         problems.add(pd.Series(bad, index=column.index), ev.DETAILS, column, ERROR, shown)
     return details
 

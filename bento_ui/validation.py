@@ -450,7 +450,7 @@ def _kind_hint(event_type: str) -> str | None:
 
 
 def _check_email(raw: pd.Series, clean: pd.Series, problems: Problems) -> pd.Series:
-    ok, beyond_ascii = emails.check_emails(clean)
+    ok, beyond_ascii, beyond_latin = emails.check_emails_and_letters(clean)
     bad = ~ok
     if bad.any():
         reasons = {v: emails.explain(v) for v in clean[bad].unique()}
@@ -461,7 +461,7 @@ def _check_email(raw: pd.Series, clean: pd.Series, problems: Problems) -> pd.Ser
     )  # fmt: skip
     unusual = ok & beyond_ascii
     if unusual.any():  # look-alike letters: only addresses beyond ASCII can have them
-        message = emails.lookalikes(clean[unusual])
+        message = emails.lookalikes(clean[unusual], beyond_latin[unusual.to_numpy()])
         flagged = unusual.copy()
         flagged[unusual] = (message != "").to_numpy()
         problems.add(flagged, ev.EMAIL, raw, WARNING, message)

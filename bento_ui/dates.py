@@ -108,7 +108,7 @@ def parse_dates(
     """
     timezone = check_timezone(timezone)
     text = values.astype("str")
-    canonical = _canonical(text)
+    canonical = _canonical(text, with_seconds=timezone != "UTC")
     if canonical is None:
         return _parse_general(text, timezone, order)
     # Most exports write every date as `YYYY-MM-DD HH:MM:SS`: those are read by byte
@@ -159,7 +159,7 @@ class _Canonical:
 
     where: np.ndarray  # their positions
     text: np.ndarray  # their 19 bytes each, one row per value
-    seconds: np.ndarray  # seconds since 1970 (as written, in no zone yet)
+    seconds: np.ndarray | None  # seconds since 1970 (as written, in no zone yet), if asked
 
 
 _CANONICAL_LENGTH = 19
@@ -197,7 +197,7 @@ _PAIR_AT = (0, 2, 5, 8, 11, 14, 17)  # YY YY-MM-DD HH:MM:SS
 _SEPARATORS = ((4, 45), (7, 45), (13, 58), (16, 58))  # "-" "-" ":" ":"
 
 
-def _canonical(text: pd.Series) -> _Canonical | None:
+def _canonical(text: pd.Series, *, with_seconds: bool) -> _Canonical | None:
     """The canonical rows of `text`, or None when there are none. A value that looks
     canonical but is no real time (`2024-02-30`, `10:00:60`) or falls outside the years
     nanoseconds hold (1678-2261) is left to the general parser, which explains it."""
@@ -232,15 +232,25 @@ def _canonical(text: pd.Series) -> _Canonical | None:
     ok &= (hour <= 23) & (minute <= 59) & (second <= 59)
     year = century.astype(np.int32) * 100 + decade - _FIRST_YEAR
     ok &= (year >= 0) & (year <= _LAST_YEAR - _FIRST_YEAR) & (month <= 12) & (day <= 31)
-    days = _day_table()[np.where(ok, year * 416 + month.astype(np.int32) * 32 + day, 0)]
-    ok &= days >= -(1 << 30)
+    ok &= (month >= 1) & (day >= 1)
+    # Every month has 28 days: the calendar is asked only about the 29th to the 31st.
+    late = np.flatnonzero(ok & (day > 28))
+    if len(late):
+        at = year[late] * 416 + month[late].astype(np.int32) * 32 + day[late]
+        ok[late] = _day_table()[at] >= -(1 << 30)
     if not ok.all():
         keep = np.flatnonzero(ok)
         if not len(keep):
             return None
-        where, grid, days = where[keep], grid[keep], days[keep]
-        hour, minute, second = hour[keep], minute[keep], second[keep]
-    seconds = days * 86400 + (hour.astype(np.int32) * 3600 + minute.astype(np.int32) * 60 + second)
+        where, grid, year = where[keep], grid[keep], year[keep]
+        month, day, hour, minute, second = (
+            month[keep], day[keep], hour[keep], minute[keep], second[keep]
+        )
+    seconds = None
+    if with_seconds:  # for a zone other than UTC: the text alone is UTC's answer
+        days = _day_table()[year * 416 + month.astype(np.int32) * 32 + day]
+        clock = hour.astype(np.int32) * 3600 + minute.astype(np.int32) * 60 + second
+        seconds = days * 86400 + clock
     return _Canonical(where=where, text=grid, seconds=seconds)
 
 
@@ -281,6 +291,7 @@ def _canonical_iso(canonical: _Canonical, timezone: str) -> tuple[np.ndarray, pa
         )
         iso = fixed.cast(pa.large_string())
         return canonical.where, iso, arrow_text.empty_texts(count)
+    assert canonical.seconds is not None  # asked for every zone but UTC
     naive = pd.Series(canonical.seconds.astype("datetime64[s]").astype("datetime64[ns]"))
     localized = _localize(naive, timezone)
     gap = localized.isna().to_numpy()

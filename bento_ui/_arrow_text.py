@@ -332,8 +332,9 @@ def may_hold_controls(array: pa.LargeStringArray, *, breaks: bool) -> bool:
     return bool((used[lead + 1] < 0xA0).any())
 
 
-# Up to that many cells are put in place one slice at a time; more take pyarrow's kernel.
-_FEW_REPLACED = 20_000
+# Up to that many cells of new lengths are put in place one slice at a time; more take
+# pyarrow's kernel.
+_FEW_REPLACED = 5_000
 
 
 def replaced(array: pa.LargeStringArray, rows: np.ndarray, values: pa.Array) -> pa.Array:
@@ -343,12 +344,7 @@ def replaced(array: pa.LargeStringArray, rows: np.ndarray, values: pa.Array) -> 
     cell, as long as a copy of the column ten times over."""
     values = flat(values)
     positions = np.flatnonzero(rows)
-    if (
-        array.null_count
-        or values.null_count
-        or len(positions) != len(values)
-        or len(positions) > _FEW_REPLACED
-    ):
+    if array.null_count or values.null_count or len(positions) != len(values):
         return pc.replace_with_mask(array, pa.array(rows), values)
     if not len(positions):
         return array
@@ -369,6 +365,8 @@ def replaced(array: pa.LargeStringArray, rows: np.ndarray, values: pa.Array) -> 
             offset=array.offset,
         )
         return result
+    if len(positions) > _FEW_REPLACED:
+        return pc.replace_with_mask(array, pa.array(rows), values)
     # Else the bytes between the replaced cells, and the new cells' bytes, in turn.
     pieces = []
     at = int(starts[0])

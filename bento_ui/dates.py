@@ -133,11 +133,16 @@ def parse_dates(
     take = pa.array(position)
 
     def merged(fast: pa.Array, other: pd.Series) -> pd.Series:
-        other_data = arrow_text.arrow(other)
-        if other_data is not None and _all_blank(fast) and _all_blank(other_data):
-            # No error anywhere (the common case): blank texts, made without a take.
-            return pd.Series(arrow_text.empty_texts(len(text)), index=text.index, dtype="str")
-        both = pa.concat_arrays([fast, arrow_text.flat(pa.array(other.array))])
+        other_data = arrow_text.flat(pa.array(other.array))
+        fast = arrow_text.flat(fast)
+        # Where one part is blank throughout (no error among the canonical dates; no
+        # date read among the others), the other part's bytes are the answer's as they
+        # are, in row order: only the offsets are new, without a take of every cell.
+        if _all_blank(fast) and not other_data.null_count:
+            return _spread(len(text), rest, other_data, text.index)
+        if _all_blank(other_data) and not fast.null_count:
+            return _spread(len(text), ~rest, fast, text.index)
+        both = pa.concat_arrays([fast, other_data])
         return pd.Series(both.take(take), index=text.index, dtype="str")
 
     return ParsedDates(
@@ -146,6 +151,20 @@ def parse_dates(
         order=others.order,
         ambiguous=others.ambiguous,
     )
+
+
+def _spread(count: int, rows: np.ndarray, texts: pa.LargeStringArray, index: pd.Index) -> pd.Series:
+    """`texts` (one per true row of `rows`, in order) at their rows, "" elsewhere."""
+    lengths = np.zeros(count, dtype=np.int64)
+    lengths[rows] = arrow_text.byte_lengths(texts)
+    offsets = np.zeros(count + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    starts, data = arrow_text.offsets_and_bytes(texts)
+    used = np.ascontiguousarray(data[starts[0] : starts[-1]])
+    spread = pa.Array.from_buffers(
+        pa.large_string(), count, [None, pa.py_buffer(offsets), pa.py_buffer(used)]
+    )
+    return pd.Series(spread, index=index, dtype="str")
 
 
 def _all_blank(data: pa.Array | pa.ChunkedArray) -> bool:

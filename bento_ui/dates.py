@@ -282,7 +282,7 @@ def _bytes_of(array: pa.LargeStringArray, lengths: np.ndarray, keep: np.ndarray)
     if not len(cut):
         used: np.ndarray = data[starts[0] : starts[-1]]
         return used
-    if len(cut) > 20_000:
+    if len(cut) > 5_000:  # past that, a take of the kept cells is quicker than the pieces
         taken = arrow_text.flat(array.take(pa.array(np.flatnonzero(keep))))
         taken_starts, taken_data = arrow_text.offsets_and_bytes(taken)
         kept: np.ndarray = taken_data[taken_starts[0] : taken_starts[-1]]

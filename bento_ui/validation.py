@@ -159,19 +159,6 @@ def validate(
         text, stripped = cleaned, cleaned.apply(lambda col: col.str.strip())
     out = text.copy()
 
-    type_codes = None  # each row's type as a code into the distinct (trimmed) types
-    if ev.TYPE in text:
-        out[ev.TYPE], type_codes = _check_type(text[ev.TYPE], stripped[ev.TYPE], problems)
-    else:  # a table built by hand without the column: every event needs a type
-        out[ev.TYPE] = ""
-        problems.add(
-            pd.Series(True, text.index),
-            ev.TYPE,
-            out[ev.TYPE],
-            ERROR,
-            "type is missing: add an event name such as webinar_attended or $purchase, "
-            "or choose one type for all rows",
-        )
     # Emails and dates are the two biggest checks, and each reads only its own column:
     # on a big table they run in a thread beside the others (pyarrow and NumPy let go
     # of the GIL), and their problems take their place in the order of the checks.
@@ -195,6 +182,20 @@ def validate(
         return email
 
     checked_email = arrow_text.beside(email_and_dates, len(text))
+    # The type's check runs meanwhile (its problems still come before theirs).
+    type_codes = None  # each row's type as a code into the distinct (trimmed) types
+    if ev.TYPE in text:
+        out[ev.TYPE], type_codes = _check_type(text[ev.TYPE], stripped[ev.TYPE], problems)
+    else:  # a table built by hand without the column: every event needs a type
+        out[ev.TYPE] = ""
+        problems.add(
+            pd.Series(True, text.index),
+            ev.TYPE,
+            out[ev.TYPE],
+            ERROR,
+            "type is missing: add an event name such as webinar_attended or $purchase, "
+            "or choose one type for all rows",
+        )
     checks_before = len(problems.parts)
 
     for column in (c for c in text.columns if ev.is_fields_column(c)):

@@ -212,11 +212,13 @@ def starting_with(column: pd.Series, firsts: str) -> np.ndarray:
     starts, values = offsets_and_bytes(flat(data))
     if not len(values):
         return np.zeros(len(column), dtype=bool)
-    filled = np.diff(starts) > 0
-    first = np.take(values, starts[:-1], mode="clip")  # an empty cell's: not `filled`
-    table = np.zeros(256, dtype=bool)
-    table[[ord(ch) for ch in firsts]] = True
-    result: np.ndarray = table[first] & filled
+    first = np.take(values, starts[:-1], mode="clip")  # an empty cell's is another's
+    result: np.ndarray = first == ord(firsts[0])
+    for char in firsts[1:]:
+        result |= first == ord(char)
+    found = np.flatnonzero(result)  # a few: which of them are filled
+    if len(found):
+        result[found] = starts[found + 1] > starts[found]
     return result
 
 

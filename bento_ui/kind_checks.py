@@ -312,10 +312,11 @@ def _check_amount(
             continue
         positions = np.flatnonzero(where)
         mark = (decimal_mark or money.mark_of([marks])) if marks else None
-        result = money.to_minor(amount[where], currency[where], unit=unit, mark=mark)
+        these = amount[where]
+        result = money.to_minor(these, currency[where], unit=unit, mark=mark)
         wrong = ~_blank(result.error)
         if wrong.any():
-            shown = amount[where][wrong].str.slice(0, 40)
+            shown = these[wrong].str.slice(0, 40)
             message = "amount '" + shown + "' " + result.error[wrong]
             if not in_column:
                 message = message + " (amounts in the details JSON are always minor units)"

@@ -427,6 +427,19 @@ def _trimmed(raw: pd.Series, clean: pd.Series) -> pd.Series:
     """`clean != raw`, without comparing when the trim changed nothing in the column."""
     if arrow_text.same_texts(raw, clean):
         return pd.Series(False, index=raw.index)
+    raw_data, clean_data = arrow_text.arrow(raw), arrow_text.arrow(clean)
+    if (
+        raw_data is not None
+        and clean_data is not None
+        and not raw_data.null_count
+        and not clean_data.null_count
+        and raw.index.equals(clean.index)
+    ):
+        # A trim only ever shortens a text: the lengths (from the offsets) say it.
+        shorter = arrow_text.byte_lengths(arrow_text.flat(raw_data)) != arrow_text.byte_lengths(
+            arrow_text.flat(clean_data)
+        )
+        return pd.Series(shorter, index=raw.index)
     return clean != raw
 
 

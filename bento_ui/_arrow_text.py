@@ -146,9 +146,23 @@ def strip(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _trimmed(data: pa.ChunkedArray) -> pa.LargeStringArray:
     array = flat(data)
-    if trim_candidates(array).any():
-        array = pc.utf8_trim_whitespace(array)
-    return array
+    candidates = np.flatnonzero(trim_candidates(array))
+    if not len(candidates):
+        return array
+    if len(candidates) * 8 < len(array):
+        # Candidates first: most are letters like `é` that end as a space may end; only
+        # the cells a trim changes are put in place (a few), or the column stays as it is.
+        some = array.take(pa.array(candidates))
+        some_trimmed = pc.utf8_trim_whitespace(some)
+        changed = byte_lengths(flat(some_trimmed)) != byte_lengths(flat(some))
+        if not changed.any():
+            return array
+        if np.count_nonzero(changed) <= _FEW_REPLACED:
+            rows = np.zeros(len(array), dtype=bool)
+            rows[candidates[changed]] = True
+            return flat(replaced(array, rows, some_trimmed.filter(pa.array(changed))))
+    trimmed: pa.LargeStringArray = pc.utf8_trim_whitespace(array)
+    return trimmed
 
 
 def filled(column: pd.Series) -> np.ndarray:
@@ -157,7 +171,8 @@ def filled(column: pd.Series) -> np.ndarray:
     if data is None:
         return (column != "").to_numpy(dtype=bool, na_value=True)
     array = flat(data)
-    result: np.ndarray = byte_lengths(array) > 0
+    starts, _ = offsets_and_bytes(array)
+    result: np.ndarray = starts[1:] != starts[:-1]  # offsets never go back
     if array.null_count:
         result |= array.is_null().to_numpy(zero_copy_only=False)
     return result
@@ -182,6 +197,29 @@ def any_longer(column: pd.Series, limit: int) -> bool:
         return False
     longest = pc.max(pc.utf8_length(array)).as_py()
     return longest is not None and longest > limit
+
+
+def starting_with(column: pd.Series, firsts: str) -> np.ndarray:
+    """True for the cells whose first character is one of the ASCII characters `firsts`
+    (`clean.str.startswith(...)` for each, or-ed; False for a missing cell): read from each
+    cell's first byte, without a pass of pyarrow per character."""
+    data = arrow(column)
+    if data is None or not firsts.isascii():
+        found = np.zeros(len(column), dtype=bool)
+        for char in firsts:
+            found |= column.str.startswith(char).to_numpy(dtype=bool, na_value=False)
+        return found
+    starts, values = offsets_and_bytes(flat(data))
+    if not len(values):
+        return np.zeros(len(column), dtype=bool)
+    first = np.take(values, starts[:-1], mode="clip")  # an empty cell's is another's
+    result: np.ndarray = first == ord(firsts[0])
+    for char in firsts[1:]:
+        result |= first == ord(char)
+    found = np.flatnonzero(result)  # a few: which of them are filled
+    if len(found):
+        result[found] = starts[found + 1] > starts[found]
+    return result
 
 
 def any_starts_with(column: pd.Series, prefixes: tuple[str, ...]) -> bool:
@@ -250,20 +288,25 @@ def trim_candidates(array: pa.LargeStringArray) -> np.ndarray:
     byte is one a white space character starts or ends with): the only cells a trim can
     change. A few more may be flagged (`é` ends like U+2000), never fewer."""
     starts, data = offsets_and_bytes(array)
-    filled = np.diff(starts) > 0
-    if not filled.any():
-        return filled
+    if not len(data) or starts[-1] == starts[0]:
+        return np.zeros(len(array), dtype=bool)
     # An empty cell's first and last bytes are another cell's (or past the end: clipped);
-    # `filled` leaves them out. Most bytes are letters: the table is read only for the
-    # few cells whose bytes are low (controls, space) or high (beyond ASCII).
+    # the few cells found are checked for being filled at the end. Most bytes are
+    # letters: the table is read only for the few cells whose bytes are low (controls,
+    # space) or high (beyond ASCII).
     first = np.take(data, starts[:-1], mode="clip")
     final = np.take(data, starts[1:] - 1, mode="clip")
     # Below 0x21 or above 0x7F, both at once: the bytes wrap around below 0x21.
-    found: np.ndarray = ((first - np.uint8(0x21)) >= 0x5F) | ((final - np.uint8(0x21)) >= 0x5F)
+    first -= np.uint8(0x21)
+    final -= np.uint8(0x21)
+    found: np.ndarray = first >= 0x5F
+    found |= final >= 0x5F
     some = np.flatnonzero(found)
     if len(some):
-        found[some] = _SPACE_FIRST_BYTE[first[some]] | _SPACE_LAST_BYTE[final[some]]
-    found &= filled
+        first_byte = first[some] + np.uint8(0x21)
+        final_byte = final[some] + np.uint8(0x21)
+        filled = starts[some + 1] > starts[some]
+        found[some] = (_SPACE_FIRST_BYTE[first_byte] | _SPACE_LAST_BYTE[final_byte]) & filled
     return found
 
 
@@ -291,6 +334,62 @@ def may_hold_controls(array: pa.LargeStringArray, *, breaks: bool) -> bool:
     return bool((used[lead + 1] < 0xA0).any())
 
 
+# Up to that many cells of new lengths are put in place one slice at a time; more take
+# pyarrow's kernel.
+_FEW_REPLACED = 5_000
+
+
+def replaced(array: pa.LargeStringArray, rows: np.ndarray, values: pa.Array) -> pa.Array:
+    """`pc.replace_with_mask(array, rows, values)` (`rows` a boolean mask, `values` one
+    text per true row, in order). A few cells of a big column (currencies upper-cased,
+    amounts rewritten) are put in place with NumPy: pyarrow's kernel goes through every
+    cell, as long as a copy of the column ten times over."""
+    values = flat(values)
+    positions = np.flatnonzero(rows)
+    if array.null_count or values.null_count or len(positions) != len(values):
+        return pc.replace_with_mask(array, pa.array(rows), values)
+    if not len(positions):
+        return array
+    starts, data = offsets_and_bytes(array)
+    new_starts, new_data = offsets_and_bytes(values)
+    old_lengths = starts[positions + 1] - starts[positions]
+    new_lengths = np.diff(new_starts)
+    inserted = new_data[new_starts[0] : new_starts[-1]]
+    if np.array_equal(old_lengths, new_lengths):
+        # The same lengths (USD for usd): the offsets stay, the bytes are written over.
+        out = data.copy()
+        ramp = np.arange(len(inserted)) - np.repeat(new_starts[:-1] - new_starts[0], new_lengths)
+        out[np.repeat(starts[positions], new_lengths) + ramp] = inserted
+        result: pa.Array = pa.Array.from_buffers(
+            pa.large_string(),
+            len(array),
+            [None, array.buffers()[1], pa.py_buffer(out)],
+            offset=array.offset,
+        )
+        return result
+    if len(positions) > _FEW_REPLACED:
+        return pc.replace_with_mask(array, pa.array(rows), values)
+    # Else the bytes between the replaced cells, and the new cells' bytes, in turn.
+    pieces = []
+    at = int(starts[0])
+    cuts = new_starts - new_starts[0]
+    for i, position in enumerate(positions.tolist()):
+        pieces.append(data[at : starts[position]])
+        pieces.append(inserted[cuts[i] : cuts[i + 1]])
+        at = int(starts[position + 1])
+    pieces.append(data[at : starts[-1]])
+    lengths = np.diff(starts)
+    lengths[positions] = new_lengths
+    offsets = np.zeros(len(array) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    result = pa.Array.from_buffers(
+        pa.large_string(),
+        len(array),
+        [None, pa.py_buffer(offsets), pa.py_buffer(np.concatenate(pieces))],
+    )
+    return result
+
+
 def empty_texts(count: int) -> pa.LargeStringArray:
     """`count` empty texts, made without a Python object per cell."""
     offsets = pa.py_buffer(np.zeros(count + 1, dtype=np.int64))
@@ -303,42 +402,69 @@ def empty_texts(count: int) -> pa.LargeStringArray:
 _MIX = np.uint64(0x9E3779B97F4A7C15)  # an odd constant: multiplying by it spreads bits
 
 
+def _fixed_width_content(used: np.ndarray, width: int, count: int) -> np.ndarray:
+    """A number per cell of `count` cells of `width` bytes each, one after the other in
+    `used`: the bytes themselves (little-endian) up to 7 bytes, else 8 at a time mixed."""
+    if width < 8:
+        if width in (1, 2, 4):
+            return used.view(f"<u{width}").astype(np.uint64)
+        # Read 8 bytes from each cell's start (the last ones padded) and keep `width`.
+        padded = np.zeros(len(used) + 8, dtype=np.uint8)
+        padded[: len(used)] = used
+        words = np.ndarray((count,), "<u8", padded, offset=0, strides=(width,))
+        content: np.ndarray = words & np.uint64((1 << (8 * width)) - 1)
+        return content
+    content = np.zeros(count, dtype=np.uint64)
+    for at in sorted({*range(0, width - 7, 8), width - 8}):  # the last 8 overlap
+        word = np.ndarray((count,), "<u8", used, offset=at, strides=(width,))
+        content ^= word
+        content *= _MIX
+    return content
+
+
+def _key_part(data: pa.ChunkedArray) -> np.ndarray:
+    """One column's share of `row_keys`: each cell's length in bytes (a missing cell's
+    marked apart), plus its bytes where every filled cell is as long."""
+    array = flat(data)
+    starts, values = offsets_and_bytes(array)
+    # The lengths are a new array (never negative): worked on in place, as the 64-bit
+    # numbers they are, without a copy per step.
+    part: np.ndarray = np.diff(starts).view(np.uint64)
+    width = int(part.max()) if len(part) else 0
+    filled = int(np.count_nonzero(part))
+    fixed = 0 < width <= 64 and width * filled == starts[-1] - starts[0]
+    has_bytes = part > 0 if fixed and filled != len(part) else None
+    if array.null_count:
+        part |= array.is_null().to_numpy(zero_copy_only=False).astype(np.uint64) << 40
+    if fixed:
+        # Every filled cell is `width` bytes long: they lie one after the other.
+        used = values[starts[0] : starts[-1]]
+        with np.errstate(over="ignore"):
+            content = _fixed_width_content(used, width, filled)
+        if has_bytes is None:
+            part += content
+        else:
+            part[has_bytes] += content
+    return part
+
+
 def row_keys(frame: pd.DataFrame) -> np.ndarray | None:
     """A 64-bit number per row, equal for rows whose cells are equal (rows that differ
     mostly get different ones): each cell's length in bytes, and the bytes themselves
     in a column whose filled cells are all as long (a date, an order id, a currency
     code). None when a column is not held in pyarrow. It finds the few rows that may
     repeat another without hashing every cell of every row."""
+    held = [arrow(column) for _, column in frame.items()]
+    if any(data is None for data in held):
+        return None
+    arrays = [data for data in held if data is not None]
     keys = np.zeros(len(frame), dtype=np.uint64)
     with np.errstate(over="ignore"):
-        for _, column in frame.items():
-            data = arrow(column)
-            if data is None:
-                return None
-            array = flat(data)
-            starts, values = offsets_and_bytes(array)
-            lengths = np.diff(starts)
-            part = lengths.astype(np.uint64)
-            if array.null_count:
-                part |= array.is_null().to_numpy(zero_copy_only=False).astype(np.uint64) << 40
-            width = int(lengths.max()) if len(lengths) else 0
-            filled = np.count_nonzero(lengths)
-            if 0 < width <= 64 and width * filled == starts[-1] - starts[0]:
-                # Every filled cell is `width` bytes long: they lie one after the other.
-                used = values[starts[0] : starts[-1]]
-                content = np.zeros(filled, dtype=np.uint64)
-                if width < 8:
-                    grid = used.reshape(-1, width)
-                    for at in range(width):
-                        content |= grid[:, at].astype(np.uint64) << np.uint64(8 * at)
-                else:  # 8 bytes at a time, the last 8 overlapping the ones before
-                    for at in sorted({*range(0, width - 7, 8), width - 8}):
-                        word = np.ndarray((filled,), "<u8", used, offset=at, strides=(width,))
-                        content = (content ^ word) * _MIX
-                if filled == len(part):
-                    part += content
-                else:
-                    part[lengths > 0] += content
-            keys = keys * _MIX + part
+        # Two columns at a time (in two threads on a big table), folded in in order: the
+        # same keys, with at most two columns' numbers held at once.
+        for at in range(0, len(arrays), 2):
+            for part in each_column(_key_part, arrays[at : at + 2], len(frame)):
+                keys *= _MIX
+                keys += part
         keys ^= keys >> np.uint64(29)
     return keys

@@ -19,6 +19,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from bento_ui import _arrow_text as arrow_text
 from bento_ui._regex import SPACE
@@ -107,7 +108,7 @@ def parse_dates(
     """
     timezone = check_timezone(timezone)
     text = values.astype("str")
-    canonical = _canonical(text)
+    canonical = _canonical(text, with_seconds=timezone != "UTC")
     if canonical is None:
         return _parse_general(text, timezone, order)
     # Most exports write every date as `YYYY-MM-DD HH:MM:SS`: those are read by byte
@@ -132,7 +133,16 @@ def parse_dates(
     take = pa.array(position)
 
     def merged(fast: pa.Array, other: pd.Series) -> pd.Series:
-        both = pa.concat_arrays([fast, arrow_text.flat(pa.array(other.array))])
+        other_data = arrow_text.flat(pa.array(other.array))
+        fast = arrow_text.flat(fast)
+        # Where one part is blank throughout (no error among the canonical dates; no
+        # date read among the others), the other part's bytes are the answer's as they
+        # are, in row order: only the offsets are new, without a take of every cell.
+        if _all_blank(fast) and not other_data.null_count:
+            return _spread(len(text), rest, other_data, text.index)
+        if _all_blank(other_data) and not fast.null_count:
+            return _spread(len(text), ~rest, fast, text.index)
+        both = pa.concat_arrays([fast, other_data])
         return pd.Series(both.take(take), index=text.index, dtype="str")
 
     return ParsedDates(
@@ -143,13 +153,32 @@ def parse_dates(
     )
 
 
+def _spread(count: int, rows: np.ndarray, texts: pa.LargeStringArray, index: pd.Index) -> pd.Series:
+    """`texts` (one per true row of `rows`, in order) at their rows, "" elsewhere."""
+    lengths = np.zeros(count, dtype=np.int64)
+    lengths[rows] = arrow_text.byte_lengths(texts)
+    offsets = np.zeros(count + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    starts, data = arrow_text.offsets_and_bytes(texts)
+    used = np.ascontiguousarray(data[starts[0] : starts[-1]])
+    spread = pa.Array.from_buffers(
+        pa.large_string(), count, [None, pa.py_buffer(offsets), pa.py_buffer(used)]
+    )
+    return pd.Series(spread, index=index, dtype="str")
+
+
+def _all_blank(data: pa.Array | pa.ChunkedArray) -> bool:
+    """Whether every cell is "" (none missing)."""
+    return not data.null_count and not pc.sum(pc.binary_length(data)).as_py()
+
+
 @dataclass
 class _Canonical:
     """The rows written `YYYY-MM-DD HH:MM:SS` (or with `T`) that are real times."""
 
     where: np.ndarray  # their positions
     text: np.ndarray  # their 19 bytes each, one row per value
-    seconds: np.ndarray  # seconds since 1970 (as written, in no zone yet)
+    seconds: np.ndarray | None  # seconds since 1970 (as written, in no zone yet), if asked
 
 
 _CANONICAL_LENGTH = 19
@@ -187,7 +216,7 @@ _PAIR_AT = (0, 2, 5, 8, 11, 14, 17)  # YY YY-MM-DD HH:MM:SS
 _SEPARATORS = ((4, 45), (7, 45), (13, 58), (16, 58))  # "-" "-" ":" ":"
 
 
-def _canonical(text: pd.Series) -> _Canonical | None:
+def _canonical(text: pd.Series, *, with_seconds: bool) -> _Canonical | None:
     """The canonical rows of `text`, or None when there are none. A value that looks
     canonical but is no real time (`2024-02-30`, `10:00:60`) or falls outside the years
     nanoseconds hold (1678-2261) is left to the general parser, which explains it."""
@@ -195,16 +224,14 @@ def _canonical(text: pd.Series) -> _Canonical | None:
     if data is None or not len(text):
         return None
     array = arrow_text.flat(data)
-    fits = arrow_text.byte_lengths(array) == _CANONICAL_LENGTH
+    lengths = arrow_text.byte_lengths(array)
+    fits = lengths == _CANONICAL_LENGTH
     if array.null_count:
         fits &= ~array.is_null().to_numpy(zero_copy_only=False)
     where = np.flatnonzero(fits)
     if not len(where):
         return None
-    if len(where) < len(array):
-        array = arrow_text.flat(array.take(pa.array(where)))
-    starts, data_bytes = arrow_text.offsets_and_bytes(array)
-    flat_bytes = data_bytes[starts[0] : starts[-1]]
+    flat_bytes = _bytes_of(array, lengths, fits)
     grid = flat_bytes.reshape(-1, _CANONICAL_LENGTH)
     # Each pair of digits is read as one 16-bit number through a table: one look-up
     # both checks that they are digits and gives their value (128 where they are not).
@@ -224,16 +251,49 @@ def _canonical(text: pd.Series) -> _Canonical | None:
     ok &= (hour <= 23) & (minute <= 59) & (second <= 59)
     year = century.astype(np.int32) * 100 + decade - _FIRST_YEAR
     ok &= (year >= 0) & (year <= _LAST_YEAR - _FIRST_YEAR) & (month <= 12) & (day <= 31)
-    days = _day_table()[np.where(ok, year * 416 + month.astype(np.int32) * 32 + day, 0)]
-    ok &= days >= -(1 << 30)
+    ok &= (month >= 1) & (day >= 1)
+    # Every month has 28 days: the calendar is asked only about the 29th to the 31st.
+    late = np.flatnonzero(ok & (day > 28))
+    if len(late):
+        at = year[late] * 416 + month[late].astype(np.int32) * 32 + day[late]
+        ok[late] = _day_table()[at] >= -(1 << 30)
     if not ok.all():
         keep = np.flatnonzero(ok)
         if not len(keep):
             return None
-        where, grid, days = where[keep], grid[keep], days[keep]
-        hour, minute, second = hour[keep], minute[keep], second[keep]
-    seconds = days * 86400 + (hour.astype(np.int32) * 3600 + minute.astype(np.int32) * 60 + second)
+        where, grid, year = where[keep], grid[keep], year[keep]
+        month, day, hour, minute, second = (
+            month[keep], day[keep], hour[keep], minute[keep], second[keep]
+        )
+    seconds = None
+    if with_seconds:  # for a zone other than UTC: the text alone is UTC's answer
+        days = _day_table()[year * 416 + month.astype(np.int32) * 32 + day]
+        clock = hour.astype(np.int32) * 3600 + minute.astype(np.int32) * 60 + second
+        seconds = days * 86400 + clock
     return _Canonical(where=where, text=grid, seconds=seconds)
+
+
+def _bytes_of(array: pa.LargeStringArray, lengths: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """The bytes of the cells where `keep` is true, one after the other. Blank cells hold
+    no bytes: only the few other cells left out (a date written another way) are cut
+    out of the column's bytes, without a copy of the column cell by cell."""
+    starts, data = arrow_text.offsets_and_bytes(array)
+    cut = np.flatnonzero(~keep & (lengths > 0))
+    if not len(cut):
+        used: np.ndarray = data[starts[0] : starts[-1]]
+        return used
+    if len(cut) > 5_000:  # past that, a take of the kept cells is quicker than the pieces
+        taken = arrow_text.flat(array.take(pa.array(np.flatnonzero(keep))))
+        taken_starts, taken_data = arrow_text.offsets_and_bytes(taken)
+        kept: np.ndarray = taken_data[taken_starts[0] : taken_starts[-1]]
+        return kept
+    bounds = np.empty(2 * len(cut) + 2, dtype=np.int64)
+    bounds[0], bounds[-1] = starts[0], starts[-1]
+    bounds[1:-1:2] = starts[cut]  # a piece ends where a cut cell starts,
+    bounds[2:-1:2] = starts[cut + 1]  # and the next one starts where it ends
+    pieces = [data[a:b] for a, b in zip(bounds[::2].tolist(), bounds[1::2].tolist(), strict=True)]
+    joined: np.ndarray = np.concatenate(pieces)
+    return joined
 
 
 def _canonical_iso(canonical: _Canonical, timezone: str) -> tuple[np.ndarray, pa.Array, pa.Array]:
@@ -245,11 +305,14 @@ def _canonical_iso(canonical: _Canonical, timezone: str) -> tuple[np.ndarray, pa
         out[:, :_CANONICAL_LENGTH] = canonical.text
         out[:, 10] = ord("T")
         out[:, _CANONICAL_LENGTH] = ord("Z")
-        fixed = pa.FixedSizeBinaryArray.from_buffers(
-            pa.binary(_CANONICAL_LENGTH + 1), count, [None, pa.py_buffer(out)]
+        # Text of fixed width: the bytes as they are, offsets every 20 (no cast, no copy).
+        step = _CANONICAL_LENGTH + 1
+        offsets = np.arange(0, (count + 1) * step, step, dtype=np.int64)
+        iso = pa.Array.from_buffers(
+            pa.large_string(), count, [None, pa.py_buffer(offsets), pa.py_buffer(out)]
         )
-        iso = fixed.cast(pa.large_string())
         return canonical.where, iso, arrow_text.empty_texts(count)
+    assert canonical.seconds is not None  # asked for every zone but UTC
     naive = pd.Series(canonical.seconds.astype("datetime64[s]").astype("datetime64[ns]"))
     localized = _localize(naive, timezone)
     gap = localized.isna().to_numpy()

@@ -147,10 +147,11 @@ def check_details_json(stripped: pd.DataFrame, problems: Problems) -> Details:
             )
     details = Details(np.full(len(column), -1, dtype=np.int64), parsed)
     details.codes[filled] = codes
-    messages = details.per_row(message, "")
-    bad = messages != ""
+    # Which rows are wrong, per distinct text; the messages only for those rows.
+    bad = details.rows_where([m != "" for m in message])
     if bad.any():
-        shown = pd.Series(messages[bad], index=column.index[bad], dtype="str")
+        texts = np.array(message, dtype=object)[details.codes[bad]]
+        shown = pd.Series(texts, index=column.index[bad], dtype="str")
         problems.add(pd.Series(bad, index=column.index), ev.DETAILS, column, ERROR, shown)
     return details
 
@@ -175,12 +176,24 @@ def detail_values(stripped: pd.DataFrame, details: Details, column: str) -> pd.S
             return stripped[column]
         return pd.Series("", stripped.index, dtype="str")
     # Each distinct object's text, taken for its rows ("" put last for blank rows).
+    distinct = pa.array([*found, ""], pa.large_string())
     where = np.where(details.codes < 0, len(found), details.codes)
-    texts = pa.array([*found, ""], pa.large_string()).take(pa.array(where))
-    from_json = pd.Series(texts, stripped.index, dtype="str")
     if column in stripped:
-        return stripped[column].where(arrow_text.filled(stripped[column]), from_json)
-    return from_json
+        # Candidates first: only the blank cells whose object holds the path take its
+        # text (a few rows of most tables); the column is kept as it is where none do.
+        own = stripped[column]
+        held = np.array([v != "" for v in found] + [False], dtype=bool)[where]
+        held &= ~arrow_text.filled(own)
+        data = arrow_text.arrow(own)
+        if not held.any():
+            return own
+        if data is not None:
+            texts = distinct.take(pa.array(where[held]))
+            new = arrow_text.replaced(arrow_text.flat(data), held, texts)
+            return pd.Series(new, index=own.index, dtype=own.dtype, name=own.name)
+        from_json = pd.Series(distinct.take(pa.array(where)), stripped.index, dtype="str")
+        return own.where(~held, from_json)
+    return pd.Series(distinct.take(pa.array(where)), stripped.index, dtype="str")
 
 
 def check_details_overlap(stripped: pd.DataFrame, details: Details, problems: Problems) -> None:
@@ -260,6 +273,8 @@ def send_trimmed(
         column = str(name)
         if not (ev.is_fields_column(column) or ev.is_details_column(column)):
             continue
+        if arrow_text.same_texts(text[column], stripped[column]):
+            continue  # the trim kept the column as it was (most columns)
         raw, trimmed = _arrow_of(text[column]), _arrow_of(stripped[column])
         if pc.sum(pc.binary_length(raw)) == pc.sum(pc.binary_length(trimmed)):
             continue  # the common case: trimming changed nothing (it only ever shortens)

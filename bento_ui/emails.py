@@ -42,18 +42,39 @@ def valid_emails(emails: pd.Series) -> pd.Series:
 def check_emails(emails: pd.Series) -> tuple[pd.Series, pd.Series]:
     """(valid, beyond ASCII) for each (already trimmed) text: `valid_emails` and
     `non_ascii` at once, for a column held in pyarrow one pass of each kind."""
+    ok, beyond, _ = check_emails_and_letters(emails)
+    return ok, beyond
+
+
+def check_emails_and_letters(emails: pd.Series) -> tuple[pd.Series, pd.Series, np.ndarray]:
+    """`check_emails`, and where it found a valid address beyond ASCII, whether that has
+    a character beyond Latin (`BEYOND_LATIN`: only those can be `lookalikes`); False for
+    the other rows."""
     data = arrow_text.arrow(emails)
     if data is None:
-        return _check_emails_in_pandas(emails)
+        ok_pd, beyond_pd = _check_emails_in_pandas(emails)
+        unusual_pd = (ok_pd & beyond_pd).to_numpy()
+        letters = np.zeros(len(emails), dtype=bool)
+        if unusual_pd.any():
+            found = emails[unusual_pd].str.contains(BEYOND_LATIN).fillna(False)
+            letters[unusual_pd] = found.to_numpy(dtype=bool)
+        return ok_pd, beyond_pd, letters
     array = arrow_text.flat(data)
     # pandas' `fullmatch` is this call, with a Series made of each answer on the way.
     ok = _bools(pc.match_substring_regex(array, f"^{EMAIL_PATTERN}$"), False)
     beyond = ~_bools(pc.string_is_ascii(array), True)
     unusual = np.flatnonzero(beyond & ok)
+    letters = np.zeros(len(array), dtype=bool)
     if len(unusual):
-        # The pattern lets any non-ASCII character through, the invisible ones too.
-        hidden = pc.match_substring_regex(array.take(pa.array(unusual)), HIDDEN)
-        ok[unusual] = ~_bools(hidden, False)
+        # The pattern lets any non-ASCII character through, the invisible ones too. They
+        # are all beyond Latin (tests/test_emails.py): looked for only where one is,
+        # which is what `lookalikes` asks too (`jörg@bücher.de` has none).
+        beyond_latin = pc.match_substring_regex(array.take(pa.array(unusual)), BEYOND_LATIN)
+        odd = unusual[_bools(beyond_latin, False)]
+        letters[odd] = True
+        if len(odd):
+            hidden = pc.match_substring_regex(array.take(pa.array(odd)), HIDDEN)
+            ok[odd] = ~_bools(hidden, False)
     # A character is one byte or more: only the cells longer in bytes than a limit can
     # be longer in characters.
     long = np.flatnonzero(arrow_text.byte_lengths(array) > MAX_LOCAL_LENGTH)
@@ -64,7 +85,8 @@ def check_emails(emails: pd.Series) -> tuple[pd.Series, pd.Series]:
         pattern = f"^[^@]{{{MAX_LOCAL_LENGTH + 1},}}@"
         too_long |= _bools(pc.match_substring_regex(some, pattern), False)
         ok[long[too_long]] = False
-    return pd.Series(ok, index=emails.index), pd.Series(beyond, index=emails.index)
+    letters &= ok
+    return pd.Series(ok, index=emails.index), pd.Series(beyond, index=emails.index), letters
 
 
 def _bools(answer: pa.Array, missing: bool) -> np.ndarray:
@@ -178,11 +200,15 @@ def lookalike(email: str) -> str | None:
     return None
 
 
-def lookalikes(emails: pd.Series) -> pd.Series:
+def lookalikes(emails: pd.Series, beyond_latin: np.ndarray | None = None) -> pd.Series:
     """The `lookalike` warning of each (valid) address, "" for none. One pyarrow pass
-    finds the few addresses with a letter beyond Latin; only those are looked at."""
+    finds the few addresses with a letter beyond Latin (unless `beyond_latin` says
+    which, as `check_emails_and_letters` found); only those are looked at."""
     found = pd.Series("", index=emails.index, dtype="str")
-    candidates = emails.str.contains(BEYOND_LATIN).fillna(False).astype(bool)
+    if beyond_latin is None:
+        candidates = emails.str.contains(BEYOND_LATIN).fillna(False).astype(bool)
+    else:
+        candidates = pd.Series(beyond_latin, index=emails.index)
     if candidates.any():
         some = emails[candidates]
         warnings = {v: lookalike(v) or "" for v in some.unique()}

@@ -27,10 +27,14 @@ def check_kinds(
     problems: Problems,
     amounts: money.Unit,
     decimal_mark: str | None,
+    *,
+    type_codes: tuple[np.ndarray, list[str]] | None = None,
 ) -> money.MarkSigns | None:
-    """The checks of Bento's kinds of event; what the amounts showed of their mark."""
+    """The checks of Bento's kinds of event; what the amounts showed of their mark.
+    `type_codes`: each row's type as a code into a list of the types, when the type's
+    own check worked them out already."""
     types = out[ev.TYPE]
-    kinds = _Kinds(types)
+    kinds = _Kinds(types, type_codes)
     index = types.index
     found: dict[str, pd.Series] = {}
     blank: dict[str, np.ndarray] = {}
@@ -115,12 +119,16 @@ def check_kinds(
 class _Kinds:
     """The rows of each event type, found once per distinct type (a table has a few)."""
 
-    def __init__(self, types: pd.Series) -> None:
-        self.codes, self.distinct = codes_and_values(types)
+    def __init__(self, types: pd.Series, codes: tuple[np.ndarray, list[str]] | None) -> None:
+        self.codes, self.distinct = codes if codes is not None else codes_and_values(types)
 
     def rows(self, *kinds: str) -> np.ndarray:
-        picked = [code for code, kind in enumerate(self.distinct) if kind in kinds]
-        found: np.ndarray = np.isin(self.codes, picked)
+        flags = np.array([kind in kinds for kind in self.distinct] + [False], dtype=bool)
+        # A table look-up per row (a missing type's code is out of range: not picked).
+        codes = self.codes
+        if len(codes) and (codes.min() < 0 or codes.max() >= len(self.distinct)):
+            codes = np.where((codes >= 0) & (codes < len(self.distinct)), codes, -1)
+        found: np.ndarray = flags[codes]
         return found
 
 
@@ -179,7 +187,7 @@ def check_tags_cells(clean: pd.Series, problems: Problems) -> None:
 def _from_column(stripped: pd.DataFrame, column: str) -> pd.Series:
     """Rows whose value of `column` is in its own column (not in the details JSON)."""
     if column in stripped:
-        return stripped[column] != ""
+        return pd.Series(arrow_text.filled(stripped[column]), index=stripped.index)
     return pd.Series(False, index=stripped.index)
 
 
@@ -265,7 +273,7 @@ def _replaced(
     data = arrow_text.arrow(column)
     if data is None:
         return None
-    new = pc.replace_with_mask(arrow_text.flat(data), pa.array(rows), arrow_text.flat(values))
+    new = arrow_text.replaced(arrow_text.flat(data), rows, values)
     return pd.Series(new, index=column.index, dtype=column.dtype, name=column.name)
 
 
@@ -304,10 +312,11 @@ def _check_amount(
             continue
         positions = np.flatnonzero(where)
         mark = (decimal_mark or money.mark_of([marks])) if marks else None
-        result = money.to_minor(amount[where], currency[where], unit=unit, mark=mark)
+        these = amount[where]
+        result = money.to_minor(these, currency[where], unit=unit, mark=mark)
         wrong = ~_blank(result.error)
         if wrong.any():
-            shown = amount[where][wrong].str.slice(0, 40)
+            shown = these[wrong].str.slice(0, 40)
             message = "amount '" + shown + "' " + result.error[wrong]
             if not in_column:
                 message = message + " (amounts in the details JSON are always minor units)"

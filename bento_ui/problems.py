@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from bento_ui import _arrow_text as arrow_text
+
 ERROR = "error"
 WARNING = "warning"
 PROBLEM_COLUMNS = ["row", "column", "value", "severity", "message"]
@@ -21,7 +23,13 @@ def _pick(values: pd.Series, mask: pd.Series, rows: pd.Index) -> pd.Series:
     """`values` of the rows where `mask` is true. `values` is either a whole column or,
     to spare work on the rows without a problem, only the rows with one."""
     if len(values) == len(mask) and values.index.equals(mask.index):
-        return values[mask.to_numpy()]
+        flags = mask.to_numpy()
+        data = arrow_text.arrow(values)
+        if data is None:
+            return values[flags]
+        # The few rows taken in pyarrow: a mask of a whole column filters every cell.
+        picked = arrow_text.flat(data).take(pa.array(np.flatnonzero(flags)))
+        return pd.Series(picked, index=rows, dtype=values.dtype, name=values.name)
     return values.reindex(rows)
 
 
@@ -42,6 +50,7 @@ class Problems:
     def __init__(self, keep: pd.Series | None = None) -> None:
         self.parts: list[pd.DataFrame] = []
         self.keep = keep  # the rows problems are kept for (empty rows have none)
+        self._keep: np.ndarray | None = None  # `keep` as NumPy, made once
 
     def add(
         self,
@@ -51,14 +60,18 @@ class Problems:
         severity: str,
         message: str | pd.Series,
     ) -> None:
-        if self.keep is not None and len(mask) == len(self.keep):
+        flags = mask.to_numpy(dtype=bool)
+        if self.keep is not None and len(flags) == len(self.keep):
             # Positionally: every whole-column mask comes from the same table, in order.
             # (A mask of some rows only, like the duplicates among valid rows, has no
             # empty rows to drop.)
-            mask = mask & self.keep.to_numpy()
-        if not mask.any():
+            if self._keep is None:
+                self._keep = self.keep.to_numpy(dtype=bool)
+            flags = flags & self._keep
+            mask = pd.Series(flags, index=mask.index)
+        if not flags.any():
             return
-        rows = mask.index[mask.to_numpy()]
+        rows = mask.index[flags]
         shown = _pick(values, mask, rows).astype("str")
         long = shown.str.len() > _SHOWN_VALUE_LENGTH
         if long.any():

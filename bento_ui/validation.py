@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from bento_ui import _arrow_text as arrow_text
@@ -103,6 +104,16 @@ class Validation:
         return f"<Validation: {counts}>"
 
 
+def _rows_in(index: pd.Index, rows: np.ndarray) -> np.ndarray:
+    """`index.isin(rows)`; for row numbers in a row (a table's own index), by position."""
+    if isinstance(index, pd.RangeIndex) and index.step == 1:
+        found = np.zeros(len(index), dtype=bool)
+        at = np.asarray(rows, dtype=np.int64) - index.start
+        found[at[(at >= 0) & (at < len(index))]] = True
+        return found
+    return np.asarray(index.isin(rows), dtype=bool)
+
+
 def _rows_with(problems: pd.DataFrame, severity: str) -> list[int]:
     rows = problems.loc[problems["severity"] == severity, "row"]
     return sorted(int(r) for r in rows.unique())
@@ -149,18 +160,6 @@ def validate(
         text, stripped = cleaned, cleaned.apply(lambda col: col.str.strip())
     out = text.copy()
 
-    if ev.TYPE in text:
-        out[ev.TYPE] = _check_type(text[ev.TYPE], stripped[ev.TYPE], problems)
-    else:  # a table built by hand without the column: every event needs a type
-        out[ev.TYPE] = ""
-        problems.add(
-            pd.Series(True, text.index),
-            ev.TYPE,
-            out[ev.TYPE],
-            ERROR,
-            "type is missing: add an event name such as webinar_attended or $purchase, "
-            "or choose one type for all rows",
-        )
     # Emails and dates are the two biggest checks, and each reads only its own column:
     # on a big table they run in a thread beside the others (pyarrow and NumPy let go
     # of the GIL), and their problems take their place in the order of the checks.
@@ -184,6 +183,20 @@ def validate(
         return email
 
     checked_email = arrow_text.beside(email_and_dates, len(text))
+    # The type's check runs meanwhile (its problems still come before theirs).
+    type_codes = None  # each row's type as a code into the distinct (trimmed) types
+    if ev.TYPE in text:
+        out[ev.TYPE], type_codes = _check_type(text[ev.TYPE], stripped[ev.TYPE], problems)
+    else:  # a table built by hand without the column: every event needs a type
+        out[ev.TYPE] = ""
+        problems.add(
+            pd.Series(True, text.index),
+            ev.TYPE,
+            out[ev.TYPE],
+            ERROR,
+            "type is missing: add an event name such as webinar_attended or $purchase, "
+            "or choose one type for all rows",
+        )
     checks_before = len(problems.parts)
 
     for column in (c for c in text.columns if ev.is_fields_column(c)):
@@ -202,7 +215,9 @@ def validate(
     check_details_paths(stripped, details, problems)
     amount_marks = None
     if ev.TYPE in out:
-        amount_marks = check_kinds(out, stripped, details, problems, amounts, decimal_mark)
+        amount_marks = check_kinds(
+            out, stripped, details, problems, amounts, decimal_mark, type_codes=type_codes
+        )
     out[ev.EMAIL] = checked_email.result()
     problems.parts[checks_before:checks_before] = beside.parts
     if dates.iso is not None:
@@ -210,7 +225,7 @@ def validate(
 
     found = problems.table()
     bad_rows = found.loc[found["severity"] == ERROR, "row"].unique()
-    valid = arrow_text.rows(out, (~empty & ~out.index.isin(bad_rows)).to_numpy())
+    valid = arrow_text.rows(out, ~empty.to_numpy() & ~_rows_in(out.index, bad_rows))
     # Only rows that can be sent can be sent twice. Rows with errors are left out: an
     # unreadable date is blank in `out`, which would make different rows look the same.
     checked = len(problems.parts)
@@ -324,10 +339,14 @@ def _quoted(values: pd.Series) -> pd.Series:
     return "'" + short.where(values.str.len() <= 60, short + "...") + "'"
 
 
-def _check_type(raw: pd.Series, clean: pd.Series, problems: Problems) -> pd.Series:
+def _check_type(
+    raw: pd.Series, clean: pd.Series, problems: Problems
+) -> tuple[pd.Series, tuple[np.ndarray, list[str]] | None]:
+    """The trimmed types, and (when worked out per distinct type) each row's code into
+    the distinct trimmed types, which the checks of Bento's kinds use again."""
     checks = _type_checks(raw)
     if checks is not None:
-        missing, trimmed, hinted, hinted_messages = checks
+        missing, trimmed, hinted, hinted_messages, codes = checks
         problems.add(
             missing, ev.TYPE, raw, ERROR,
             "type is missing: add an event name such as webinar_attended or $purchase, "
@@ -336,7 +355,7 @@ def _check_type(raw: pd.Series, clean: pd.Series, problems: Problems) -> pd.Seri
         problems.add(trimmed, ev.TYPE, raw, WARNING, "type had spaces around it: they were trimmed")
         if len(hinted_messages):
             problems.add(hinted, ev.TYPE, raw, WARNING, hinted_messages)
-        return clean
+        return clean, codes
     problems.add(
         clean == "",
         ev.TYPE,
@@ -356,7 +375,7 @@ def _check_type(raw: pd.Series, clean: pd.Series, problems: Problems) -> pd.Seri
     if hints:
         hinted = clean.isin(list(hints))
         problems.add(hinted, ev.TYPE, raw, WARNING, clean[hinted].map(hints))
-    return clean
+    return clean, None
 
 
 def _after(iso: pd.Series, now_text: str) -> pd.Series:
@@ -365,16 +384,25 @@ def _after(iso: pd.Series, now_text: str) -> pd.Series:
     data = arrow_text.arrow(iso)
     if data is None:
         return (iso.str.slice(0, 19) > now_text) & (iso != "")
-    later = pc.greater(pc.utf8_slice_codeunits(data, 0, 19), now_text)
+    # The whole text compares as its first 19 characters do, but for a text that starts
+    # with `now_text` itself (the same second: not after it): no sliced copy of the column.
+    later = pc.greater(arrow_text.flat(data), now_text)
     # "" is never after a time; a missing value is not either (as in pandas).
-    found = pc.fill_null(later, False).to_numpy(zero_copy_only=False)
+    found = pc.fill_null(later, False).to_numpy(zero_copy_only=False).astype(bool)
+    some = np.flatnonzero(found)  # future dates are few
+    if len(some):
+        same = pc.starts_with(arrow_text.flat(data).take(pa.array(some)), now_text)
+        found[some[pc.fill_null(same, False).to_numpy(zero_copy_only=False)]] = False
     return pd.Series(found, index=iso.index)
 
 
-def _type_checks(raw: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series] | None:
-    """(missing, trimmed, hinted, hint) of `_check_type`, worked out once per distinct
-    type (an export has a handful); `hint` only for the rows that get one. None when the column is
-    not held in pyarrow or has missing values (the pandas way compares those)."""
+def _type_checks(
+    raw: pd.Series,
+) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series, tuple[np.ndarray, list[str]]] | None:
+    """(missing, trimmed, hinted, hint, (codes, trimmed types)) of `_check_type`, worked
+    out once per distinct type (an export has a handful); `hint` only for the rows that get
+    one. None when the column is not held in pyarrow or has missing values (the pandas way
+    compares those)."""
     data = arrow_text.arrow(raw)
     if data is None or data.null_count:
         return None
@@ -392,6 +420,7 @@ def _type_checks(raw: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series, pd.Se
         pd.Series(trimmed[codes], index=raw.index),
         pd.Series(hinted, index=raw.index),
         pd.Series(messages, index=raw.index[hinted], dtype="str"),
+        (codes, cleaned),
     )
 
 
@@ -399,6 +428,19 @@ def _trimmed(raw: pd.Series, clean: pd.Series) -> pd.Series:
     """`clean != raw`, without comparing when the trim changed nothing in the column."""
     if arrow_text.same_texts(raw, clean):
         return pd.Series(False, index=raw.index)
+    raw_data, clean_data = arrow_text.arrow(raw), arrow_text.arrow(clean)
+    if (
+        raw_data is not None
+        and clean_data is not None
+        and not raw_data.null_count
+        and not clean_data.null_count
+        and raw.index.equals(clean.index)
+    ):
+        # A trim only ever shortens a text: the lengths (from the offsets) say it.
+        shorter = arrow_text.byte_lengths(arrow_text.flat(raw_data)) != arrow_text.byte_lengths(
+            arrow_text.flat(clean_data)
+        )
+        return pd.Series(shorter, index=raw.index)
     return clean != raw
 
 
@@ -423,7 +465,7 @@ def _kind_hint(event_type: str) -> str | None:
 
 
 def _check_email(raw: pd.Series, clean: pd.Series, problems: Problems) -> pd.Series:
-    ok, beyond_ascii = emails.check_emails(clean)
+    ok, beyond_ascii, beyond_latin = emails.check_emails_and_letters(clean)
     bad = ~ok
     if bad.any():
         reasons = {v: emails.explain(v) for v in clean[bad].unique()}
@@ -434,7 +476,7 @@ def _check_email(raw: pd.Series, clean: pd.Series, problems: Problems) -> pd.Ser
     )  # fmt: skip
     unusual = ok & beyond_ascii
     if unusual.any():  # look-alike letters: only addresses beyond ASCII can have them
-        message = emails.lookalikes(clean[unusual])
+        message = emails.lookalikes(clean[unusual], beyond_latin[unusual.to_numpy()])
         flagged = unusual.copy()
         flagged[unusual] = (message != "").to_numpy()
         problems.add(flagged, ev.EMAIL, raw, WARNING, message)
@@ -459,9 +501,7 @@ def _check_size(text: pd.DataFrame, problems: Problems) -> None:
 
 
 def _check_flat(column: str, clean: pd.Series, problems: Problems) -> None:
-    if not arrow_text.any_starts_with(clean, ("{", "[")):
-        return
-    looks_nested = clean.str.startswith("{") | clean.str.startswith("[")
+    looks_nested = arrow_text.starting_with(clean, "{[")
     if not looks_nested.any():
         return
     nested = looks_nested.copy()
@@ -469,7 +509,7 @@ def _check_flat(column: str, clean: pd.Series, problems: Problems) -> None:
         [isinstance(json_or_none(v), dict | list) for v in clean[looks_nested].tolist()], bool
     )
     problems.add(
-        nested,
+        pd.Series(nested, index=clean.index),
         column,
         clean,
         ERROR,

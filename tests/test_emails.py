@@ -35,3 +35,19 @@ def test_the_column_check_finds_the_hidden_characters_the_single_check_finds() -
     column = pd.Series([f"a{ch}b@example.com" for ch in hidden], dtype="str")
     assert not em.valid_emails(column).any()
     assert not any(em.is_valid(v) for v in column)
+
+
+def test_every_hidden_character_is_beyond_latin() -> None:
+    # The column check looks for hidden characters only in addresses with a character
+    # beyond Latin: one outside that class would let an invisible character through.
+    hidden = set(re.findall(em.HIDDEN, ALL))
+    assert hidden <= set(re.findall(em.BEYOND_LATIN, ALL))
+
+
+def test_the_column_check_says_which_valid_addresses_have_a_letter_beyond_latin() -> None:
+    values = ["jörg@bücher.de", "p\u0430ypal@example.com", "a\u200bb@example.com", "", "x@y.io"]
+    for column in (pd.Series(values, dtype="str"), pd.Series(values, dtype=object)):
+        ok, beyond, letters = em.check_emails_and_letters(column)
+        assert list(ok) == [True, True, False, False, True]
+        assert list(beyond) == [True, True, True, False, False]
+        assert list(letters) == [False, True, False, False, False]

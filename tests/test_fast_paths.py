@@ -150,3 +150,49 @@ def test_the_byte_level_trim_and_control_looks_miss_nothing() -> None:
             assert arrow_text.may_hold_controls(array, breaks=False), repr(cell)
         if re.search(_CONTROL_OR_BREAK, cell):
             assert arrow_text.may_hold_controls(array, breaks=True), repr(cell)
+
+
+@pytest.mark.parametrize(
+    ("cells", "every"),
+    [(40, 7), (40, 1), (12_000, 2)],  # a few cells, all of them, more than the few
+    ids=["few", "all", "many"],
+)
+@pytest.mark.parametrize("same_lengths", [True, False])
+def test_cells_put_in_place_are_what_pyarrows_kernel_puts(
+    cells: int, every: int, same_lengths: bool
+) -> None:
+    from bento_ui import _arrow_text as arrow_text
+
+    rng = np.random.default_rng(cells + every)
+    texts = ["".join(rng.choice(list("abcé "), size=int(n))) for n in rng.integers(0, 6, cells + 3)]
+    # Sliced, as a column cut from a bigger one is: its offsets do not start at 0.
+    array = arrow_text.flat(pa.array(texts, pa.large_string()).slice(3))
+    rows = np.zeros(cells, dtype=bool)
+    rows[::every] = True
+    old = array.filter(pa.array(rows)).to_pylist()
+    new = [t.upper() if same_lengths else t + "ü" * (i % 3) for i, t in enumerate(old)]
+    values = pa.array(new, pa.large_string())
+    expected = pa.compute.replace_with_mask(array, pa.array(rows), values)
+    assert arrow_text.replaced(array, rows, values).to_pylist() == expected.to_pylist()
+
+
+def test_first_characters_are_read_as_pandas_reads_them() -> None:
+    from bento_ui import _arrow_text as arrow_text
+
+    cells = ["", "{a", "[1]", " {", "x", "{", "[", "é{", "", "}"] * 3
+    column = pd.Series(cells, dtype="str")
+    expected = (column.str.startswith("{") | column.str.startswith("[")).to_numpy()
+    assert list(arrow_text.starting_with(column, "{[")) == list(expected)
+    assert list(arrow_text.starting_with(column.iloc[5:], "{[")) == list(expected[5:])
+
+
+def test_dates_among_many_written_otherwise_read_as_the_general_parser_reads_them() -> None:
+    # More cells than are cut out one by one are written another way (day first, slashes).
+    canonical = _canonical_dates(200)
+    others = [f"{d:02d}/01/2024 10:{m:02d}" for d in range(1, 29) for m in range(60)] * 4
+    cells = np.array(others + canonical * 40 + [""] * 5, dtype=object)
+    values = pd.Series(cells[np.random.default_rng(5).permutation(len(cells))], dtype="str")
+    fast = parse_dates(values, timezone="UTC", order="day-first")
+    general = dates._parse_general(values, "UTC", "day-first")
+    assert list(fast.iso) == list(general.iso)
+    assert list(fast.error) == list(general.error)

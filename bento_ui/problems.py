@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from bento_ui import _arrow_text as arrow_text
 
@@ -33,22 +34,33 @@ def _pick(values: pd.Series, mask: pd.Series, rows: pd.Index) -> pd.Series:
     return values.reindex(rows)
 
 
-def _texts(values: pd.Series) -> pd.Series:
-    """`values` as text, numbered from 0 like the other columns of a part."""
-    return pd.Series(values.astype("str").array)
+def _text_array(values: pd.Series) -> pa.Array:
+    """`values` as one pyarrow array of text (missing values stay missing)."""
+    text = values.astype("str")
+    data = arrow_text.arrow(text)
+    if data is not None:
+        return arrow_text.flat(data)
+    return pa.array(text.array, pa.large_string(), from_pandas=True)
 
 
-def _repeated(text: str, count: int) -> pd.Series:
-    """`text` `count` times, as one pyarrow column (its bytes once, offsets repeated)."""
+def _repeated(text: str, count: int) -> pa.Array:
+    """`text` `count` times, as one pyarrow array (its bytes once, offsets repeated)."""
     one = pa.array([text], pa.large_string())
-    return pd.Series(one.take(pa.array(np.zeros(count, dtype=np.int64))), dtype="str")
+    return one.take(pa.array(np.zeros(count, dtype=np.int64)))
+
+
+_SCHEMA = pa.schema(
+    [("row", pa.int64())] + [(name, pa.large_string()) for name in PROBLEM_COLUMNS[1:]]
+)
 
 
 class Problems:
-    """Collects problems check by check, as whole columns at a time."""
+    """Collects problems check by check, as whole columns at a time. Each check's part is
+    a pyarrow table (a pandas frame per part cost more than most checks), or a problems
+    table `validate` returned; `table()` makes them one."""
 
     def __init__(self, keep: pd.Series | None = None) -> None:
-        self.parts: list[pd.DataFrame] = []
+        self.parts: list[pa.Table | pd.DataFrame] = []
         self.keep = keep  # the rows problems are kept for (empty rows have none)
         self._keep: np.ndarray | None = None  # `keep` as NumPy, made once
 
@@ -76,29 +88,41 @@ class Problems:
         long = shown.str.len() > _SHOWN_VALUE_LENGTH
         if long.any():
             shown = shown.where(~long, shown.str.slice(0, _SHOWN_VALUE_LENGTH) + "...")
-        # Text columns stay in pyarrow: a Python string per problem costs more than the
-        # check that found it.
-        texts = _texts(shown)
+        count = len(rows)
         self.parts.append(
-            pd.DataFrame(
-                {
-                    "row": rows.to_numpy(),
-                    "column": _repeated(column, len(rows)),
-                    "value": texts,
-                    "severity": _repeated(severity, len(rows)),
-                    "message": _texts(_pick(message, mask, rows))
+            pa.table(
+                [
+                    pa.array(rows.to_numpy(), pa.int64()),
+                    _repeated(column, count),
+                    _text_array(shown),
+                    _repeated(severity, count),
+                    _text_array(_pick(message, mask, rows))
                     if isinstance(message, pd.Series)
-                    else _repeated(message, len(rows)),
-                }
+                    else _repeated(message, count),
+                ],
+                schema=_SCHEMA,
             )
         )
 
     def table(self) -> pd.DataFrame:
+        """The problems table: rows in spreadsheet order, within a row the checks' order."""
         if not self.parts:
             return pd.DataFrame({c: pd.Series(dtype="str") for c in PROBLEM_COLUMNS}).astype(
                 {"row": "int64"}
             )
-        problems = pd.concat(self.parts, ignore_index=True)
-        problems["row"] = problems["row"].astype("int64")
-        # Keep the order of checks within a row; rows in spreadsheet order.
-        return problems.sort_values("row", kind="stable").reset_index(drop=True)
+        parts = [
+            part if isinstance(part, pa.Table) else _from_frame(part) for part in self.parts
+        ]
+        problems = pa.concat_tables(parts)
+        problems = problems.take(pc.sort_indices(problems["row"]))  # a stable sort
+        columns = {"row": problems["row"].to_numpy()}
+        for name in PROBLEM_COLUMNS[1:]:
+            columns[name] = pd.Series(problems[name], dtype="str")
+        return pd.DataFrame(columns)
+
+
+def _from_frame(frame: pd.DataFrame) -> pa.Table:
+    """A problems table (as `table()` gives it) as a part."""
+    arrays = [pa.array(frame["row"].to_numpy(dtype=np.int64), pa.int64())]
+    arrays += [_text_array(frame[name]) for name in PROBLEM_COLUMNS[1:]]
+    return pa.table(arrays, schema=_SCHEMA)

@@ -360,13 +360,13 @@ def replaced(array: pa.LargeStringArray, rows: np.ndarray, values: pa.Array) -> 
         out = data.copy()
         ramp = np.arange(len(inserted)) - np.repeat(new_starts[:-1] - new_starts[0], new_lengths)
         out[np.repeat(starts[positions], new_lengths) + ramp] = inserted
-        result: pa.Array = pa.Array.from_buffers(
+        same: pa.Array = pa.Array.from_buffers(
             pa.large_string(),
             len(array),
             [None, array.buffers()[1], pa.py_buffer(out)],
             offset=array.offset,
         )
-        return result
+        return same
     if len(positions) > _FEW_REPLACED:
         return pc.replace_with_mask(array, pa.array(rows), values)
     # Else the bytes between the replaced cells, and the new cells' bytes, in turn.
@@ -380,23 +380,23 @@ def replaced(array: pa.LargeStringArray, rows: np.ndarray, values: pa.Array) -> 
     pieces.append(data[at : starts[-1]])
     lengths = np.diff(starts)
     lengths[positions] = new_lengths
-    offsets = np.zeros(len(array) + 1, dtype=np.int64)
+    return texts_of(lengths, np.concatenate(pieces))
+
+
+def texts_of(lengths: np.ndarray, data: np.ndarray | bytes) -> pa.LargeStringArray:
+    """Texts of these byte lengths, lying one after the other in `data` (UTF-8): made
+    from their offsets, without a Python object or a copy per cell."""
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
-    result = pa.Array.from_buffers(
-        pa.large_string(),
-        len(array),
-        [None, pa.py_buffer(offsets), pa.py_buffer(np.concatenate(pieces))],
+    array: pa.LargeStringArray = pa.Array.from_buffers(
+        pa.large_string(), len(lengths), [None, pa.py_buffer(offsets), pa.py_buffer(data)]
     )
-    return result
+    return array
 
 
 def empty_texts(count: int) -> pa.LargeStringArray:
     """`count` empty texts, made without a Python object per cell."""
-    offsets = pa.py_buffer(np.zeros(count + 1, dtype=np.int64))
-    array: pa.LargeStringArray = pa.Array.from_buffers(
-        pa.large_string(), count, [None, offsets, pa.py_buffer(b"")]
-    )
-    return array
+    return texts_of(np.zeros(count, dtype=np.int64), b"")
 
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)  # an odd constant: multiplying by it spreads bits

@@ -157,14 +157,9 @@ def _spread(count: int, rows: np.ndarray, texts: pa.LargeStringArray, index: pd.
     """`texts` (one per true row of `rows`, in order) at their rows, "" elsewhere."""
     lengths = np.zeros(count, dtype=np.int64)
     lengths[rows] = arrow_text.byte_lengths(texts)
-    offsets = np.zeros(count + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
     starts, data = arrow_text.offsets_and_bytes(texts)
     used = np.ascontiguousarray(data[starts[0] : starts[-1]])
-    spread = pa.Array.from_buffers(
-        pa.large_string(), count, [None, pa.py_buffer(offsets), pa.py_buffer(used)]
-    )
-    return pd.Series(spread, index=index, dtype="str")
+    return pd.Series(arrow_text.texts_of(lengths, used), index=index, dtype="str")
 
 
 def _all_blank(data: pa.Array | pa.ChunkedArray) -> bool:
@@ -306,11 +301,7 @@ def _canonical_iso(canonical: _Canonical, timezone: str) -> tuple[np.ndarray, pa
         out[:, 10] = ord("T")
         out[:, _CANONICAL_LENGTH] = ord("Z")
         # Text of fixed width: the bytes as they are, offsets every 20 (no cast, no copy).
-        step = _CANONICAL_LENGTH + 1
-        offsets = np.arange(0, (count + 1) * step, step, dtype=np.int64)
-        iso = pa.Array.from_buffers(
-            pa.large_string(), count, [None, pa.py_buffer(offsets), pa.py_buffer(out)]
-        )
+        iso = arrow_text.texts_of(np.full(count, _CANONICAL_LENGTH + 1, dtype=np.int64), out)
         return canonical.where, iso, arrow_text.empty_texts(count)
     assert canonical.seconds is not None  # asked for every zone but UTC
     naive = pd.Series(canonical.seconds.astype("datetime64[s]").astype("datetime64[ns]"))

@@ -318,10 +318,6 @@ def _read_error(error: Exception, label: str, ragged: list[str]) -> ReadError:
 
 
 def _frame(table: pa.Table, names: list[str], first_row: int) -> pd.DataFrame:
-    # Each column in one piece of memory, as `validate` wants it (`_arrow_text.one_chunk`):
-    # joined here, in the reading thread, instead of while the chunk before is checked.
-    table = table.cast(pa.schema([(f.name, pa.large_string()) for f in table.schema]))
-    table = table.combine_chunks()
     frame = pd.DataFrame(
         {name: pd.Series(table.column(i), dtype="str") for i, name in enumerate(names)},
     )

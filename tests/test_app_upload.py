@@ -22,7 +22,9 @@ from test_app_helpers import (
     upload,
 )
 
+import bento_ui
 from bento_ui import sandbox
+from bento_ui.errors import TimezoneError
 from ui.logic import goes_to_kind
 
 ATTENDEES = (
@@ -114,6 +116,23 @@ def test_mapping_problems_stop_before_validation() -> None:
     at = attendees()
     edit_data_editor(at, mapping_key(at), {3: {"goes to": "email"}})
     assert any("all go to email" in e for e in texts(at.error))
+    assert not at.metric
+
+
+def test_a_check_that_fails_says_why_and_leaves_no_summary_half_drawn(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """While a new check runs, the summary shows "…" in its place; when the check is
+    refused, the page says why and no "…" is left behind."""
+    at = attendees()
+    assert metrics(at)["Rows"] == "7"
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise TimezoneError("'Mars/Olympus' is not a time zone: choose one from the list")
+
+    monkeypatch.setattr(bento_ui, "validate", refuse)
+    at.text_input(key="upload_default_type").input("signed_up").run()  # a new check
+    assert any("is not a time zone" in e for e in texts(at.error))
     assert not at.metric
 
 

@@ -444,17 +444,19 @@ def amounts_section(sheet: pd.DataFrame, mapping: ColumnMapping, source: str) ->
 
 def check_and_validate(
     sheet: pd.DataFrame, mapping: ColumnMapping, source: str, tz: str, order: str | None,
-    amounts: str = "minor", *, while_checking: Callable[[], object] = lambda: None,
+    amounts: str = "minor", *, first_check: Callable[[], object] = lambda: None,
 ) -> tuple[Any, pd.DataFrame]:
-    """(Validation, sheet with fixes) for the current choices; recomputed only on change,
-    after `while_checking()` has drawn what the page shows meanwhile."""
+    """(Validation, sheet with fixes) for the current choices; recomputed only on change.
+    Before the first check of this file, `first_check()` draws what the page shows
+    meanwhile (later checks keep the last answer on screen until the new one comes)."""
     edits = st.session_state.setdefault("upload_edits", {}).get(source, {})
     memo_key = (source, mapping.to_json(), json.dumps(edits, sort_keys=True), tz, order,
                 amounts)
     memo = st.session_state.get("upload_memo")
     if memo is not None and memo[0] == memo_key:
         return memo[1], memo[2]
-    while_checking()
+    if memo is None or memo[0][0] != source:
+        first_check()
     fixed = apply_edits(sheet, edits)
     table = apply_mapping(fixed, mapping)
     found = validate(table, timezone=tz, date_order=order,  # type: ignore[arg-type]
@@ -811,10 +813,10 @@ if fixed_unit and st.session_state.get("upload_amounts_for") != (source, amount_
     st.session_state["upload_amounts"] = fixed_unit
 amounts = amounts_section(sheet, mapping, source)
 save_choices(headers_key(sheet.columns), mapping, tz, order, amounts)
-# The summary's place, drawn with "…" while a new check runs. It tells the person the
-# rows are being checked, and the browser loads st.metric's code meanwhile: it loads it
-# the first time a metric is drawn, and that held the counts back 0.3-0.7 s after they
-# came (100k rows, bench.app).
+# The summary's place, drawn with "…" while a file is checked the first time. It tells
+# the person the rows are being checked, and the browser loads st.metric's code meanwhile:
+# it loads it the first time a metric is drawn, and that held the counts back 0.3-0.7 s
+# after they came (100k rows, bench.app).
 summary_box = st.empty()
 
 
@@ -825,7 +827,7 @@ def draw_summary(validation: Any | None = None) -> None:
 
 try:
     validation, fixed = check_and_validate(sheet, mapping, source, tz, order, amounts,
-                                           while_checking=draw_summary)
+                                           first_check=draw_summary)
 except BentoUIError as exc:
     summary_box.empty()
     st.error(escape_markdown(exc))

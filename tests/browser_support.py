@@ -138,6 +138,23 @@ def until_idle(page: Page) -> None:
     expect(page.locator('[data-stale="true"]')).to_have_count(0, timeout=STEP_TIMEOUT_MS)
 
 
+def pick_option(page: Page, box: Locator, option: str) -> None:
+    """Open an st.selectbox (`box`) and click `option`, as a person does: when the list
+    closes before the option shows (the page redrew the box at that moment: it happened
+    in CI even after `until_idle`), wait for the page and open it again."""
+    from playwright.sync_api import Error
+
+    choice = page.get_by_role("option", name=option)
+    for _ in range(3):
+        box.get_by_role("combobox").click()
+        try:
+            choice.wait_for(timeout=5_000)
+            break
+        except Error:
+            until_idle(page)
+    choice.click()
+
+
 def edit_cell(page: Page, grid: Locator, row: int, x: float, text: str) -> None:
     """Type `text` into a cell of an st.data_editor (a canvas: no DOM cell to click).
 

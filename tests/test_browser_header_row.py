@@ -15,6 +15,7 @@ from browser_support import (
     grid_cells,
     launch,
     open_app,
+    pick_option,
     running_app,
     table_with_column,
     until_idle,
@@ -52,8 +53,7 @@ def test_the_header_row_is_picked_from_the_first_rows(page: Page, tmp_path: Path
 
     until_idle(page)  # a dropdown opened during a run closes when the run redraws it
     picker = page.get_by_test_id("stSelectbox").filter(has_text="Row with the column names")
-    picker.get_by_role("combobox").click()
-    page.get_by_role("option", name="Row 3: Email, Event, First Name").click()
+    pick_option(page, picker, "Row 3: Email, Event, First Name")
 
     problems = table_with_column(page, "severity")
     expect(grid_cells(problems, "bo@")).to_have_count(1)

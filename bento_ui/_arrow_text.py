@@ -453,7 +453,10 @@ def row_keys(frame: pd.DataFrame) -> np.ndarray | None:
     mostly get different ones): each cell's length in bytes, and the bytes themselves
     in a column whose filled cells are all as long (a date, an order id, a currency
     code). None when a column is not held in pyarrow. It finds the few rows that may
-    repeat another without hashing every cell of every row."""
+    repeat another without hashing every cell of every row.
+
+    Keys of the same rows made from different columns combine (`combined_keys`) into
+    keys of all those columns: a table's columns can be keyed as each becomes final."""
     held = [arrow(column) for _, column in frame.items()]
     if any(data is None for data in held):
         return None
@@ -467,4 +470,15 @@ def row_keys(frame: pd.DataFrame) -> np.ndarray | None:
                 keys *= _MIX
                 keys += part
         keys ^= keys >> np.uint64(29)
+    return keys
+
+
+def combined_keys(first: np.ndarray | None, second: np.ndarray | None) -> np.ndarray | None:
+    """The `row_keys` of two sets of columns of the same rows, as one key per row (equal
+    for rows equal in both); None when either is."""
+    if first is None or second is None:
+        return None
+    with np.errstate(over="ignore"):
+        keys: np.ndarray = first * _MIX
+        keys += second
     return keys

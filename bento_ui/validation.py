@@ -166,7 +166,7 @@ def validate(
     beside = Problems(keep=problems.keep)
     dates = _Dates(date_order)
 
-    def email_and_dates() -> pd.Series:
+    def email_and_dates() -> tuple[pd.Series, np.ndarray | None]:
         if ev.EMAIL in text:
             email = _check_email(text[ev.EMAIL], stripped[ev.EMAIL], beside)
         else:
@@ -180,7 +180,11 @@ def validate(
             )
         if ev.DATE in text:
             dates.check(text[ev.DATE], timezone, now, beside)
-        return email
+        if seen is not None:
+            return email, None
+        # Their share of the keys that find repeated rows, while the thread has them.
+        final = {ev.EMAIL: email} if dates.iso is None else {ev.EMAIL: email, ev.DATE: dates.iso}
+        return email, arrow_text.row_keys(pd.DataFrame(final, index=text.index))
 
     checked_email = arrow_text.beside(email_and_dates, len(text))
     # The type's check runs meanwhile (its problems still come before theirs).
@@ -218,18 +222,31 @@ def validate(
         amount_marks = check_kinds(
             out, stripped, details, problems, amounts, decimal_mark, type_codes=type_codes
         )
-    out[ev.EMAIL] = checked_email.result()
+    keys = None  # of the final cells of each row, to find repeated rows (`row_keys`)
+    if seen is None:  # (an earlier chunk's rows are known by their hashes: see SeenRows)
+        # Every column of `out` but the email and the date is final (the thread keys those).
+        final = [c for c in out.columns if c not in (ev.EMAIL, ev.DATE)]
+        keys = arrow_text.row_keys(out[final])
+    out[ev.EMAIL], email_and_date_keys = checked_email.result()
+    keys = arrow_text.combined_keys(keys, email_and_date_keys)
     problems.parts[checks_before:checks_before] = beside.parts
     if dates.iso is not None:
         out[ev.DATE] = dates.iso
 
     found = problems.table()
     bad_rows = found.loc[found["severity"] == ERROR, "row"].unique()
-    valid = arrow_text.rows(out, ~empty.to_numpy() & ~_rows_in(out.index, bad_rows))
+    sendable = ~empty.to_numpy() & ~_rows_in(out.index, bad_rows)
+    # The sendable rows are copied out (in threads) while repeats among them are looked for.
+    copied = arrow_text.beside(lambda: arrow_text.rows(out, sendable), len(out))
     # Only rows that can be sent can be sent twice. Rows with errors are left out: an
     # unreadable date is blank in `out`, which would make different rows look the same.
     checked = len(problems.parts)
-    _flag_duplicates(valid, problems, seen)
+    if keys is not None:
+        _flag_repeats(_repeat_candidates(out, sendable, keys), problems, None)
+        valid = copied.result()
+    else:
+        valid = copied.result()
+        _flag_duplicates(valid, problems, seen)
     if len(problems.parts) > checked:
         found = problems.table()
     valid = explode_tags(valid)  # after the checks: problems speak of source rows
@@ -615,6 +632,14 @@ def _flag_duplicates(out: pd.DataFrame, problems: Problems, seen: SeenRows | Non
         seen.later(out)
         return
     _flag_repeats(out, problems, seen)
+
+
+def _repeat_candidates(out: pd.DataFrame, sendable: np.ndarray, keys: np.ndarray) -> pd.DataFrame:
+    """The sendable rows of `out` whose `row_keys` (`keys`, one per row of `out`) another
+    sendable row has too: the only ones that may repeat another."""
+    maybe = sendable.copy()
+    maybe[sendable] = pd.Series(keys[sendable]).duplicated(keep=False).to_numpy()
+    return arrow_text.rows(out, maybe)
 
 
 def _flag_repeats(out: pd.DataFrame, problems: Problems, seen: SeenRows | None) -> None:

@@ -266,6 +266,34 @@ def test_exact_duplicate_rows_are_warned_about_with_the_first_row() -> None:
     assert len(result.valid) == 3  # a warning never blocks a row
 
 
+@pytest.mark.parametrize("threads_from", [1, 10**9], ids=["in threads", "in one thread"])
+def test_rows_are_the_same_event_when_what_is_sent_is_the_same(
+    threads_from: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Repeats are judged on what would be sent (trimmed email and type, the date as UTC),
+    among the rows that can be sent: a row with an error repeats nothing and is repeated
+    by nothing."""
+    from bento_ui import _arrow_text
+
+    monkeypatch.setattr(_arrow_text, "PARALLEL_FROM", threads_from)
+    rows = [
+        {"type": "t", "email": "a@x.com", "date": "2024-01-05 10:00:00"},  # 2
+        {"type": " t", "email": " a@x.com ", "date": "2024-01-05T10:00:00Z"},  # 3: as 2
+        {"type": "t", "email": "b@x.com", "date": "2024-02-30"},  # 4: an error
+        {"type": "t", "email": "b@x.com", "date": "2024-02-30"},  # 5: the same error
+        {"type": "t", "email": "b@x.com", "date": ""},  # 6: sendable, no date
+        {"type": "t", "email": "b@x.com", "date": ""},  # 7: as 6
+        {"type": "t", "email": "a@x.com", "date": "2024-01-05 10:00:01"},  # 8: a second later
+    ]
+    result = validate(table(rows), now=NOW)
+    repeats = result.problems[result.problems["column"] == "(row)"]
+    assert list(zip(repeats["row"], repeats["message"].str.slice(0, 23), strict=True)) == [
+        (3, "the same event as row 2"),
+        (7, "the same event as row 6"),
+    ]
+    assert result.error_rows == [4, 5]
+
+
 def test_long_values_are_shortened_in_the_problems_table() -> None:
     result = validate(table([{"type": "t", "email": "x" * 10_000}]), now=NOW)
     assert len(result.problems.loc[0, "value"]) < 300

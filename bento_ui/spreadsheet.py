@@ -461,6 +461,22 @@ def text_convert_options(names: list[str]) -> pa_csv.ConvertOptions:
     )
 
 
+# pyarrow's reader goes through a file a block at a time, each block parsed in a thread.
+# A file with quotes may hold line breaks in its cells, and then the blocks are found
+# one after the other anyway: read as one block it is parsed sooner (0.33 s against 0.55 s
+# for 1M rows), and each column comes in one piece, which validation needs (a copy of the
+# whole table less). Blocks stay under pyarrow's limit of 2 GB.
+_ONE_BLOCK_UP_TO = 1 << 30
+
+
+def _block_size(size: int, *, quoted: bool) -> int | None:
+    """The reader's block size: the whole text for a quoted file (see above), else
+    pyarrow's own."""
+    if not quoted:
+        return None
+    return max(1, min(size + 1, _ONE_BLOCK_UP_TO))
+
+
 def _parse_with_arrow(
     data: bytes, start: int, end: int, delimiter: str, width: int
 ) -> pd.DataFrame:
@@ -470,7 +486,9 @@ def _parse_with_arrow(
     try:
         table = pa_csv.read_csv(
             pa.BufferReader(pa.py_buffer(data).slice(start, end - start)),
-            read_options=pa_csv.ReadOptions(column_names=names),
+            read_options=pa_csv.ReadOptions(
+                column_names=names, block_size=_block_size(end - start, quoted=quoted)
+            ),
             parse_options=csv_parse_options(delimiter, newlines_in_values=quoted),
             convert_options=text_convert_options(names),
         )

@@ -158,6 +158,22 @@ def test_quoted_fields_with_newlines_quotes_and_delimiters() -> None:
     }
 
 
+def test_a_big_quoted_csv_keeps_every_row_and_line_break_in_place() -> None:
+    """A quoted file is parsed as one block (see `_block_size`): 40,000 rows (4 MB, more
+    than pyarrow's default block), with line breaks inside cells, keep their numbers."""
+    lines = [b"Email,Note"]
+    for i in range(40_000):
+        pad = "x" * 60
+        note = f'"row {i}\nsecond line, ""quoted""{pad}"' if i % 7 == 0 else f"plain {i}{pad}"
+        lines.append(f"user{i}@example.com,{note}".encode())
+    frame = read_table(b"\r\n".join(lines) + b"\r\n", name="big.csv")
+    assert len(frame) == 40_000
+    assert list(frame.index[[0, -1]]) == [2, 40_001]
+    assert frame.loc[2, "Note"] == 'row 0\nsecond line, "quoted"' + "x" * 60
+    assert frame.loc[40_001, "Email"] == "user39999@example.com"
+    assert frame.loc[40_001, "Note"] == "plain 39999" + "x" * 60
+
+
 def test_excel_unicode_text_export() -> None:
     # Excel's "Unicode Text (*.txt)": UTF-16 with a BOM, tab-separated, CRLF.
     data = "Email\tName\r\nzoe@example.com\tZoë\r\n".encode("utf-16")

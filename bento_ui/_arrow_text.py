@@ -109,14 +109,19 @@ def rows(frame: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:
     arrays = [arrow(column) for _, column in frame.items()]
     if keep.all() or any(data is None for data in arrays) or (frame.dtypes != _STR).any():
         return frame[keep]
-    mask = pa.array(keep)
-    filtered = each_column(lambda data: pc.filter(data, mask), arrays, len(frame))
-    kept = {str(i): data for i, data in enumerate(filtered)}
-    table = pa.table(kept) if kept else None
+    kept = int(np.count_nonzero(keep))
+    if kept * 8 < len(keep):  # a few rows (repeats, problems): taken by their positions
+        positions = pa.array(np.flatnonzero(keep))
+        filtered = each_column(lambda data: pc.take(data, positions), arrays, kept)
+    else:
+        mask = pa.array(keep)
+        filtered = each_column(lambda data: pc.filter(data, mask), arrays, kept)
+    named = {str(i): data for i, data in enumerate(filtered)}
+    table = pa.table(named) if named else None
     result: pd.DataFrame = (
         table.to_pandas(types_mapper={pa.string(): _STR, pa.large_string(): _STR}.get)
         if table is not None
-        else pd.DataFrame(index=range(int(keep.sum())))
+        else pd.DataFrame(index=range(kept))
     )
     result.index = frame.index[keep]
     result.columns = frame.columns

@@ -196,3 +196,21 @@ def test_dates_among_many_written_otherwise_read_as_the_general_parser_reads_the
     general = dates._parse_general(values, "UTC", "day-first")
     assert list(fast.iso) == list(general.iso)
     assert list(fast.error) == list(general.error)
+
+
+@pytest.mark.parametrize("every", [1, 3, 50], ids=["all but none", "a third", "a few"])
+def test_rows_kept_are_what_pandas_keeps(every: int) -> None:
+    """`rows` filters by a mask, or takes a few rows by their positions: either way the
+    frame pandas' own `frame[keep]` gives (cells, row numbers, names), chunked or not."""
+    from bento_ui import _arrow_text as arrow_text
+
+    cells = [f"cell {i} é" if i % 4 else "" for i in range(300)]
+    column = pd.Series(pd.arrays.ArrowStringArray(
+        pa.chunked_array([cells[:100], cells[100:]], pa.large_string())
+    ), dtype="str")  # fmt: skip
+    frame = pd.DataFrame({"a": column, "b": column.str.upper()})
+    frame.index = pd.RangeIndex(2, 302, name="row")
+    keep = np.zeros(300, dtype=bool)
+    keep[::every] = True
+    keep[7] = every != 1  # never all of them: that is the frame itself
+    pd.testing.assert_frame_equal(arrow_text.rows(frame, keep), frame[keep])

@@ -161,32 +161,37 @@ def validate(
     out = text.copy()
 
     # Emails and dates are the two biggest checks, and each reads only its own column:
-    # on a big table they run in a thread beside the others (pyarrow and NumPy let go
-    # of the GIL), and their problems take their place in the order of the checks.
-    beside = Problems(keep=problems.keep)
+    # on a big table each runs in a thread beside the others (pyarrow and NumPy let go
+    # of the GIL), and their problems take their place in the order of the checks. Each
+    # thread also makes its column's share of the keys that find repeated rows.
+    email_problems = Problems(keep=problems.keep)
+    date_problems = Problems(keep=problems.keep)
     dates = _Dates(date_order)
 
-    def email_and_dates() -> tuple[pd.Series, np.ndarray | None]:
+    def keys_of(column: pd.Series) -> np.ndarray | None:
+        return None if seen is not None else arrow_text.row_keys(column.to_frame())
+
+    def check_email() -> tuple[pd.Series, np.ndarray | None]:
         if ev.EMAIL in text:
-            email = _check_email(text[ev.EMAIL], stripped[ev.EMAIL], beside)
+            email = _check_email(text[ev.EMAIL], stripped[ev.EMAIL], email_problems)
         else:
             email = pd.Series("", index=text.index, dtype="str")
-            beside.add(
+            email_problems.add(
                 pd.Series(True, text.index),
                 ev.EMAIL,
                 text.index.to_series(),
                 ERROR,
                 "email is missing: add the subscriber's address",
             )
-        if ev.DATE in text:
-            dates.check(text[ev.DATE], timezone, now, beside)
-        if seen is not None:
-            return email, None
-        # Their share of the keys that find repeated rows, while the thread has them.
-        final = {ev.EMAIL: email} if dates.iso is None else {ev.EMAIL: email, ev.DATE: dates.iso}
-        return email, arrow_text.row_keys(pd.DataFrame(final, index=text.index))
+        return email, keys_of(email)
 
-    checked_email = arrow_text.beside(email_and_dates, len(text))
+    def check_dates() -> np.ndarray | None:
+        dates.check(text[ev.DATE], timezone, now, date_problems)
+        assert dates.iso is not None
+        return keys_of(dates.iso)
+
+    checked_email = arrow_text.beside(check_email, len(text))
+    checked_dates = arrow_text.beside(check_dates, len(text)) if ev.DATE in text else None
     # The type's check runs meanwhile (its problems still come before theirs).
     type_codes = None  # each row's type as a code into the distinct (trimmed) types
     if ev.TYPE in text:
@@ -227,11 +232,12 @@ def validate(
         # Every column of `out` but the email and the date is final (the thread keys those).
         final = [c for c in out.columns if c not in (ev.EMAIL, ev.DATE)]
         keys = arrow_text.row_keys(out[final])
-    out[ev.EMAIL], email_and_date_keys = checked_email.result()
-    keys = arrow_text.combined_keys(keys, email_and_date_keys)
-    problems.parts[checks_before:checks_before] = beside.parts
-    if dates.iso is not None:
+    out[ev.EMAIL], email_keys = checked_email.result()
+    keys = arrow_text.combined_keys(keys, email_keys)
+    if checked_dates is not None:
+        keys = arrow_text.combined_keys(keys, checked_dates.result())
         out[ev.DATE] = dates.iso
+    problems.parts[checks_before:checks_before] = email_problems.parts + date_problems.parts
 
     found = problems.table()
     bad_rows = found.loc[found["severity"] == ERROR, "row"].unique()

@@ -101,11 +101,10 @@ def check_kinds(
             )
     update = kinds.rows(ev.UPDATE_FIELDS)
     if update.any():
-        # Only the $update_fields rows are looked at: a few of most tables.
-        field_cols = [c for c in stripped.columns if ev.is_fields_column(c)]
+        # A cell's length says whether it is filled (a pass over its offsets, no copy).
         no_fields = update.copy()
-        if field_cols:
-            no_fields[update] = (stripped.loc[update, field_cols] == "").all(axis=1).to_numpy()
+        for column in (c for c in stripped.columns if ev.is_fields_column(c)):
+            no_fields &= _blank(stripped[column])
         problems.add(
             pd.Series(no_fields, index),
             ev.TYPE,

@@ -832,6 +832,9 @@ except BentoUIError as exc:
     summary_box.empty()
     st.error(escape_markdown(exc))
     st.stop()
+except Exception:  # app.py says something went wrong: no "…" left to say it is still going
+    summary_box.empty()
+    raise
 if has_date and (validation.dates_ambiguous or order):
     with dates_box:
         st.radio(

@@ -137,6 +137,22 @@ def test_a_first_check_that_fails_says_why_and_leaves_no_summary_half_drawn(
     assert metrics(at)["Rows"] == "7"
 
 
+def test_an_unexpected_failure_of_the_first_check_leaves_no_summary_half_drawn(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A bug in the check (not a refusal with a message) shows the app's own apology, and
+    no "…" summary above it that would say the rows are still being checked."""
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(bento_ui, "validate", crash)
+    at = attendees()
+    assert any("Something unexpected went wrong" in e for e in texts(at.error))
+    assert not at.metric
+    assert not any("Checking every row" in c for c in texts(at.caption))
+
+
 def test_mapping_choices_change_the_events_and_are_remembered() -> None:
     at = attendees()
     edit_data_editor(at, mapping_key(at), {4: {"goes to": "detail", "name": "plan.name"}})

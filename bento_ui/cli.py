@@ -551,7 +551,8 @@ def _plan_file(
         source, file_digest, mapping = result.valid, file_hash(data), args.mapping
     if errors and not args.skip_invalid:
         print(
-            f"Nothing sent: {errors:,} rows have errors. Fix them, or pass "
+            f"Nothing sent: {errors:,} {'row has' if errors == 1 else 'rows have'} errors. "
+            "Fix them, or pass "
             "--skip-invalid to send only the valid rows."
         )
         return EXIT_PROBLEMS

@@ -100,6 +100,14 @@ def test_send_to_the_sandbox_by_default(good_csv: Path) -> None:
     assert len(sandbox().events()) - before == 25
 
 
+def test_one_row_with_errors_is_one_row(tmp_path: Path, emulator: Emulator) -> None:
+    path = tmp_path / "one-bad.csv"
+    path.write_text("Email,Event\njane@example.com,signed_up\nbad-email,signed_up\n")
+    refused = run("send", str(path), emulator=emulator)
+    assert refused.returncode == 1
+    assert "Nothing sent: 1 row has errors. Fix them" in refused.stdout
+
+
 def test_send_refuses_rows_with_errors_unless_told(bad_csv: Path, emulator: Emulator) -> None:
     refused = run("send", str(bad_csv), emulator=emulator)
     assert refused.returncode == 1

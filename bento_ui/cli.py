@@ -552,8 +552,7 @@ def _plan_file(
     if errors and not args.skip_invalid:
         print(
             f"Nothing sent: {errors:,} {'row has' if errors == 1 else 'rows have'} errors. "
-            "Fix them, or pass "
-            "--skip-invalid to send only the valid rows."
+            "Fix them, or pass --skip-invalid to send only the valid rows."
         )
         return EXIT_PROBLEMS
     if not valid_rows:

@@ -119,38 +119,33 @@ def test_mapping_problems_stop_before_validation() -> None:
     assert not at.metric
 
 
+@pytest.mark.parametrize(
+    ("error", "shown"),
+    [
+        (TimezoneError("'Mars/Olympus' is not a time zone: choose one from the list"),
+         "is not a time zone"),
+        (RuntimeError("a bug"), "Something unexpected went wrong"),  # the app's own apology
+    ],
+    ids=["refused", "a bug"],
+)
 def test_a_first_check_that_fails_says_why_and_leaves_no_summary_half_drawn(
-    monkeypatch: pytest.MonkeyPatch,
+    error: Exception, shown: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """While a file is checked the first time, the summary shows "…" in its place; when
-    the check is refused, the page says why and no "…" is left behind."""
+    the check is refused, or fails on a bug, the page says so and no "…" is left behind
+    to say the rows are still being checked."""
 
-    def refuse(*args: object, **kwargs: object) -> None:
-        raise TimezoneError("'Mars/Olympus' is not a time zone: choose one from the list")
+    def fail(*args: object, **kwargs: object) -> None:
+        raise error
 
-    monkeypatch.setattr(bento_ui, "validate", refuse)
+    monkeypatch.setattr(bento_ui, "validate", fail)
     at = attendees()
-    assert any("is not a time zone" in e for e in texts(at.error))
+    assert any(shown in e for e in texts(at.error))
     assert not at.metric
+    assert not any("Checking every row" in c for c in texts(at.caption))
     monkeypatch.undo()
     at.text_input(key="upload_default_type").input("signed_up").run()  # checked again
     assert metrics(at)["Rows"] == "7"
-
-
-def test_an_unexpected_failure_of_the_first_check_leaves_no_summary_half_drawn(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """A bug in the check (not a refusal with a message) shows the app's own apology, and
-    no "…" summary above it that would say the rows are still being checked."""
-
-    def crash(*args: object, **kwargs: object) -> None:
-        raise RuntimeError("a bug")
-
-    monkeypatch.setattr(bento_ui, "validate", crash)
-    at = attendees()
-    assert any("Something unexpected went wrong" in e for e in texts(at.error))
-    assert not at.metric
-    assert not any("Checking every row" in c for c in texts(at.caption))
 
 
 def test_mapping_choices_change_the_events_and_are_remembered() -> None:

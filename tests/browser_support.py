@@ -138,21 +138,27 @@ def until_idle(page: Page) -> None:
     expect(page.locator('[data-stale="true"]')).to_have_count(0, timeout=STEP_TIMEOUT_MS)
 
 
-def pick_option(page: Page, box: Locator, option: str) -> None:
-    """Open an st.selectbox (`box`) and click `option`, as a person does: when the list
-    closes before the option shows (the page redrew the box at that moment: it happened
-    in CI even after `until_idle`), wait for the page and open it again."""
+def pick_option(page: Page, box: Locator, option: str, *, typed: bool = False) -> None:
+    """Open an st.selectbox (`box`) and click `option`, as a person does; `typed`: type
+    the option's name first, to narrow a long list. When the list closes before the
+    option is clicked (the page redrew the box at that moment; or, in an expander just
+    opened, the list shut by itself a moment after it opened: both happened in CI), wait
+    for the page and open it again."""
     from playwright.sync_api import Error
 
-    choice = page.get_by_role("option", name=option)
-    for _ in range(3):
+    choice = page.get_by_role("option", name=option).first
+    for attempt in range(3):
         box.get_by_role("combobox").click()
+        if typed:
+            page.keyboard.press("ControlOrMeta+A")  # what an earlier try typed goes
+            page.keyboard.type(option)
         try:
-            choice.wait_for(timeout=5_000)
-            break
+            choice.click(timeout=5_000)
+            return
         except Error:
+            if attempt == 2:
+                raise
             until_idle(page)
-    choice.click()
 
 
 def edit_cell(page: Page, grid: Locator, row: int, x: float, text: str) -> None:

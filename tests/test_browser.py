@@ -23,6 +23,7 @@ from browser_support import (
     grid_cells,
     launch,
     open_app,
+    pick_option,
     preview,
     running_app,
     table_with_column,
@@ -162,9 +163,7 @@ def test_compose_and_send_one_event_to_the_sandbox(app: tuple[str, Path], page: 
 def choose(page: Page, label: str, option: str) -> None:
     """Pick an option of an st.selectbox as a person does: open it, type, click the option."""
     box = page.get_by_test_id("stSelectbox").filter(has_text=label)
-    box.get_by_role("combobox").click()
-    page.keyboard.type(option)
-    page.get_by_role("option", name=option).first.click()
+    pick_option(page, box, option, typed=True)
     expect(box.get_by_role("combobox")).to_have_value(re.compile(re.escape(option)))
 
 

@@ -159,8 +159,8 @@ def test_quoted_fields_with_newlines_quotes_and_delimiters() -> None:
 
 
 def test_a_big_quoted_csv_keeps_every_row_and_line_break_in_place() -> None:
-    """A quoted file is parsed as one block (see `_block_size`): 40,000 rows (4 MB, more
-    than pyarrow's default block), with line breaks inside cells, keep their numbers."""
+    """40,000 rows (4 MB, more than pyarrow's 1 MiB block) with line breaks inside cells
+    keep their numbers (see `_parse_with_arrow`)."""
     lines = [b"Email,Note"]
     for i in range(40_000):
         pad = "x" * 60
@@ -172,6 +172,29 @@ def test_a_big_quoted_csv_keeps_every_row_and_line_break_in_place() -> None:
     assert frame.loc[2, "Note"] == 'row 0\nsecond line, "quoted"' + "x" * 60
     assert frame.loc[40_001, "Email"] == "user39999@example.com"
     assert frame.loc[40_001, "Note"] == "plain 39999" + "x" * 60
+
+
+def test_a_line_break_in_a_cell_where_pyarrow_splits_the_file_is_read_in_place() -> None:
+    """pyarrow's fast reading splits a file at the last line break before each 1 MiB;
+    when that break is inside a quoted cell, it gives as many rows with the cells
+    shifted, and no error. The row count against the line breaks catches it."""
+    lines = [b"Email,Note,Tag"]
+    size = len(lines[0]) + 1
+    while size < (1 << 20) - 200:
+        lines.append(b"user%d@example.com,plain note,vip" % len(lines))
+        size += len(lines[-1]) + 1
+    head = b'cut@example.com,"'
+    note = b"x" * ((1 << 20) - size - len(head) - 11) + b"\nsecond, half"
+    lines.append(head + note + b'",vip')
+    assert size + len(head) + note.index(b"\n") < 1 << 20 < size + len(lines[-1])
+    lines += [b"after%d@example.com,plain,vip" % i for i in range(1000)]
+    frame = read_table(b"\n".join(lines) + b"\n", name="cut.csv")
+    cut = len(lines) - 1000
+    assert len(frame) == len(lines) - 1
+    assert frame.loc[cut, "Email"] == "cut@example.com"
+    assert frame.loc[cut, "Note"] == note.decode()
+    assert frame.loc[cut - 1, "Note"] == "plain note"
+    assert frame.loc[cut + 1].to_dict() == {"Email": "after0@example.com", "Note": "plain", "Tag": "vip"}
 
 
 def test_excel_unicode_text_export() -> None:

@@ -486,7 +486,8 @@ def _parse_with_arrow(
             pass
         else:
             if table.num_rows == _line_breaks(data, start, end) + 1:
-                return table.to_pandas()
+                fast: pd.DataFrame = table.to_pandas()
+                return fast
     table = _arrow_csv(data, start, end, delimiter, names, breaks_in_cells=quoted)
     if quoted and table.num_rows:
         # pyarrow reads an unclosed quote as one cell running to the end of the file;
@@ -530,9 +531,9 @@ def _line_breaks(data: bytes, start: int, end: int) -> int:
     for at in range(0, len(text), _PIECE):
         piece = text[at : at + _PIECE + 1]  # and the next byte: a "\r\n" across pieces
         returns = piece[:_PIECE] == 13
-        breaks += np.count_nonzero(piece[:_PIECE] == 10) + np.count_nonzero(returns)
-        breaks -= np.count_nonzero(returns[: len(piece) - 1] & (piece[1:] == 10))
-    return int(breaks)
+        breaks += int(np.count_nonzero(piece[:_PIECE] == 10) + np.count_nonzero(returns))
+        breaks -= int(np.count_nonzero(returns[: len(piece) - 1] & (piece[1:] == 10)))
+    return breaks
 
 
 def _parse_with_c(

@@ -194,7 +194,11 @@ def test_a_line_break_in_a_cell_where_pyarrow_splits_the_file_is_read_in_place()
     assert frame.loc[cut, "Email"] == "cut@example.com"
     assert frame.loc[cut, "Note"] == note.decode()
     assert frame.loc[cut - 1, "Note"] == "plain note"
-    assert frame.loc[cut + 1].to_dict() == {"Email": "after0@example.com", "Note": "plain", "Tag": "vip"}
+    assert frame.loc[cut + 1].to_dict() == {
+        "Email": "after0@example.com",
+        "Note": "plain",
+        "Tag": "vip",
+    }
 
 
 def test_excel_unicode_text_export() -> None:

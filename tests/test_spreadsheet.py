@@ -201,6 +201,35 @@ def test_a_line_break_in_a_cell_where_pyarrow_splits_the_file_is_read_in_place()
     }
 
 
+@pytest.mark.parametrize(
+    ("newline", "breaks_in_cells"), [("\n", False), ("\r\n", False), ("\n", True), ("\r\n", True)]
+)
+def test_a_quoted_export_reads_as_pythons_csv_reader_reads_it(
+    newline: str, breaks_in_cells: bool
+) -> None:
+    """3 MB of rows as Excel writes them (quotes doubled, line breaks inside quotes or
+    none), across pyarrow's 1 MiB blocks: every cell as the csv module reads it."""
+    import csv
+    import random
+
+    pick = random.Random(11)
+    values = ["plain", "", "with, comma", 'say "hi"', "Zoë ✓", "  spaced  ", '""']
+    if breaks_in_cells:
+        values += ["two\nlines", "a\r\nb, c", "\n", 'end"\n']
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator=newline)
+    writer.writerow(["Email", "Note", "Tag"])
+    for i in range(60_000):
+        writer.writerow([f"user{i}@example.com", pick.choice(values), pick.choice(values) * 3])
+    text = out.getvalue()
+    assert len(text) > 3_000_000  # three of the reader's blocks
+    expected = list(csv.reader(io.StringIO(text, newline="")))
+    frame = read_table(text.encode(), name="export.csv")
+    assert list(frame.columns) == expected[0]
+    assert list(frame.index) == list(range(2, len(expected) + 1))
+    assert frame.to_numpy().tolist() == expected[1:]
+
+
 def test_excel_unicode_text_export() -> None:
     # Excel's "Unicode Text (*.txt)": UTF-16 with a BOM, tab-separated, CRLF.
     data = "Email\tName\r\nzoe@example.com\tZoë\r\n".encode("utf-16")

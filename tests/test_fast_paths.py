@@ -10,7 +10,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from bento_ui import build_events, dates, emails, json_limits, spreadsheet
+from bento_ui import build_events, dates, emails, json_limits
 from bento_ui._regex import SPACE, WHITESPACE
 from bento_ui.dates import _format, _iso_seconds, parse_dates
 from bento_ui.payloads import batch_bodies, encode_events
@@ -214,15 +214,3 @@ def test_rows_kept_are_what_pandas_keeps(every: int) -> None:
     keep[::every] = True
     keep[7] = every != 1  # never all of them: that is the frame itself
     pd.testing.assert_frame_equal(arrow_text.rows(frame, keep), frame[keep])
-
-
-@pytest.mark.parametrize("at", [0, 1, (1 << 20) - 1, 1 << 20, (1 << 20) + 1])
-def test_line_breaks_are_counted_as_pyarrow_ends_rows(at: int) -> None:
-    # A "\r\n" is one break wherever the count's pieces meet, so a Windows export keeps
-    # the fast reading (see `spreadsheet._parse_with_arrow`).
-    text = bytearray(b"x" * ((1 << 20) + 8))
-    text[at : at + 2] = b"\r\n"
-    text[-3:] = b"\r\r\n"  # an old Mac break, then a Windows one
-    text[5_000] = ord("\n")
-    assert spreadsheet._line_breaks(bytes(text), 0, len(text)) == 4
-    assert spreadsheet._line_breaks(bytes(text), 4_000, 5_001) == 1

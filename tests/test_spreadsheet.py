@@ -159,8 +159,8 @@ def test_quoted_fields_with_newlines_quotes_and_delimiters() -> None:
 
 
 def test_a_big_quoted_csv_keeps_every_row_and_line_break_in_place() -> None:
-    """40,000 rows (4 MB, more than pyarrow's 1 MiB block) with line breaks inside cells
-    keep their numbers (see `_parse_with_arrow`)."""
+    """A quoted file is parsed as one block (see `_block_size`): 40,000 rows (4 MB, more
+    than pyarrow's default block), with line breaks inside cells, keep their numbers."""
     lines = [b"Email,Note"]
     for i in range(40_000):
         pad = "x" * 60
@@ -175,9 +175,9 @@ def test_a_big_quoted_csv_keeps_every_row_and_line_break_in_place() -> None:
 
 
 def test_a_line_break_in_a_cell_where_pyarrow_splits_the_file_is_read_in_place() -> None:
-    """pyarrow's fast reading splits a file at the last line break before each 1 MiB;
+    """pyarrow's parallel reading splits a file at the last line break before each 1 MiB;
     when that break is inside a quoted cell, it gives as many rows with the cells
-    shifted, and no error. The row count against the line breaks catches it."""
+    shifted, and no error. A quoted file is read minding the quotes (`_block_size`)."""
     lines = [b"Email,Note,Tag"]
     size = len(lines[0]) + 1
     while size < (1 << 20) - 200:
@@ -208,7 +208,7 @@ def test_a_quoted_export_reads_as_pythons_csv_reader_reads_it(
     newline: str, breaks_in_cells: bool
 ) -> None:
     """3 MB of rows as Excel writes them (quotes doubled, line breaks inside quotes or
-    none), across pyarrow's 1 MiB blocks: every cell as the csv module reads it."""
+    none): every cell as the csv module reads it."""
     import csv
     import random
 
@@ -222,7 +222,7 @@ def test_a_quoted_export_reads_as_pythons_csv_reader_reads_it(
     for i in range(60_000):
         writer.writerow([f"user{i}@example.com", pick.choice(values), pick.choice(values) * 3])
     text = out.getvalue()
-    assert len(text) > 3_000_000  # three of the reader's blocks
+    assert len(text) > 3_000_000  # three of pyarrow's default blocks
     expected = list(csv.reader(io.StringIO(text, newline="")))
     frame = read_table(text.encode(), name="export.csv")
     assert list(frame.columns) == expected[0]

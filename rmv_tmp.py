@@ -1,19 +1,23 @@
-import time, functools
+import time, resource, sys
 from bench.variants import _mapping
-from bento_ui import validation as V, kind_checks as K, detail_checks as D, money as M, problems as P
+from bento_ui import validation as V, _arrow_text as A, kind_checks as K, detail_checks as D
 from bento_ui.mapping import apply_mapping
 from bento_ui.spreadsheet import read_table
 T={}
-def wrap(mod, name, label=None):
-    f=getattr(mod, name); label=label or name
+def flt(): return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+def wrap(mod, name):
+    f=getattr(mod, name)
     def g(*a, **k):
-        t=time.perf_counter()
+        t=time.perf_counter(); m=flt()
         try: return f(*a, **k)
-        finally: T[label]=T.get(label,0)+time.perf_counter()-t
+        finally:
+            w,c=T.get(name,(0,0)); T[name]=(w+time.perf_counter()-t, c+flt()-m)
     setattr(mod, name, g)
-for n in ["detail_values","_blank","_check_currency","_check_amount","_check_tags"]: wrap(K, n)
-wrap(P.Problems, "add", "Problems.add")
-wrap(V, "check_kinds")
+for n in ["_repeat_candidates","_check_type","_check_size","_check_flat","_flag_repeats","_remove_controls","explode_tags","check_details_json","check_kinds","check_details_overlap","check_tags_cells","_check_email","_rows_in"]:
+    wrap(V, n)
+for n in ["one_chunk","strip","blank_rows","row_keys","combined_keys","rows", "beside"]:
+    wrap(A, n)
+import pyarrow as pa
 sheet = read_table("bench/out/events-1000000.csv"); table = apply_mapping(sheet, _mapping(sheet.columns))
-t=time.perf_counter(); r = V.validate(table); print("validate", round(time.perf_counter()-t,3))
-print({k: round(v,3) for k,v in sorted(T.items(), key=lambda x:-x[1])})
+m=flt(); t=time.perf_counter(); r = V.validate(table); print("validate", round(time.perf_counter()-t,3), "faults", flt()-m)
+for k,(w,c) in sorted(T.items(), key=lambda x:-x[1][1]): print(f"{k:22s} {w:.3f}s {c:7d} faults")

@@ -71,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
                 lines.append([
                     variant,
                     f"{seconds:,.2f}",
+                    f"{float(f['user_s']):,.2f} / {float(f['kernel_s']):,.2f}",  # type: ignore[arg-type]
                     f"{rows / seconds:,.0f}",
                     f"{float(f['peak_mb']):,.0f}",  # type: ignore[arg-type]
                     f"{seconds / bare:.2f}x" if bare else "",
@@ -78,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
                     f.get("problems", ""),
                 ])  # fmt: skip
             print(table(
-                ["variant", "seconds", "rows/s", "peak MB", "vs bare parse", "valid", "problems"],
+                ["variant", "seconds", "CPU s: own / kernel", "rows/s", "peak MB",
+                 "vs bare parse", "valid", "problems"],
                 lines,
             ))  # fmt: skip
             if "ours" in results and "stages" in results["ours"]:

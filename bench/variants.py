@@ -2,9 +2,13 @@
 
     python -m bench.variants ours bench/out/events-1000000.csv
 
-Seconds are wall-clock for the work only (after imports); peak memory is the child's
-`ru_maxrss`, so it includes the interpreter and the imported libraries (about 100-150 MB
-for pandas + pyarrow), honestly, as a person would see it.
+Seconds are wall-clock for the work only (after imports), with the CPU time the process
+spent in that while, its own (`user_s`, every thread) and the kernel's for it
+(`kernel_s`): on a shared virtual machine, the first touch of memory the process has not
+used yet costs 1-10 µs a page, so the same work can take twice as long from one run to
+the next, and the kernel's share shows it. Peak memory is the child's `ru_maxrss`, so it
+includes the interpreter and the imported libraries (about 100-150 MB for pandas +
+pyarrow), honestly, as a person would see it.
 """
 
 from __future__ import annotations
@@ -20,6 +24,22 @@ from typing import Any
 VARIANTS = ("bare", "bare-reader", "ours", "ours-dicts", "stream", "per-row")
 
 
+class _Clock:
+    """Wall-clock and CPU seconds since it was made."""
+
+    def __init__(self) -> None:
+        self.wall = time.perf_counter()
+        self.cpu = resource.getrusage(resource.RUSAGE_SELF)
+
+    def figures(self) -> dict[str, float]:
+        cpu = resource.getrusage(resource.RUSAGE_SELF)
+        return {
+            "seconds": time.perf_counter() - self.wall,
+            "user_s": round(cpu.ru_utime - self.cpu.ru_utime, 3),
+            "kernel_s": round(cpu.ru_stime - self.cpu.ru_stime, 3),
+        }
+
+
 def _mapping(headers: Any) -> Any:
     from bench.data import MAPPING_OVERRIDES
     from bento_ui.mapping import ColumnMapping, suggest_mapping
@@ -33,24 +53,24 @@ def bare(path: Path) -> dict[str, Any]:
     if path.suffix == ".csv":
         import pandas as pd
 
-        started = time.perf_counter()
+        clock = _Clock()
         frame = pd.read_csv(path, engine="pyarrow", dtype=str)
-        return {"seconds": time.perf_counter() - started, "rows": len(frame)}
+        return {**clock.figures(), "rows": len(frame)}
     import python_calamine
 
-    started = time.perf_counter()
+    clock = _Clock()
     book = python_calamine.CalamineWorkbook.from_path(str(path))
     grid = book.get_sheet_by_index(0).to_python()
-    return {"seconds": time.perf_counter() - started, "rows": len(grid) - 1}
+    return {**clock.figures(), "rows": len(grid) - 1}
 
 
 def bare_reader(path: Path) -> dict[str, Any]:
     """Our reader alone (`read_table`): text-exact parsing, row numbers, tidy columns."""
     from bento_ui.spreadsheet import read_table
 
-    started = time.perf_counter()
+    clock = _Clock()
     sheet = read_table(path)
-    return {"seconds": time.perf_counter() - started, "rows": len(sheet)}
+    return {**clock.figures(), "rows": len(sheet)}
 
 
 def ours(path: Path, dicts: bool = False) -> dict[str, Any]:
@@ -63,7 +83,8 @@ def ours(path: Path, dicts: bool = False) -> dict[str, Any]:
     from bento_ui.validation import validate
 
     stages: dict[str, float] = {}
-    started = last = time.perf_counter()
+    clock = _Clock()
+    last = clock.wall
 
     def lap(name: str) -> None:
         nonlocal last
@@ -80,7 +101,7 @@ def ours(path: Path, dicts: bool = False) -> dict[str, Any]:
     events = build_events(result.valid) if dicts else encode_events(result.valid)
     lap("payloads")
     return {
-        "seconds": time.perf_counter() - started,
+        **clock.figures(),
         "rows": len(sheet),
         "valid": len(result.valid),
         "problems": len(result.problems),
@@ -94,7 +115,7 @@ def stream(path: Path, chunk_rows: int) -> dict[str, Any]:
     chunk by chunk, keeping only the problems (`pipeline.prepare_in_chunks`)."""
     from bento_ui import pipeline
 
-    started = time.perf_counter()
+    clock = _Clock()
     events = 0
 
     def count(chunk: pipeline.Chunk) -> None:
@@ -106,7 +127,7 @@ def stream(path: Path, chunk_rows: int) -> dict[str, Any]:
         path, _mapping(headers), chunk_rows=chunk_rows, on_chunk=count
     )
     return {
-        "seconds": time.perf_counter() - started,
+        **clock.figures(),
         "rows": prepared.summary["rows"],
         "valid": prepared.summary["valid"],
         "problems": len(prepared.problems),
@@ -120,10 +141,10 @@ def per_row(path: Path) -> dict[str, Any]:
     from bento_ui.mapping import suggest_mapping
 
     mapping = {**suggest_mapping(HEADER).columns, **MAPPING_OVERRIDES}
-    started = time.perf_counter()
+    clock = _Clock()
     events, problems = baseline.prepare(path, mapping)
     return {
-        "seconds": time.perf_counter() - started,
+        **clock.figures(),
         "valid": len(events),
         "problems": len(problems),
         "events": len(events),

@@ -5,7 +5,7 @@
 Seconds are wall-clock for the work only (after imports), with the CPU time the process
 spent in that while, its own (`user_s`, every thread) and the kernel's for it
 (`kernel_s`): on a shared virtual machine, the first touch of memory the process has not
-used yet costs 1-10 µs a page, so the same work can take twice as long from one run to
+used yet costs 3.5-10 µs a page, so the same work can take twice as long from one run to
 the next, and the kernel's share shows it. Peak memory is the child's `ru_maxrss`, so it
 includes the interpreter and the imported libraries (about 100-150 MB for pandas +
 pyarrow), honestly, as a person would see it.

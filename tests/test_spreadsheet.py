@@ -6,8 +6,10 @@ writer (ODS); the CSVs are written byte for byte in each encoding and delimiter.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import io
+import random
 import re
 import zipfile
 from pathlib import Path
@@ -209,9 +211,6 @@ def test_a_quoted_export_reads_as_pythons_csv_reader_reads_it(
 ) -> None:
     """3 MB of rows as Excel writes them (quotes doubled, line breaks inside quotes or
     none): every cell as the csv module reads it."""
-    import csv
-    import random
-
     pick = random.Random(11)
     values = ["plain", "", "with, comma", 'say "hi"', "Zoë ✓", "  spaced  ", '""']
     if breaks_in_cells:

@@ -29,7 +29,7 @@ from browser_support import (
     table_with_column,
 )
 from browser_support import page_text as text_of
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
 pytestmark = pytest.mark.browser
 
@@ -87,17 +87,22 @@ def assert_no_traceback(page: Page) -> None:
     assert "Something unexpected went wrong" not in text
 
 
+def metric_box(page: Page, label: str) -> Locator:
+    """The st.metric with this label drawn by the page's current run. While the page runs
+    again, what the run before drew stays on screen, greyed out (`data-stale`) until it
+    is drawn anew: a summary that moved down the page is there twice for a moment (CI
+    found two "With errors" once, the new "…" and the old count)."""
+    fresh = page.locator('[data-testid="stMetric"]:not([data-stale="true"] *)')
+    return fresh.filter(has=page.get_by_test_id("stMetricLabel").get_by_text(label, exact=True))
+
+
 def metric(page: Page, label: str) -> str:
     """The value of the st.metric with this label."""
-    box = page.get_by_test_id("stMetric").filter(
-        has=page.get_by_test_id("stMetricLabel").get_by_text(label, exact=True))
-    return box.get_by_test_id("stMetricValue").inner_text().strip()
+    return metric_box(page, label).get_by_test_id("stMetricValue").inner_text().strip()
 
 
 def expect_metric(page: Page, label: str, value: str) -> None:
-    box = page.get_by_test_id("stMetric").filter(
-        has=page.get_by_test_id("stMetricLabel").get_by_text(label, exact=True))
-    expect(box.get_by_test_id("stMetricValue")).to_have_text(value)
+    expect(metric_box(page, label).get_by_test_id("stMetricValue")).to_have_text(value)
 
 
 def go_to(page: Page, link: str, heading: str) -> None:

@@ -99,9 +99,8 @@ def ours(path: Path, dicts: bool = False) -> dict[str, Any]:
     result = validate(table)
     lap("validate")
     # What the person waits for before the summary, in CPU seconds too: on this shared
-    # machine they vary far less from run to run than the wall-clock seconds do.
+    # machine the process's own CPU varies far less from run to run than the wall clock.
     checked = clock.figures()
-
     events = build_events(result.valid) if dicts else encode_events(result.valid)
     lap("payloads")
     return {

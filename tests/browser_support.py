@@ -138,6 +138,15 @@ def until_idle(page: Page) -> None:
     expect(page.locator('[data-stale="true"]')).to_have_count(0, timeout=STEP_TIMEOUT_MS)
 
 
+def current(locator: Locator) -> Locator:
+    """`locator` among what the page's current run drew. While the page runs again, what
+    the run before drew stays on screen, greyed out (`data-stale`) until it is drawn anew,
+    and an element that moved is there twice for a moment: a click then finds two (CI
+    found two "Add to outbox" buttons once, and two "With errors" metrics). This waits
+    for the new one instead."""
+    return locator.and_(locator.page.locator(':not([data-stale="true"] *)'))
+
+
 def pick_option(page: Page, box: Locator, option: str, *, typed: bool = False) -> None:
     """Open an st.selectbox (`box`) and click `option`, as a person does; `typed`: type
     the option's name first, to narrow a long list. When the list closes before the

@@ -376,10 +376,11 @@ def mapping_section(sheet: pd.DataFrame, source: str) -> ColumnMapping:
         width="stretch", disabled=["column", "example", "note"], height=editor_height(len(base)),
         column_order=["column", "example", "note", "goes to", "name"],  # name last, as before
         column_config={
-            # Widths that fit 1024 px with the sidebar open, the name (a detail path such
-            # as cart.items.product_name) getting what is left.
-            "column": st.column_config.TextColumn("column in your file", width=170),
-            "example": st.column_config.TextColumn("example value", width=115),
+            # Widths that fit 1024 px with the sidebar open (670 px), with room for the
+            # name of a detail path such as cart.items.product_name. Every column has a
+            # width: one left to itself made the others stretch, the name cut at 108 px.
+            "column": st.column_config.TextColumn("column in your file", width=165),
+            "example": st.column_config.TextColumn("example value", width=120),
             "note": st.column_config.TextColumn(
                 "note", width=100, help="'not recognised': the tool could not tell where this "
                 "column goes, so it went with the rest (below). Choose its place yourself."),
@@ -387,7 +388,7 @@ def mapping_section(sheet: pd.DataFrame, source: str) -> ColumnMapping:
                                                         required=True, help=GOES_TO_HELP,
                                                         width=85),
             "name": st.column_config.TextColumn(
-                "name", help="For a field: its name (first_name). For a detail: its path; "
+                "name", width=200, help="For a field: its name (first_name). For a detail: its path; "
                 "dots nest (value.amount becomes {\"value\": {\"amount\": ...}})."),
         },
     )

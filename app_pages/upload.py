@@ -388,8 +388,8 @@ def mapping_section(sheet: pd.DataFrame, source: str) -> ColumnMapping:
                                                         required=True, help=GOES_TO_HELP,
                                                         width=85),
             "name": st.column_config.TextColumn(
-                "name", width=200, help="For a field: its name (first_name). For a detail: its path; "
-                "dots nest (value.amount becomes {\"value\": {\"amount\": ...}})."),
+                "name", width=200, help="For a field: its name (first_name). For a detail: "
+                "its path; dots nest (value.amount becomes {\"value\": {\"amount\": ...}})."),
         },
     )
     has_type_column = (edited["goes to"].map(goes_to_kind) == "type").any()

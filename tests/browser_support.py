@@ -141,8 +141,8 @@ def until_idle(page: Page) -> None:
 def current(locator: Locator) -> Locator:
     """`locator` among what the page's current run drew. While the page runs again, what
     the run before drew stays on screen, greyed out (`data-stale`) until it is drawn anew,
-    and an element that moved is there twice for a moment: a click then finds two (CI
-    found two "Add to outbox" buttons once, and two "With errors" metrics). This waits
+    and an element that moved is there twice for a moment: a click then finds two (a test
+    run found two "Add to outbox" buttons once, and CI two "With errors" metrics). This waits
     for the new one instead."""
     return locator.and_(locator.page.locator(':not([data-stale="true"] *)'))
 

@@ -128,6 +128,10 @@ def open_app(page: Page, url: str, heading: str) -> None:
         timeout=START_TIMEOUT_MS)
 
 
+# What Streamlit marks, greyed out, as drawn by the run before while the page runs again.
+STALE = '[data-stale="true"]'
+
+
 def until_idle(page: Page) -> None:
     """Wait, as a person does, until the app has finished its run: no "Running..." icon
     and no greyed-out element of the run before (a click on one may do nothing)."""
@@ -135,7 +139,7 @@ def until_idle(page: Page) -> None:
 
     expect(page.get_by_test_id("stStatusWidgetRunningIcon")).to_have_count(
         0, timeout=STEP_TIMEOUT_MS)
-    expect(page.locator('[data-stale="true"]')).to_have_count(0, timeout=STEP_TIMEOUT_MS)
+    expect(page.locator(STALE)).to_have_count(0, timeout=STEP_TIMEOUT_MS)
 
 
 def current(locator: Locator) -> Locator:
@@ -144,7 +148,7 @@ def current(locator: Locator) -> Locator:
     and an element that moved is there twice for a moment: a click then finds two (a test
     run found two "Add to outbox" buttons once, and CI two "With errors" metrics). This waits
     for the new one instead."""
-    return locator.and_(locator.page.locator(':not([data-stale="true"] *)'))
+    return locator.and_(locator.page.locator(f":not({STALE} *)"))
 
 
 def pick_option(page: Page, box: Locator, option: str, *, typed: bool = False) -> None:
